@@ -1,0 +1,34 @@
+# The two commands: `make run` starts the app on the offline default, `make test` runs every check.
+# Both create .venv when it is missing and install pinned versions (constraints.txt pins torch to a CPU build).
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip --disable-pip-version-check
+INSTALL := $(PIP) install -q -c constraints.txt
+
+.PHONY: run test
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt pip setuptools wheel
+
+# torch first, on its own, so nothing installed after it can pull another (CUDA) build.
+$(VENV)/.all: $(PY) pyproject.toml constraints.txt
+	$(INSTALL) torch
+	$(INSTALL) -e '.[all]'
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.all
+	$(INSTALL) -e '.[all,dev]'
+	touch $@
+
+run: $(VENV)/.all
+	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --approve all --out out/demo
+
+test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	rm -rf .typecheck && mkdir -p .typecheck/briefcraft
+	ln -s $(CURDIR)/briefcraft/*.py $(CURDIR)/briefcraft/py.typed .typecheck/briefcraft/
+	for p in agents tools graphs memory ui; do ln -s $(CURDIR)/$$p .typecheck/briefcraft/$$p; done
+	cd .typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p briefcraft
+	$(VENV)/bin/pytest

@@ -1,0 +1,1 @@
+"""Agents: one module per role (intake, planner, copywriter, art director), prompts and the model factory."""

@@ -1,0 +1,98 @@
+"""Art director: turns the brief and the brand palette into channel images.
+
+A preview per channel goes to review; after approval, finals are rendered at every catalog size with
+the approved headline. The renderer is injected: the offline ``LayoutRenderer`` by default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+
+from briefcraft.channels import get_channel
+from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Subtask
+from briefcraft.tools.assets import save_png
+from briefcraft.tools.render import RenderSpec
+
+__all__ = ["PREVIEW_MAX_SIDE", "ImageRenderer", "make_preview", "render_finals"]
+
+#: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
+PREVIEW_MAX_SIDE = 512
+
+
+class ImageRenderer(Protocol):
+    """What the art director needs from an image backend."""
+
+    renderer: str
+    label: str
+
+    def render(self, spec: RenderSpec) -> Image.Image:
+        """Draw one image for ``spec``."""
+        ...
+
+
+def _alt_text(headline: str, product: str) -> str:
+    # The W3C alt decision tree: an image of text carries that text in its alt.
+    return headline if headline == product else f"{headline} — {product}"
+
+
+def _store(
+    renderer: ImageRenderer, spec: RenderSpec, store: Path, *, item_id: str, channel: str, variant: int,
+    revision: int, stage: str, product: str, source_id: str | None = None,
+) -> tuple[ImageAsset, AuditEvent]:
+    image = renderer.render(spec)
+    path, digest = save_png(
+        image, store, {"briefcraft:renderer": renderer.renderer, "briefcraft:label": renderer.label}
+    )
+    asset = ImageAsset(
+        id=item_id, channel=channel, variant=variant, revision=revision, stage=stage,  # type: ignore[arg-type]
+        renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,  # type: ignore[arg-type]
+        width=spec.width, height=spec.height, headline=spec.headline,
+        alt_text=_alt_text(spec.headline, product), palette=list(spec.palette), seed=spec.seed,
+        source_id=source_id,
+    )
+    event = AuditEvent(
+        kind="render", node="make_visual" if stage == "preview" else "finalize", item_id=item_id,
+        provider=renderer.renderer, seed=spec.seed, path=str(path), sha256=digest,
+    )
+    return asset, event
+
+
+def make_preview(
+    renderer: ImageRenderer, subtask: Subtask, brief: CreativeBrief, brand: BrandContext, store: Path, seed: int
+) -> tuple[ImageAsset, AuditEvent]:
+    """Render the preview for a visual subtask; a rewrite (revision > 0) takes a new seed."""
+    width, height = get_channel(subtask.channel).images[0]
+    scale = PREVIEW_MAX_SIDE / max(width, height)
+    headline = brief.key_messages[0] if brief.key_messages else brief.product
+    spec = RenderSpec(
+        width=max(16, round(width * scale)), height=max(16, round(height * scale)), headline=headline,
+        subline=brief.product, palette=tuple(brand.palette), seed=seed + subtask.revision,
+    )
+    return _store(
+        renderer, spec, store, item_id=subtask.id, channel=subtask.channel, variant=subtask.variant,
+        revision=subtask.revision, stage="preview", product=brief.product,
+    )
+
+
+def render_finals(
+    renderer: ImageRenderer, preview: ImageAsset, headline: str, product: str, store: Path
+) -> tuple[list[ImageAsset], list[AuditEvent]]:
+    """Render an approved preview at every size of its channel, with the approved headline."""
+    finals: list[ImageAsset] = []
+    events: list[AuditEvent] = []
+    for width, height in get_channel(preview.channel).images:
+        spec = RenderSpec(
+            width=width, height=height, headline=headline, subline=product, palette=tuple(preview.palette),
+            seed=preview.seed,
+        )
+        asset, event = _store(
+            renderer, spec, store, item_id=f"{preview.id}-{width}x{height}", channel=preview.channel,
+            variant=preview.variant, revision=preview.revision, stage="final", product=product,
+            source_id=preview.id,
+        )
+        finals.append(asset)
+        events.append(event)
+    return finals, events

@@ -1,0 +1,135 @@
+"""Copywriter: writes one channel's copy with the model, then guarantees what code can guarantee.
+
+The model is asked for every catalog field through a schema that carries the limits; afterwards code
+enforces them: each value fits its character limit, hashtags stay within the channel's maximum, and
+every mandatory element of the brief appears verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, Field, create_model
+
+from briefcraft.agents.llm import ModelCall, invoke_structured
+from briefcraft.agents.prompts import COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
+from briefcraft.channels import Channel, CopyField, get_channel
+from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
+from briefcraft.tools.checks import HASHTAG, term_pattern
+
+__all__ = ["copy_schema", "enforce_limits", "fit", "write_channel_copy"]
+
+#: Longest value the model is asked to write; longer platform limits are ceilings, not targets.
+_TARGET_CHARS = 180
+
+
+def copy_schema(channel: Channel) -> type[BaseModel]:
+    """A pydantic model with one field per catalog field, its limits in the JSON schema."""
+    fields: dict[str, Any] = {}
+    for spec in channel.fields:
+        if spec.count == 0:
+            continue  # optional small print: code fills it with mandatory elements when needed
+        text = Annotated[str, Field(min_length=2, max_length=min(spec.max_chars, _TARGET_CHARS))]
+        if spec.count == 1:
+            fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters"))
+        else:
+            fields[spec.name] = (
+                list[text],  # type: ignore[valid-type]
+                Field(
+                    min_length=spec.count, max_length=spec.count,
+                    description=f"{spec.count} values, each at most {spec.max_chars} characters",
+                ),
+            )
+    return create_model(f"{channel.id.title().replace('_', '')}Copy", **fields)
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary so that it has at most ``limit`` characters."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]
+    head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else text[:limit]
+    return head[:limit].rstrip(" ,;:-–—")
+
+
+def _drop_extra_hashtags(values: dict[str, list[str]], allowed: int) -> dict[str, list[str]]:
+    seen = 0
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal seen
+        seen += 1
+        return match.group(0) if seen <= allowed else ""
+
+    return {name: [" ".join(HASHTAG.sub(keep, v).split()) for v in vs] for name, vs in values.items()}
+
+
+def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: list[str]) -> dict[str, list[str]]:
+    """Fit every value to its limit, cap hashtags, and add missing mandatory elements to the body field."""
+    if channel.max_hashtags is not None:
+        values = _drop_extra_hashtags(values, channel.max_hashtags)
+    fitted = {spec.name: [fit(v, spec.max_chars) for v in values.get(spec.name, [])] for spec in channel.fields}
+    body: CopyField = channel.body_field
+    everything = "\n".join(v for vs in fitted.values() for v in vs)
+    if all(term_pattern(element).search(everything) for element in mandatory):
+        return fitted
+    # Every element not carried by another field goes at the end of the body, all together, so that
+    # trimming the body to make room can never cut one that was already there.
+    others = "\n".join(v for name, vs in fitted.items() if name != body.name for v in vs)
+    needed = [e for e in mandatory if not term_pattern(e).search(others)]
+    current = fitted[body.name][0] if fitted[body.name] else ""
+    for element in needed:
+        current = term_pattern(element).sub("", current)
+    suffix = " ".join(needed)
+    room = body.max_chars - len(suffix) - 1
+    fitted[body.name] = [f"{fit(current, room)} {suffix}".strip() if room > 0 else suffix, *fitted[body.name][1:]]
+    return fitted
+
+
+def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previous: CopyVariant | None,
+            feedback: str | None) -> str:
+    fields = "; ".join(
+        f"{spec.name} ({spec.count} x max {spec.max_chars} chars)" if spec.count > 1
+        else f"{spec.name} (max {spec.max_chars} chars)"
+        for spec in channel.fields
+    )
+    rejected = (
+        COPY_FEEDBACK.format(previous=previous.fields, comment=feedback or "no comment")
+        if previous is not None else ""
+    )
+    return COPY_USER.format(
+        product=brief.product, objective=brief.objective or "-", audience=brief.audience or "-",
+        key_messages="; ".join(brief.key_messages) or "-", tone=", ".join(brief.tone) or "-",
+        voice=", ".join(brand.voice) or "-", channel=channel.name, fields=fields, feedback=rejected,
+        forbidden=", ".join(brief.forbidden_terms) or "-",
+    )
+
+
+def write_channel_copy(
+    model: BaseChatModel,
+    subtask: Subtask,
+    brief: CreativeBrief,
+    brand: BrandContext,
+    *,
+    who: ModelCall,
+    previous: CopyVariant | None = None,
+) -> tuple[CopyVariant, list[AuditEvent]]:
+    """Write (or, with ``previous`` and the subtask's feedback, rewrite) one copy variant."""
+    channel = get_channel(subtask.channel)
+    messages = [
+        SystemMessage(COPY_SYSTEM), HumanMessage(_prompt(brief, brand, channel, previous, subtask.feedback))
+    ]
+    draft, audit = invoke_structured(
+        model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id
+    )
+    raw = {
+        name: ([value] if isinstance(value, str) else list(value)) for name, value in draft.model_dump().items()
+    }
+    copy = CopyVariant(
+        id=subtask.id, channel=channel.id, variant=subtask.variant, revision=subtask.revision,
+        fields=enforce_limits(channel, raw, brief.mandatory_elements),
+    )
+    return copy, audit

@@ -1,0 +1,55 @@
+"""Every prompt briefcraft sends, as named constants with named placeholders.
+
+They are short and concrete on purpose: the offline model has 135M parameters. Whatever code can
+guarantee (channels, limits, mandatory text) code guarantees; a stronger model simply writes better.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CLARIFY_CHANNELS",
+    "CLARIFY_PRODUCT",
+    "COPY_FEEDBACK",
+    "COPY_SYSTEM",
+    "COPY_USER",
+    "INTAKE_SYSTEM",
+    "INTAKE_USER",
+    "REPAIR",
+]
+
+INTAKE_SYSTEM = (
+    "You turn a marketing request into a creative brief. Reply with JSON only. "
+    "Use only what the request says; leave a field empty when it says nothing about it."
+)
+
+INTAKE_USER = """Request:
+{request}
+
+Fill in: product (what is promoted), objective (what the campaign should achieve), audience (who it is for),
+key_messages (up to 3 short points), tone (up to 4 words)."""
+
+COPY_SYSTEM = (
+    "You are an advertising copywriter. Reply with JSON only. "
+    "Keep every field within its character limit. Write in the brand's voice."
+)
+
+COPY_USER = """Product: {product}
+Objective: {objective}
+Audience: {audience}
+Key messages: {key_messages}
+Tone: {tone}
+Brand voice: {voice}
+Channel: {channel}
+Write these fields: {fields}
+{feedback}Never use these words: {forbidden}"""
+
+COPY_FEEDBACK = """A reviewer rejected this draft: {previous}
+Their comment: {comment}
+Write a new draft that answers the comment.
+"""
+
+REPAIR = "That reply was not valid: {error}. Reply again with JSON that matches the schema exactly."
+
+CLARIFY_PRODUCT = "What product or service is this campaign for?"
+
+CLARIFY_CHANNELS = "Which channels should we write for? Choose from: {channels}."

@@ -1,0 +1,66 @@
+"""The briefcraft error hierarchy: typed failures, caught broadly only at the UI/CLI boundary."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BriefError",
+    "BriefcraftError",
+    "ConfigError",
+    "DecisionError",
+    "ExportError",
+    "GenerationError",
+    "ProviderError",
+    "StructuredOutputError",
+    "ThreadError",
+]
+
+
+class BriefcraftError(Exception):
+    """Base class of every error briefcraft raises on purpose."""
+
+    #: Exit code the CLI uses for this error: 2 for bad input, 1 for internal failures.
+    exit_code = 1
+
+
+class BriefError(BriefcraftError):
+    """The brief is empty, too long, or names something we do not support (e.g. an unknown channel)."""
+
+    exit_code = 2
+
+
+class ConfigError(BriefcraftError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+    exit_code = 2
+
+
+class DecisionError(BriefcraftError):
+    """A review decision or clarification answer does not fit the pending checkpoint."""
+
+    exit_code = 2
+
+
+class ThreadError(BriefcraftError):
+    """A thread id is unknown, or the thread is not in a state that allows the request."""
+
+    exit_code = 2
+
+
+class ProviderError(BriefcraftError):
+    """The configured chat model could not be created or called."""
+
+
+class StructuredOutputError(ProviderError):
+    """The model's output did not match the schema, even after one repair attempt."""
+
+    def __init__(self, message: str, *, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class GenerationError(BriefcraftError):
+    """An image could not be generated or rendered."""
+
+
+class ExportError(BriefcraftError):
+    """The campaign pack could not be written."""

@@ -1,0 +1,273 @@
+"""The nouns of briefcraft: briefs, subtasks, copy, images, findings, decisions and audit events.
+
+Review checkpoints speak LangChain's human-in-the-loop protocol (``HITLRequest`` / ``HITLResponse`` from
+``langchain.agents.middleware.human_in_the_loop``); ``ReviewDecision`` converts to and from its decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from briefcraft.channels import channel_ids
+from briefcraft.errors import DecisionError
+
+__all__ = [
+    "ASK_USER",
+    "PUBLISH_COPY",
+    "PUBLISH_IMAGE",
+    "AuditEvent",
+    "BrandContext",
+    "ComplianceReport",
+    "CopyVariant",
+    "CreativeBrief",
+    "Finding",
+    "ImageAsset",
+    "ReviewDecision",
+    "Severity",
+    "Subtask",
+    "validation_message",
+]
+
+Severity = Literal["error", "warning", "info"]
+ItemStatus = Literal["blocked", "review", "approved"]
+
+#: HITL action names of the items under review, and of the clarifying question.
+PUBLISH_COPY = "publish_copy"
+PUBLISH_IMAGE = "publish_image"
+ASK_USER = "ask_user"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CreativeBrief(_Model):
+    """A structured creative brief: what to make, for whom, where, and under which rules."""
+
+    product: str = Field(min_length=1, max_length=200, description="What is promoted.")
+    objective: str = Field(default="", max_length=500, description="What the campaign should achieve.")
+    audience: str = Field(default="", max_length=500, description="Who it speaks to.")
+    key_messages: list[str] = Field(default_factory=list, max_length=10, description="Points to get across.")
+    tone: list[str] = Field(default_factory=list, max_length=10, description="Voice words, e.g. 'playful'.")
+    channels: list[str] = Field(min_length=1, description="Channel ids from the channel catalog.")
+    deliverables: list[Literal["copy", "image"]] = Field(
+        default_factory=lambda: ["copy", "image"], min_length=1, description="Kinds of output wanted."
+    )
+    mandatory_elements: list[str] = Field(
+        default_factory=list, max_length=20, description="Text that must appear verbatim, e.g. 'Contains oats'."
+    )
+    forbidden_terms: list[str] = Field(default_factory=list, max_length=50, description="Words never to use.")
+    locale: str = Field(default="en", max_length=35, description="BCP 47 language tag of the copy.")
+    brand: str = Field(default="default", min_length=1, max_length=100, description="Brand memory scope.")
+    budget: str | None = Field(default=None, max_length=200, description="Media budget as the marketer said it.")
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        allowed = channel_ids()
+        unknown = [c for c in value if c not in allowed]
+        if unknown:
+            raise ValueError(f"unknown channel {unknown[0]!r}; allowed: {', '.join(allowed)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"channels repeat: {value}")
+        return value
+
+
+class BrandContext(_Model):
+    """What brand memory recalled for a brief: voice, palette and rules, each with where it came from."""
+
+    brand: str
+    voice: list[str] = Field(default_factory=list, description="Voice descriptors, e.g. 'warm'.")
+    palette: list[str] = Field(min_length=1, description="Brand colours as '#RRGGBB', most important first.")
+    citations: list[str] = Field(default_factory=list, description="Sources of what was recalled.")
+
+
+class Subtask(_Model):
+    """One unit of work the planner hands to an agent: copy or a visual for one channel."""
+
+    id: str
+    kind: Literal["copy", "visual"]
+    channel: str
+    variant: int = Field(default=1, ge=1)
+    revision: int = Field(default=0, ge=0, description="0 for the first draft, +1 per rewrite.")
+    feedback: str | None = Field(default=None, description="The reviewer's comment this rewrite answers.")
+
+
+class CopyVariant(_Model):
+    """Copy for one channel: every catalog field with its values (most fields hold one value)."""
+
+    id: str
+    channel: str
+    variant: int = Field(default=1, ge=1)
+    revision: int = Field(default=0, ge=0)
+    fields: dict[str, list[str]]
+    author: Literal["model", "human"] = "model"
+
+    def text(self, name: str) -> str:
+        """The values of field ``name`` joined by newlines ('' when absent)."""
+        return "\n".join(self.fields.get(name, []))
+
+
+class ImageAsset(_Model):
+    """A rendered image, stored content-addressed; ``renderer`` says how it was made."""
+
+    id: str
+    channel: str
+    variant: int = Field(default=1, ge=1)
+    revision: int = Field(default=0, ge=0)
+    stage: Literal["preview", "final"]
+    renderer: Literal["layout"] = Field(description="'layout': composed from palette and text; no AI imagery.")
+    label: str = Field(description="What the image is, in words a user sees everywhere it is shown.")
+    path: str
+    sha256: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    headline: str
+    alt_text: str
+    palette: list[str]
+    seed: int
+    source_id: str | None = Field(default=None, description="For a final: the preview it was rendered from.")
+
+
+class Finding(_Model):
+    """One compliance finding on one item, with a stable rule id ``family.specific``."""
+
+    rule_id: str = Field(pattern=r"^[a-z][a-z-]*\.[a-z0-9_-]+$")
+    severity: Severity
+    item_id: str
+    field: str | None = None
+    index: int | None = Field(default=None, description="Which value of a list field.")
+    span: tuple[int, int] | None = Field(default=None, description="Character span in that value.")
+    message: str
+    suggestion: str | None = None
+    source: str = Field(description="Where the rule comes from: the brief, a catalog limit, a guideline.")
+
+
+class ComplianceReport(_Model):
+    """Every finding of a check run, with per-item and overall status."""
+
+    findings: list[Finding] = Field(default_factory=list)
+    checked: list[str] = Field(default_factory=list, description="Item ids that were checked.")
+
+    def for_item(self, item_id: str) -> list[Finding]:
+        """The findings on one item."""
+        return [f for f in self.findings if f.item_id == item_id]
+
+    def item_status(self, item_id: str) -> ItemStatus:
+        """'blocked' with any error, 'review' with warnings, else 'approved'."""
+        severities = {f.severity for f in self.for_item(item_id)}
+        if "error" in severities:
+            return "blocked"
+        return "review" if "warning" in severities else "approved"
+
+    @property
+    def status(self) -> ItemStatus:
+        """The worst item status of the report."""
+        statuses = {self.item_status(item_id) for item_id in self.checked}
+        for status in ("blocked", "review"):
+            if status in statuses:
+                return status  # type: ignore[return-value]
+        return "approved"
+
+
+class ReviewDecision(_Model):
+    """A human's decision on one item at a review checkpoint."""
+
+    item_id: str
+    revision: int = Field(ge=0, description="The revision of the item that was decided on.")
+    action: Literal["approve", "edit", "reject"]
+    comment: str | None = Field(default=None, max_length=2000, description="Why, for a rejection.")
+    edited: dict[str, Any] | None = Field(default=None, description="The item's new args, for an edit.")
+    reviewer: str = Field(default="anonymous", min_length=1, max_length=200)
+    role: str = Field(default="approver", min_length=1, max_length=50)
+    at: datetime = Field(default_factory=_now)
+
+    def to_hitl(self, action_name: str) -> dict[str, Any]:
+        """This decision as a LangChain HITL decision (``approve`` / ``edit`` / ``reject``)."""
+        if self.action == "approve":
+            return {"type": "approve"}
+        if self.action == "edit":
+            return {"type": "edit", "edited_action": {"name": action_name, "args": self.edited or {}}}
+        decision: dict[str, Any] = {"type": "reject"}
+        if self.comment:
+            decision["message"] = self.comment
+        return decision
+
+    @classmethod
+    def from_hitl(
+        cls,
+        decision: object,
+        action_request: Mapping[str, Any],
+        *,
+        reviewer: str = "anonymous",
+        role: str = "approver",
+    ) -> ReviewDecision:
+        """Read one HITL decision about ``action_request``; ``DecisionError`` when it is malformed."""
+        item = action_request["args"]
+        item_id = item["id"]
+        if not isinstance(decision, Mapping):
+            raise DecisionError(f"decision for {item_id!r} must be an object, got {type(decision).__name__}")
+        kind = decision.get("type")
+        if kind == "approve":
+            return cls(item_id=item_id, revision=item["revision"], action="approve", reviewer=reviewer, role=role)
+        if kind == "reject":
+            message = decision.get("message")
+            if message is not None and not isinstance(message, str):
+                raise DecisionError(f"reject decision for {item_id!r}: 'message' must be text")
+            return cls(
+                item_id=item_id, revision=item["revision"], action="reject", comment=message or None,
+                reviewer=reviewer, role=role,
+            )
+        if kind == "edit":
+            edited = decision.get("edited_action")
+            if not isinstance(edited, Mapping) or not isinstance(edited.get("args"), Mapping):
+                raise DecisionError(f"edit decision for {item_id!r} needs 'edited_action' with 'args'")
+            if edited["args"].get("id", item_id) != item_id:
+                raise DecisionError(f"edit decision for {item_id!r} changes the item id; ids cannot be edited")
+            return cls(
+                item_id=item_id, revision=item["revision"], action="edit", edited=dict(edited["args"]),
+                reviewer=reviewer, role=role,
+            )
+        raise DecisionError(
+            f"decision for {item_id!r} has type {kind!r}; allowed: approve, edit, reject"
+        )
+
+
+class AuditEvent(_Model):
+    """One line of the audit ledger: a model call, a render, a human decision or an export."""
+
+    kind: Literal["model_call", "render", "clarification", "human_decision", "export"]
+    at: datetime = Field(default_factory=_now)
+    node: str
+    item_id: str | None = None
+    # model calls
+    provider: str | None = None
+    model: str | None = None
+    prompt_hash: str | None = None
+    seed: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float | None = None
+    # human decisions
+    actor: str | None = None
+    role: str | None = None
+    decision: str | None = None
+    comment: str | None = None
+    # renders and exports
+    path: str | None = None
+    sha256: str | None = None
+
+
+def validation_message(error: ValidationError) -> str:
+    """One line naming the first invalid field and why, from a pydantic ``ValidationError``."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "input"
+    return f"{where}: {first['msg'].removeprefix('Value error, ')}"

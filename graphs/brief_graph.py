@@ -1,0 +1,340 @@
+"""The brief graph: chat text in, approved and exported campaign pack out.
+
+    intake ─(missing essentials)→ ask_clarification ─→ intake
+      └→ recall_brand → plan ─Send→ write_copy × channels ┐
+                              └Send→ make_visual × images ┴→ check_compliance → review
+    review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
+      └→ finalize → export
+
+``review`` and ``ask_clarification`` pause with ``interrupt()``; export reads approval from the recorded
+decisions and is reachable only through ``review``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+from langgraph.types import Send, interrupt
+from pydantic import ValidationError
+
+from briefcraft.agents.art_director import ImageRenderer, make_preview, render_finals
+from briefcraft.agents.copywriter import write_channel_copy
+from briefcraft.agents.intake import clarifying_question, read_brief
+from briefcraft.agents.llm import ModelCall
+from briefcraft.agents.models import make_chat_model
+from briefcraft.agents.planner import plan_subtasks
+from briefcraft.channels import get_channel
+from briefcraft.errors import DecisionError
+from briefcraft.graphs.review import (
+    Item,
+    clarification_request,
+    item_state,
+    read_clarification,
+    read_review,
+    review_request,
+)
+from briefcraft.graphs.state import BriefState, CopyTask, VisualTask
+from briefcraft.memory.store import BrandMemory, DefaultBrandMemory
+from briefcraft.schemas import AuditEvent, CopyVariant, ImageAsset, ReviewDecision, Subtask, validation_message
+from briefcraft.settings import Settings
+from briefcraft.tools.checks import check_copy, check_items
+from briefcraft.tools.export import write_pack
+from briefcraft.tools.render import LayoutRenderer
+
+__all__ = ["Deps", "build_graph", "studio_graph"]
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The backends and settings the nodes use, bound once when the graph is built."""
+
+    settings: Settings
+    chat_model: BaseChatModel
+    who: ModelCall
+    renderer: ImageRenderer
+    memory: BrandMemory
+
+
+def _user(config: RunnableConfig) -> tuple[str, str]:
+    configurable = config.get("configurable", {})
+    user = configurable.get("user_id") or configurable.get("langgraph_auth_user_id") or "anonymous"
+    return str(user), str(configurable.get("user_role", "approver"))
+
+
+def _live(state: BriefState, max_rounds: int) -> list[Item]:
+    """Every item that is still in play (not dropped after its last rewrite round)."""
+    items: list[Item] = [*state.get("copy", []), *state.get("images", [])]
+    decisions = state.get("decisions", [])
+    return [item for item in items if item_state(item, decisions, max_rounds) != "dropped"]
+
+
+# --- nodes -------------------------------------------------------------------------------------------
+
+
+def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+    """Read the structured brief from the chat text (a brief given directly is taken as it is)."""
+    if "brief" in state:
+        return {"missing": []}
+    result = read_brief(
+        deps.chat_model, state["request"], brand=state.get("brand_id", "default"), who=deps.who,
+        max_chars=deps.settings.max_brief_chars,
+    )
+    update: dict[str, Any] = {"missing": result.missing, "audit": result.audit}
+    if result.brief is not None:
+        update["brief"] = result.brief
+    return update
+
+
+def ask_clarification(state: BriefState, config: RunnableConfig) -> dict[str, Any]:
+    """Pause and ask the marketer for the missing essentials; the answer extends the request."""
+    question = clarifying_question(state["missing"])
+    answer = read_clarification(interrupt(clarification_request(question, state["missing"])))
+    user, role = _user(config)
+    event = AuditEvent(kind="clarification", node="ask_clarification", actor=user, role=role, comment=answer)
+    return {"request": f"{state['request']}\n{answer}", "audit": [event]}
+
+
+def recall_brand(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+    """Recall the brand's voice, palette and rules from brand memory."""
+    return {"brand": deps.memory.recall(state["brief"])}
+
+
+def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+    """Split the brief into copy and visual subtasks."""
+    return {"subtasks": plan_subtasks(state["brief"], deps.settings.copy_variants)}
+
+
+def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
+    """Write (or rewrite) one channel's copy variant."""
+    copy, audit = write_channel_copy(
+        deps.chat_model, task["subtask"], task["brief"], task["brand"], who=deps.who, previous=task["previous"]
+    )
+    return {"copy": [copy], "audit": audit}
+
+
+def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
+    """Render one channel's preview image."""
+    asset, event = make_preview(
+        deps.renderer, task["subtask"], task["brief"], task["brand"], deps.settings.assets_dir,
+        deps.settings.llm_seed,
+    )
+    return {"images": [asset], "audit": [event]}
+
+
+def check_compliance(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+    """Check the live copy against channel limits and the brief's forbidden and mandatory terms."""
+    copies = [i for i in _live(state, deps.settings.max_revision_rounds) if isinstance(i, CopyVariant)]
+    return {"compliance": check_items(copies, state["brief"])}
+
+
+def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tuple[Item, ReviewDecision]:
+    """The edited item as a new revision, and the decision to record: an approval of the new revision
+    when the edit passes the checks, else a record on the old one (the new revision goes back to review)."""
+    edited = decision.edited or {}
+    if isinstance(item, ImageAsset) and set(edited) - {"id", "alt_text"}:
+        raise DecisionError(f"only alt_text can be edited on image {item.id!r}; reject it to get a new render")
+    try:
+        new = type(item).model_validate(
+            {**item.model_dump(), **edited, "id": item.id, "revision": item.revision + 1}
+            | ({"author": "human"} if isinstance(item, CopyVariant) else {})
+        )
+    except ValidationError as error:
+        raise DecisionError(f"edit of {item.id!r}: {validation_message(error)}") from error
+    clean = not isinstance(new, CopyVariant) or not any(
+        f.severity == "error" for f in check_copy(new, state["brief"])
+    )
+    return new, decision.model_copy(update={"revision": new.revision if clean else item.revision})
+
+
+def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
+    """Pause with every pending item and its findings; record the reviewer's decisions."""
+    decisions = state.get("decisions", [])
+    pending = [
+        item for item in _live(state, deps.settings.max_revision_rounds)
+        if item_state(item, decisions, deps.settings.max_revision_rounds) == "pending"
+    ]
+    if not pending:
+        return {}
+    request = review_request(pending, state["compliance"])
+    user, role = _user(config)
+    recorded: list[ReviewDecision] = []
+    edits: dict[str, list[Any]] = {"copy": [], "images": []}
+    for item, decision in zip(pending, read_review(interrupt(request), request, reviewer=user, role=role),
+                              strict=True):
+        if decision.action == "edit":
+            new, decision = _apply_edit(item, decision, state)
+            edits["copy" if isinstance(new, CopyVariant) else "images"].append(new)
+        recorded.append(decision)
+    audit = [
+        AuditEvent(
+            kind="human_decision", node="review", item_id=d.item_id, actor=d.reviewer, role=d.role,
+            decision=d.action, comment=d.comment, at=d.at,
+        )
+        for d in recorded
+    ]
+    return {"decisions": recorded, "audit": audit, **{k: v for k, v in edits.items() if v}}
+
+
+def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+    """Render every approved preview at all its channel's sizes, with the channel's approved headline."""
+    decisions, rounds = state.get("decisions", []), deps.settings.max_revision_rounds
+    approved_copy = [c for c in state.get("copy", []) if item_state(c, decisions, rounds) == "approved"]
+    finals: list[ImageAsset] = []
+    audit: list[AuditEvent] = []
+    for preview in state.get("images", []):
+        if item_state(preview, decisions, rounds) != "approved":
+            continue
+        overlay = get_channel(preview.channel).overlay_field
+        headlines = [c.fields[overlay.name][0] for c in approved_copy
+                     if overlay and c.channel == preview.channel and c.fields.get(overlay.name)]
+        rendered, events = render_finals(
+            deps.renderer, preview, headlines[0] if headlines else preview.headline, state["brief"].product,
+            deps.settings.assets_dir,
+        )
+        finals += rendered
+        audit += events
+    return {"finals": finals, "audit": audit}
+
+
+def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
+    """Write the pack: only items with a recorded human approval go in."""
+    decisions, rounds = state.get("decisions", []), deps.settings.max_revision_rounds
+    copies = [c for c in state.get("copy", []) if item_state(c, decisions, rounds) == "approved"]
+    approved_previews = {i.id for i in state.get("images", []) if item_state(i, decisions, rounds) == "approved"}
+    finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
+    thread_id = str(config.get("configurable", {}).get("thread_id", "unthreaded"))
+    out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
+    event = AuditEvent(kind="export", node="export", path=str(out_dir))
+    manifest = write_pack(
+        out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals,
+        report=check_items(copies, state["brief"]), audit=[*state.get("audit", []), event],
+    )
+    return {"manifest": manifest, "audit": [event]}
+
+
+# --- routers -----------------------------------------------------------------------------------------
+
+
+def route_after_intake(state: BriefState) -> Literal["ask_clarification", "recall_brand"]:
+    """Ask while essentials are missing; otherwise go on to brand recall."""
+    return "ask_clarification" if state.get("missing") else "recall_brand"
+
+
+def route_to_work(state: BriefState) -> list[Send] | Literal["check_compliance"]:
+    """Fan out: one ``write_copy`` per copy subtask and one ``make_visual`` per visual subtask."""
+    sends = [_send(subtask, state, previous=None) for subtask in state["subtasks"]]
+    return sends or "check_compliance"
+
+
+def _send(subtask: Subtask, state: BriefState, previous: CopyVariant | None) -> Send:
+    if subtask.kind == "copy":
+        return Send("write_copy", CopyTask(subtask=subtask, brief=state["brief"], brand=state["brand"],
+                                           previous=previous))
+    return Send("make_visual", VisualTask(subtask=subtask, brief=state["brief"], brand=state["brand"]))
+
+
+def route_after_review(
+    state: BriefState, *, max_rounds: int
+) -> list[Send] | Literal["check_compliance", "finalize"]:
+    """Rejected items with rounds left go back to their agent with the comment; edits that failed the
+    checks go back to review; when nothing is left to decide, finalize."""
+    decisions = state.get("decisions", [])
+    rewrites: list[Send] = []
+    for item in _live(state, max_rounds):
+        if item_state(item, decisions, max_rounds) != "rejected":
+            continue
+        comment = next(d.comment for d in reversed(decisions) if d.item_id == item.id)
+        subtask = Subtask(
+            id=item.id, kind="copy" if isinstance(item, CopyVariant) else "visual", channel=item.channel,
+            variant=item.variant, revision=item.revision + 1, feedback=comment,
+        )
+        rewrites.append(_send(subtask, state, previous=item if isinstance(item, CopyVariant) else None))
+    if rewrites:
+        return rewrites
+    if any(item_state(i, decisions, max_rounds) == "pending" for i in _live(state, max_rounds)):
+        return "check_compliance"
+    return "finalize"
+
+
+# --- assembly ----------------------------------------------------------------------------------------
+
+
+def _sqlite_saver(path: Path) -> SqliteSaver:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+
+
+def build_graph(
+    settings: Settings | None = None,
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | Literal[False] | None = None,
+    store: BaseStore | None = None,
+    chat_model: BaseChatModel | None = None,
+    image_generator: ImageRenderer | None = None,
+    memory: BrandMemory | None = None,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Build and compile the brief graph.
+
+    Every backend has a default from ``settings``: the chat model from ``settings.llm``, a SQLite
+    checkpointer in the data dir, the offline layout renderer, and the default brand memory. Pass
+    ``checkpointer=False`` where the host brings its own (``langgraph dev``). Run it with
+    ``durability="sync"`` so a paused run survives a crash (the CLI does).
+    """
+    settings = settings or Settings()
+    if chat_model is None:
+        chat_model = make_chat_model(settings)
+        # OpenAI-compatible servers (vLLM, Ollama, llama.cpp) all constrain forced tool calls; few take json_schema.
+        method = "function_calling" if settings.llm_provider == "openai-compatible" else None
+        who = ModelCall.of(chat_model, provider=settings.llm_provider, seed=settings.llm_seed, method=method)
+    else:
+        who = ModelCall.of(chat_model)
+    deps = Deps(
+        settings=settings, chat_model=chat_model, who=who, renderer=image_generator or LayoutRenderer(),
+        memory=memory or DefaultBrandMemory(),
+    )
+    builder = StateGraph(BriefState)
+    builder.add_node("intake", partial(intake, deps=deps))
+    builder.add_node("ask_clarification", ask_clarification)
+    builder.add_node("recall_brand", partial(recall_brand, deps=deps))
+    builder.add_node("plan", partial(plan, deps=deps))
+    builder.add_node("write_copy", partial(write_copy, deps=deps))
+    builder.add_node("make_visual", partial(make_visual, deps=deps))
+    builder.add_node("check_compliance", partial(check_compliance, deps=deps))
+    builder.add_node("review", partial(review, deps=deps))
+    builder.add_node("finalize", partial(finalize, deps=deps))
+    builder.add_node("export", partial(export, deps=deps))
+
+    builder.add_edge(START, "intake")
+    builder.add_conditional_edges("intake", route_after_intake, ["ask_clarification", "recall_brand"])
+    builder.add_edge("ask_clarification", "intake")
+    builder.add_edge("recall_brand", "plan")
+    builder.add_conditional_edges("plan", route_to_work, ["write_copy", "make_visual", "check_compliance"])
+    builder.add_edge("write_copy", "check_compliance")
+    builder.add_edge("make_visual", "check_compliance")
+    builder.add_edge("check_compliance", "review")
+    builder.add_conditional_edges(
+        "review", partial(route_after_review, max_rounds=settings.max_revision_rounds),
+        ["write_copy", "make_visual", "check_compliance", "finalize"],
+    )
+    builder.add_edge("finalize", "export")
+    builder.add_edge("export", END)
+
+    if checkpointer is None:
+        checkpointer = _sqlite_saver(settings.checkpoint_path)
+    return builder.compile(checkpointer=checkpointer or None, store=store, name="briefcraft")
+
+
+def studio_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The graph for ``langgraph dev`` / LangGraph Studio, which bring their own checkpointer."""
+    return build_graph(checkpointer=False)

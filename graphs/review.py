@@ -1,0 +1,119 @@
+"""Review checkpoints in LangChain's human-in-the-loop protocol, and approval read from decisions.
+
+The interrupt value is an ``HITLRequest``: one ``action_request`` per item (``publish_copy`` /
+``publish_image``, ``args`` = the item, ``description`` = its findings). The resume value is an
+``HITLResponse``: ``{"decisions": [...]}`` in the same order. Clients we did not write (Agent Chat UI,
+LangGraph Studio) can therefore act on our checkpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from briefcraft.errors import DecisionError
+from briefcraft.schemas import (
+    ASK_USER,
+    PUBLISH_COPY,
+    PUBLISH_IMAGE,
+    ComplianceReport,
+    CopyVariant,
+    ImageAsset,
+    ReviewDecision,
+)
+
+if TYPE_CHECKING:
+    from langchain.agents.middleware.human_in_the_loop import HITLRequest
+
+__all__ = [
+    "Item",
+    "clarification_request",
+    "item_state",
+    "read_clarification",
+    "read_review",
+    "review_request",
+]
+
+Item = CopyVariant | ImageAsset
+ItemState = Literal["pending", "approved", "rejected", "dropped"]
+
+
+def item_state(item: Item, decisions: Sequence[ReviewDecision], max_rounds: int) -> ItemState:
+    """Where an item stands: its latest revision's decision, and whether rewrite rounds remain."""
+    latest = next(
+        (d for d in reversed(decisions) if d.item_id == item.id and d.revision == item.revision), None
+    )
+    if latest is None:
+        return "pending"
+    if latest.action in ("approve", "edit"):
+        return "approved"
+    rejections = sum(1 for d in decisions if d.item_id == item.id and d.action == "reject")
+    return "rejected" if rejections <= max_rounds else "dropped"
+
+
+def _action_name(item: Item) -> str:
+    return PUBLISH_COPY if isinstance(item, CopyVariant) else PUBLISH_IMAGE
+
+
+def _describe(item: Item, report: ComplianceReport) -> str:
+    if isinstance(item, ImageAsset):
+        return f"{item.label}. Alt text: {item.alt_text}"
+    findings = report.for_item(item.id)
+    if not findings:
+        return "No findings from the channel-limit, forbidden-term and mandatory-element checks."
+    return "\n".join(f"{f.severity.upper()} {f.rule_id}: {f.message} (source: {f.source})" for f in findings)
+
+
+def review_request(items: Sequence[Item], report: ComplianceReport) -> HITLRequest:
+    """The HITL request that puts ``items`` in front of a reviewer."""
+    return {
+        "action_requests": [
+            {"name": _action_name(item), "args": item.model_dump(mode="json"), "description": _describe(item, report)}
+            for item in items
+        ],
+        "review_configs": [
+            {"action_name": name, "allowed_decisions": ["approve", "edit", "reject"]}
+            for name in (PUBLISH_COPY, PUBLISH_IMAGE)
+        ],
+    }
+
+
+def _decisions(response: object, expected: int) -> list[Any]:
+    if not isinstance(response, Mapping) or not isinstance(response.get("decisions"), list):
+        raise DecisionError('a resume value must be an HITLResponse: {"decisions": [...]}')
+    decisions: list[Any] = response["decisions"]
+    if len(decisions) != expected:
+        raise DecisionError(f"got {len(decisions)} decisions for {expected} pending items; give one per item, in order")
+    return decisions
+
+
+def read_review(
+    response: object, request: HITLRequest, *, reviewer: str, role: str
+) -> list[ReviewDecision]:
+    """The ``ReviewDecision`` for each pending item; ``DecisionError`` when the response does not fit."""
+    actions = request["action_requests"]
+    return [
+        ReviewDecision.from_hitl(decision, action, reviewer=reviewer, role=role)
+        for decision, action in zip(_decisions(response, len(actions)), actions, strict=True)
+    ]
+
+
+def clarification_request(question: str, missing: list[str]) -> HITLRequest:
+    """The HITL request that asks the marketer a clarifying question (an ``ask_user`` action)."""
+    return {
+        "action_requests": [
+            {"name": ASK_USER, "args": {"question": question, "missing": missing}, "description": question}
+        ],
+        "review_configs": [{"action_name": ASK_USER, "allowed_decisions": ["respond"]}],
+    }
+
+
+def read_clarification(response: object) -> str:
+    """The marketer's answer from an HITL ``respond`` decision; ``DecisionError`` otherwise."""
+    (decision,) = _decisions(response, 1)
+    if not isinstance(decision, Mapping) or decision.get("type") != "respond":
+        raise DecisionError("answer a clarifying question with a 'respond' decision carrying a 'message'")
+    message = decision.get("message")
+    if not isinstance(message, str) or not message.strip():
+        raise DecisionError("the answer to the clarifying question is empty")
+    return message.strip()

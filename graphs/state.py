@@ -1,0 +1,78 @@
+"""The graph state: one TypedDict, a line per field, explicit reducers where branches write in parallel."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict, TypeVar
+
+from briefcraft.schemas import (
+    AuditEvent,
+    BrandContext,
+    ComplianceReport,
+    CopyVariant,
+    CreativeBrief,
+    ImageAsset,
+    ReviewDecision,
+    Subtask,
+)
+
+__all__ = ["BriefState", "CopyTask", "VisualTask", "upsert"]
+
+_Item = TypeVar("_Item", CopyVariant, ImageAsset)
+
+
+def upsert(left: list[_Item], right: list[_Item]) -> list[_Item]:
+    """Merge by id: a new revision replaces the old one in place; new ids are appended."""
+    merged = {item.id: item for item in left}
+    merged.update((item.id, item) for item in right)
+    return list(merged.values())
+
+
+class BriefState(TypedDict, total=False):
+    """Everything a brief's thread knows, from the chat text to the exported pack."""
+
+    request: str
+    """The marketer's brief as typed, with each clarification answer appended."""
+    brand_id: str
+    """Brand memory scope of the brief ('default' when none is given)."""
+    brief: CreativeBrief
+    """The structured brief, from intake or given directly by a library user."""
+    missing: list[str]
+    """Essentials intake could not find ('product', 'channels'); empty once the brief is complete."""
+    brand: BrandContext
+    """What brand memory recalled for the brief."""
+    subtasks: list[Subtask]
+    """The planner's copy and visual subtasks."""
+    copy: Annotated[list[CopyVariant], upsert]
+    """Latest revision of every copy variant."""
+    images: Annotated[list[ImageAsset], upsert]
+    """Latest revision of every preview image."""
+    finals: Annotated[list[ImageAsset], upsert]
+    """Final renders of approved previews, one per channel size."""
+    compliance: ComplianceReport
+    """Findings on the latest revisions."""
+    decisions: Annotated[list[ReviewDecision], operator.add]
+    """Every human decision, in order; approval is read from these, never stored beside them."""
+    audit: Annotated[list[AuditEvent], operator.add]
+    """The audit ledger: model calls, renders, human decisions, the export."""
+    out_dir: str
+    """Folder the pack is exported to (default: DATA_DIR/packs/THREAD_ID)."""
+    manifest: dict[str, Any]
+    """The exported pack's manifest, once exported."""
+
+
+class CopyTask(TypedDict):
+    """What one ``write_copy`` branch receives through ``Send``."""
+
+    subtask: Subtask
+    brief: CreativeBrief
+    brand: BrandContext
+    previous: CopyVariant | None
+
+
+class VisualTask(TypedDict):
+    """What one ``make_visual`` branch receives through ``Send``."""
+
+    subtask: Subtask
+    brief: CreativeBrief
+    brand: BrandContext

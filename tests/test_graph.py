@@ -1,0 +1,177 @@
+"""The brief graph on real parts: the local model, SQLite checkpoints, the layout renderer, real checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.types import Command
+
+from briefcraft.agents.intake import clarifying_question
+from briefcraft.agents.models import LocalLlamaChat
+from briefcraft.errors import DecisionError, ThreadError
+from briefcraft.graphs import runner
+from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.schemas import CreativeBrief
+from briefcraft.settings import Settings
+
+pytestmark = pytest.mark.llm
+
+
+@pytest.fixture
+def graph(settings: Settings, local_model: LocalLlamaChat) -> Any:
+    return build_graph(settings, chat_model=local_model)
+
+
+def _start(graph: Any, settings: Settings, brief: str | CreativeBrief, thread: str = "t1") -> runner.RunStatus:
+    return runner.start(graph, brief, thread_id=thread, max_brief_chars=settings.max_brief_chars, user="maya")
+
+
+def test_sample_brief_reaches_review_with_every_item(graph: Any, settings: Settings, sample_brief: str) -> None:
+    current = _start(graph, settings, sample_brief)
+    assert current.stage == "waiting_for_approval"
+    request = current.request
+    assert request is not None
+    names = [(a["name"], a["args"]["id"]) for a in request["action_requests"]]
+    assert names == [
+        ("publish_copy", "copy-instagram_feed-1"), ("publish_copy", "copy-email-1"),
+        ("publish_image", "img-instagram_feed-1"), ("publish_image", "img-email-1"),
+    ]
+    assert {c["action_name"]: c["allowed_decisions"] for c in request["review_configs"]} == {
+        "publish_copy": ["approve", "edit", "reject"], "publish_image": ["approve", "edit", "reject"],
+    }
+    state = graph.get_state({"configurable": {"thread_id": "t1"}}).values
+    brief = state["brief"]
+    assert (brief.channels, brief.mandatory_elements, brief.forbidden_terms) == (
+        ["instagram_feed", "email"], ["Contains oats"], ["cheap"]
+    )
+    for copy in state["copy"]:
+        assert "contains oats" in " ".join(v for vs in copy.fields.values() for v in vs).lower()
+    assert all(i.renderer == "layout" and "not AI imagery" in i.label for i in state["images"])
+
+
+def test_external_hitl_response_rejects_edits_and_approves(graph: Any, settings: Settings, sample_brief: str) -> None:
+    """Resume with plain HITLResponse dicts, as LangGraph Studio or Agent Chat UI would send them."""
+    _start(graph, settings, sample_brief)
+    config = {"configurable": {"thread_id": "t1", "user_id": "cd@brand.example", "user_role": "approver"}}
+    edited_args = {"fields": {"headline": ["Oat power, U-Bahn hour"], "caption": ["Smooth. Contains oats."]}}
+    response = {"decisions": [
+        {"type": "edit", "edited_action": {"name": "publish_copy", "args": edited_args}},
+        {"type": "reject", "message": "Make it warmer"},
+        {"type": "approve"},
+        {"type": "approve"},
+    ]}
+    graph.invoke(Command(resume=response), config, durability="sync")
+    second = runner.status(graph, "t1")
+    assert second.stage == "waiting_for_approval"
+    assert [(a["args"]["id"], a["args"]["revision"]) for a in second.items] == [("copy-email-1", 1)]
+    graph.invoke(Command(resume={"decisions": [{"type": "approve"}]}), config, durability="sync")
+    done = runner.status(graph, "t1")
+    assert done.stage == "done"
+    pack = Path(done.pack or "")
+    deck = {c["id"]: c for c in json.loads((pack / "copy_deck.json").read_text())}
+    assert deck["copy-instagram_feed-1"]["fields"]["headline"] == ["Oat power, U-Bahn hour"]
+    assert deck["copy-instagram_feed-1"]["author"] == "human"
+    assert deck["copy-email-1"]["revision"] == 1
+    decisions = [json.loads(line) for line in (pack / "audit.jsonl").read_text().splitlines()]
+    human = [(e["item_id"], e["decision"], e["actor"]) for e in decisions if e["kind"] == "human_decision"]
+    assert human == [
+        ("copy-instagram_feed-1", "edit", "cd@brand.example"), ("copy-email-1", "reject", "cd@brand.example"),
+        ("img-instagram_feed-1", "approve", "cd@brand.example"), ("img-email-1", "approve", "cd@brand.example"),
+        ("copy-email-1", "approve", "cd@brand.example"),
+    ]
+    # The final for the instagram image carries the edited headline.
+    state = graph.get_state(config).values
+    finals = [f for f in state["finals"] if f.channel == "instagram_feed"]
+    assert {f.headline for f in finals} == {"Oat power, U-Bahn hour"}
+    assert sorted((f.width, f.height) for f in finals) == [(1080, 1080), (1080, 1350)]
+
+
+def test_edit_that_breaks_a_limit_goes_back_to_review(graph: Any, settings: Settings, sample_brief: str) -> None:
+    current = _start(graph, settings, sample_brief)
+    too_long = {"fields": {"headline": ["x" * 41], "caption": ["Contains oats"]}}
+    decisions = [{"type": "edit", "edited_action": {"name": "publish_copy", "args": too_long}}]
+    decisions += [{"type": "approve"}] * (len(current.items) - 1)
+    after = runner.resume(graph, "t1", {"decisions": decisions}, user="cd")
+    assert [(a["args"]["id"], a["args"]["revision"]) for a in after.items] == [("copy-instagram_feed-1", 1)]
+    assert "ERROR channel-limit.max_chars: headline is 41 characters; the limit is 40" in after.items[0]["description"]
+
+
+def test_rejections_are_bounded(settings: Settings, local_model: LocalLlamaChat, sample_brief: str) -> None:
+    graph = build_graph(settings.model_copy(update={"max_revision_rounds": 1}), chat_model=local_model)
+    current = _start(graph, settings, sample_brief)
+    reject_email = [{"type": "reject", "message": "no"} if a["args"]["id"] == "copy-email-1" else {"type": "approve"}
+                    for a in current.items]
+    current = runner.resume(graph, "t1", {"decisions": reject_email})
+    assert [a["args"]["id"] for a in current.items] == ["copy-email-1"]
+    done = runner.resume(graph, "t1", {"decisions": [{"type": "reject", "message": "still no"}]})
+    assert done.stage == "done"
+    deck = json.loads((Path(done.pack or "") / "copy_deck.json").read_text())
+    assert [c["id"] for c in deck] == ["copy-instagram_feed-1"]
+
+
+def test_clarifying_question_then_answer(graph: Any, settings: Settings) -> None:
+    current = _start(graph, settings, "Launch our oat-milk cold brew to Berlin commuters. Playful but premium.")
+    assert current.stage == "waiting_for_clarification"
+    assert current.question == clarifying_question(["channels"])
+    assert current.request is not None
+    assert current.request["review_configs"] == [{"action_name": "ask_user", "allowed_decisions": ["respond"]}]
+    answered = runner.resume(graph, "t1", {"decisions": [{"type": "respond", "message": "X and LinkedIn"}]})
+    assert answered.stage == "waiting_for_approval"
+    assert [a["args"]["id"] for a in answered.items if a["name"] == "publish_copy"] == [
+        "copy-linkedin_post-1", "copy-x_post-1"
+    ]
+
+
+def test_malformed_decisions_leave_the_thread_resumable(graph: Any, settings: Settings, sample_brief: str) -> None:
+    current = _start(graph, settings, sample_brief)
+    bad = [
+        {"decisions": [{"type": "approve"}]},
+        {"decisions": "yes"},
+        {"decisions": [{"type": "maybe"}] * len(current.items)},
+    ]
+    for response in bad:
+        with pytest.raises(DecisionError):
+            runner.resume(graph, "t1", response)
+    assert runner.status(graph, "t1") == current
+    done = runner.resume(graph, "t1", runner.approve_all(current))
+    assert done.stage == "done"
+    with pytest.raises(ThreadError, match="is done; nothing to resume"):
+        runner.resume(graph, "t1", runner.approve_all(current))
+
+
+def test_unknown_thread_and_duplicate_start(graph: Any, settings: Settings, sample_brief: str) -> None:
+    with pytest.raises(ThreadError, match="unknown thread 'nope'"):
+        runner.status(graph, "nope")
+    _start(graph, settings, sample_brief)
+    with pytest.raises(ThreadError, match="already exists"):
+        _start(graph, settings, sample_brief)
+
+
+def test_structured_brief_skips_intake_model_call(graph: Any, settings: Settings) -> None:
+    brief = CreativeBrief(product="Linen tote", channels=["etsy_listing", "google_rsa"], mandatory_elements=["Handmade"])
+    current = _start(graph, settings, brief)
+    assert [a["args"]["id"] for a in current.items] == ["copy-etsy_listing-1", "copy-google_rsa-1", "img-etsy_listing-1"]
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    assert [e.node for e in audit if e.kind == "model_call"].count("intake") == 0
+    etsy = current.items[0]["args"]["fields"]
+    assert len(etsy["tags"]) == 13 and all(len(t) <= 20 for t in etsy["tags"])
+
+
+def test_export_only_reachable_through_review(graph: Any) -> None:
+    edges = {(e.source, e.target) for e in graph.get_graph().edges}
+    assert {s for s, t in edges if t == "export"} == {"finalize"}
+    assert {s for s, t in edges if t == "finalize"} == {"review"}
+    assert {s for s, t in edges if t == "review"} == {"check_compliance"}
+
+
+def test_paused_run_resumes_from_a_new_graph_on_the_same_file(
+    settings: Settings, local_model: LocalLlamaChat, sample_brief: str
+) -> None:
+    first = build_graph(settings, chat_model=local_model)
+    current = _start(first, settings, sample_brief)
+    second = build_graph(settings, chat_model=local_model)  # a new SqliteSaver connection on the same file
+    assert runner.status(second, "t1") == current
+    assert runner.resume(second, "t1", runner.approve_all(current)).stage == "done"

@@ -1,0 +1,60 @@
+"""Intake: the real local model reads the soft fields; code reads channels, product phrase, quoted rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from briefcraft.agents.intake import check_request, read_brief
+from briefcraft.agents.llm import ModelCall
+from briefcraft.agents.models import LocalLlamaChat
+from briefcraft.errors import BriefError
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize(
+    ("text", "product", "channels", "mandatory", "forbidden"),
+    [
+        ("Promote our handmade linen tote bags on Etsy and Instagram. Don't use 'cheap' or 'plastic'.",
+         "handmade linen tote bags", ["instagram_feed", "etsy_listing"], [], ["cheap", "plastic"]),
+        ("We need a LinkedIn post and Google Ads for the new Acme Payroll app; must include 'T&Cs apply', \"#ad\"",
+         "Acme Payroll", ["linkedin_post", "google_rsa"], ["T&Cs apply", "#ad"], []),
+        ("Launch our oat-milk cold brew on X. Always say “Contains oats”. Never mention 'sugar' nor 'dairy'.",
+         "oat-milk cold brew", ["x_post"], ["Contains oats"], ["sugar", "dairy"]),
+    ],
+)
+def test_read_brief(
+    local_model: LocalLlamaChat, text: str, product: str, channels: list[str], mandatory: list[str],
+    forbidden: list[str],
+) -> None:
+    result = read_brief(local_model, text, brand="acme", who=ModelCall.of(local_model), max_chars=4000)
+    assert result.missing == []
+    brief = result.brief
+    assert brief is not None
+    assert (brief.product, brief.channels, brief.mandatory_elements, brief.forbidden_terms, brief.brand) == (
+        product, channels, mandatory, forbidden, "acme"
+    )
+    assert [e.kind for e in result.audit] == ["model_call"]
+
+
+@pytest.mark.llm
+def test_sample_brief_reads_tone_and_key_message(local_model: LocalLlamaChat, sample_brief: str) -> None:
+    brief = read_brief(local_model, sample_brief, brand="default", who=ModelCall.of(local_model), max_chars=4000).brief
+    assert brief is not None
+    assert brief.tone[:2] == ["playful", "premium"]
+    assert brief.key_messages[0] == "smooth energy for the morning U-Bahn ride"
+
+
+@pytest.mark.llm
+def test_missing_essentials_are_named(local_model: LocalLlamaChat) -> None:
+    result = read_brief(local_model, "Make something playful for commuters.", brand="default",
+                        who=ModelCall.of(local_model), max_chars=4000)
+    assert (result.brief, result.missing) == (None, ["product", "channels"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("   ", "the brief is empty"), ("x" * 101, "the brief is 101 characters; the limit is 100")],
+)
+def test_bad_requests(text: str, message: str) -> None:
+    with pytest.raises(BriefError, match=message):
+        check_request(text, 100)

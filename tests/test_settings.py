@@ -1,0 +1,51 @@
+"""Settings: one class, BRIEFCRAFT_ prefix, clear errors naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from briefcraft.errors import ConfigError
+from briefcraft.settings import Settings, load_settings
+
+
+def test_defaults_are_offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert (settings.llm_provider, settings.llm_model, settings.image_backend) == ("local", "", "layout")
+    assert settings.checkpoint_path == Path(".briefcraft/checkpoints.sqlite")
+
+
+def test_env_prefix_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("BRIEFCRAFT_LLM=openai:gpt-4o-mini\nBRIEFCRAFT_MAX_BRIEF_CHARS=500\n")
+    monkeypatch.setenv("BRIEFCRAFT_DATA_DIR", str(tmp_path / "d"))
+    settings = load_settings()
+    assert (settings.llm_provider, settings.llm_model) == ("openai", "gpt-4o-mini")
+    assert settings.max_brief_chars == 500
+    assert settings.checkpoint_path == tmp_path / "d" / "checkpoints.sqlite"
+
+
+def test_unknown_provider_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFCRAFT_LLM", "gemini:pro")
+    with pytest.raises(ConfigError, match="^BRIEFCRAFT_LLM: unknown provider 'gemini'; allowed: local, openai"):
+        load_settings(_env_file=None)
+
+
+def test_cloud_provider_needs_model() -> None:
+    with pytest.raises(ConfigError, match="BRIEFCRAFT_LLM: provider 'openai' needs a model"):
+        load_settings(_env_file=None, llm="openai")
+
+
+@pytest.mark.parametrize(
+    ("url", "path"), [("sqlite:///tmp/x.sqlite", Path("tmp/x.sqlite")), ("/var/bc.db", Path("/var/bc.db"))]
+)
+def test_checkpointer_url(url: str, path: Path) -> None:
+    assert Settings(_env_file=None, checkpointer_url=url).checkpoint_path == path  # type: ignore[call-arg]
+
+
+def test_checkpointer_url_unsupported_scheme() -> None:
+    settings = Settings(_env_file=None, checkpointer_url="postgres://db/x")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="unsupported scheme 'postgres'"):
+        _ = settings.checkpoint_path

@@ -1,0 +1,143 @@
+"""Writes the channel-ready campaign pack: copy deck, assets, compliance report, audit ledger, manifest."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from briefcraft.channels import get_channel
+from briefcraft.errors import ExportError
+from briefcraft.schemas import AuditEvent, ComplianceReport, CopyVariant, CreativeBrief, ImageAsset
+
+__all__ = ["PACK_FILES", "write_pack"]
+
+#: Files every pack holds besides its assets.
+PACK_FILES = (
+    "brief.json", "copy_deck.json", "copy_deck.csv", "copy_deck.md", "compliance.json", "audit.jsonl",
+    "manifest.json",
+)
+
+
+def _deck_rows(copies: list[CopyVariant]) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for copy in copies:
+        channel = get_channel(copy.channel)
+        for spec in channel.fields:
+            for index, text in enumerate(copy.fields.get(spec.name, [])):
+                rows.append({
+                    "item_id": copy.id, "channel": copy.channel, "field": spec.name, "index": index,
+                    "text": text, "chars": len(text), "max_chars": spec.max_chars, "author": copy.author,
+                })
+    return rows
+
+
+def _deck_markdown(brief: CreativeBrief, copies: list[CopyVariant], images: list[ImageAsset]) -> str:
+    lines = [f"# Copy deck: {brief.product}", ""]
+    if brief.mandatory_elements:
+        lines += [f"Mandatory: {'; '.join(brief.mandatory_elements)}", ""]
+    for copy in copies:
+        channel = get_channel(copy.channel)
+        lines += [f"## {channel.name} — {copy.id}", ""]
+        for spec in channel.fields:
+            for text in copy.fields.get(spec.name, []):
+                lines.append(f"- **{spec.name}** ({len(text)}/{spec.max_chars}): {text}")
+        lines.append("")
+    if images:
+        lines += ["## Images", ""]
+        lines += [
+            f"- `assets/{image.channel}/{image.id}.png` {image.width}x{image.height} — {image.label}; "
+            f"alt: {image.alt_text}"
+            for image in images
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _deck_csv(rows: list[dict[str, object]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=["item_id", "channel", "field", "index", "text", "chars", "max_chars", "author"]
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _prepare(out_dir: Path) -> Path:
+    """A fresh staging folder beside ``out_dir``; refuses to replace a folder that is not a pack."""
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").exists():
+        raise ExportError(f"{out_dir} exists and is not a briefcraft pack; choose a new or empty folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+
+
+def write_pack(
+    out_dir: Path,
+    *,
+    thread_id: str,
+    brief: CreativeBrief,
+    copies: list[CopyVariant],
+    images: list[ImageAsset],
+    report: ComplianceReport,
+    audit: list[AuditEvent],
+) -> dict[str, object]:
+    """Write the pack to ``out_dir`` (replacing an earlier pack there) and return its manifest.
+
+    The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack.
+    """
+    stage = _prepare(out_dir)
+    try:
+        rows = _deck_rows(copies)
+        deck = [copy.model_dump(mode="json") for copy in copies]
+        texts = {
+            "brief.json": brief.model_dump_json(indent=2),
+            "copy_deck.json": json.dumps(deck, indent=2, ensure_ascii=False),
+            "copy_deck.csv": _deck_csv(rows),
+            "copy_deck.md": _deck_markdown(brief, copies, images),
+            "compliance.json": report.model_dump_json(indent=2),
+            "audit.jsonl": "".join(event.model_dump_json() + "\n" for event in audit),
+        }
+        for name, text in texts.items():
+            (stage / name).write_text(text, encoding="utf-8")
+        for image in images:
+            target = stage / "assets" / image.channel / f"{image.id}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(image.path, target)
+        files = sorted(p for p in stage.rglob("*") if p.is_file())
+        manifest: dict[str, object] = {
+            "thread_id": thread_id,
+            "product": brief.product,
+            "files": [
+                {
+                    "path": p.relative_to(stage).as_posix(),
+                    "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                    "bytes": p.stat().st_size,
+                }
+                for p in files
+            ],
+            "images": [
+                {
+                    "path": f"assets/{image.channel}/{image.id}.png", "renderer": image.renderer,
+                    "label": image.label, "source_id": image.source_id, "alt_text": image.alt_text,
+                }
+                for image in images
+            ],
+        }
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.replace(old)
+            stage.replace(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            stage.replace(out_dir)
+    except OSError as error:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise ExportError(f"could not write the pack to {out_dir}: {error}") from error
+    return manifest

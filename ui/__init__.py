@@ -1,0 +1,1 @@
+"""User interfaces: the command line (and, from the [ui] issue on, the Gradio studio)."""

@@ -1,0 +1,222 @@
+"""The ``briefcraft`` command line: run a brief, resume a thread with decisions, read a thread's status.
+
+Exit codes: 0 done, 3 waiting for a human, 2 bad input (one line on stderr), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from briefcraft.errors import BriefcraftError, BriefError, DecisionError
+from briefcraft.graphs import runner
+from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.graphs.runner import RunStatus
+from briefcraft.schemas import CreativeBrief, validation_message
+from briefcraft.settings import load_settings
+
+__all__ = ["main"]
+
+EXIT_DONE, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_WAITING = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="briefcraft", description="Chat a brief, get an approved campaign pack.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a brief to its first review (or, with --approve all, to the pack)")
+    run.add_argument("brief", help="the brief as text, or @FILE (a .json file holds a structured CreativeBrief)")
+    run.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
+    run.add_argument("--approve", choices=["all", "none", "ask"], default="none",
+                     help="approve every item, stop at the review, or ask in the terminal (default: none)")
+    run.add_argument("--thread", help="thread id (default: a new random one)")
+    run.add_argument("--brand", default="default", help="brand memory scope (default: default)")
+    run.add_argument("--user", help="who decides (default: your login name)")
+    run.add_argument("--json", action="store_true", help="print the thread status as JSON")
+
+    resume = commands.add_parser("resume", help="resume a waiting thread with decisions or an answer")
+    resume.add_argument("thread")
+    resume.add_argument("--approve", nargs="+", metavar="ID", default=[],
+                        help="'all', or the ids of the items to approve")
+    resume.add_argument("--reject", action="append", default=[], metavar="ID", help="reject an item (repeatable)")
+    resume.add_argument("--comment", action="append", default=[], metavar="TEXT",
+                        help="why, for the --reject before it")
+    resume.add_argument("--answer", help="answer to a clarifying question")
+    resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse, for edits")
+    resume.add_argument("--user", help="who decides (default: your login name)")
+    resume.add_argument("--json", action="store_true", help="print the thread status as JSON")
+
+    show = commands.add_parser("status", help="show a thread's stage and what it waits for")
+    show.add_argument("thread")
+    show.add_argument("--json", action="store_true", help="print the status as JSON")
+    return parser
+
+
+def _read_arg(value: str) -> str:
+    if not value.startswith("@"):
+        return value
+    path = Path(value[1:])
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise BriefError(f"cannot read {path}: {error.strerror}") from error
+
+
+def _brief(value: str) -> str | CreativeBrief:
+    text = _read_arg(value)
+    if value.startswith("@") and value.endswith(".json"):
+        try:
+            return CreativeBrief.model_validate_json(text)
+        except ValidationError as error:
+            raise BriefError(f"{value[1:]}: {validation_message(error)}") from error
+    return text
+
+
+def _print(current: RunStatus, as_json: bool) -> None:
+    if as_json:
+        data = current.model_dump(mode="json") | {"question": current.question}
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    tid = current.thread_id
+    if current.stage == "done":
+        print(f"thread {tid}: done; pack written to {current.pack}")
+    elif current.stage == "waiting_for_clarification":
+        print(f"thread {tid}: waiting for clarification\n  {current.question}")
+        print(f"answer with: briefcraft resume {tid} --answer '...'")
+    elif current.stage == "waiting_for_approval":
+        print(f"thread {tid}: waiting for approval of {len(current.items)} item(s)")
+        for action in current.items:
+            item = action["args"]
+            print(f"\n  {item['id']}  ({action['name']}, revision {item['revision']})")
+            if "fields" in item:
+                for name, values in item["fields"].items():
+                    for value in values:
+                        print(f"    {name}: {value}")
+            else:
+                print(f"    {item['width']}x{item['height']} {item['path']}")
+            for line in action.get("description", "").splitlines():
+                print(f"    > {line}")
+        print(f"\nresume with: briefcraft resume {tid} --approve all   (or --approve ID... --reject ID --comment '...')")
+    else:
+        print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
+        print(f"retry with: briefcraft resume {tid}")
+
+
+def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] | None:
+    """The HITL response the resume flags describe, checked against the pending items."""
+    if args.decisions:
+        try:
+            response: dict[str, Any] = json.loads(_read_arg(args.decisions))
+        except json.JSONDecodeError as error:
+            raise DecisionError(f"--decisions is not valid JSON: {error.msg} at line {error.lineno}") from error
+        return response
+    if current.stage == "waiting_for_clarification":
+        if args.answer is None:
+            raise DecisionError(f"thread {current.thread_id!r} asks: {current.question} (answer with --answer)")
+        return {"decisions": [{"type": "respond", "message": args.answer}]}
+    if not current.waiting:
+        return None
+    ids = [action["args"]["id"] for action in current.items]
+    if len(args.comment) > len(args.reject):
+        raise DecisionError("each --comment must follow a --reject ID")
+    rejected = dict(zip(args.reject, args.comment + [None] * (len(args.reject) - len(args.comment)), strict=True))
+    approved = set(ids) - set(rejected) if args.approve == ["all"] else set(args.approve)
+    for item_id in [*approved, *rejected]:
+        if item_id not in ids:
+            raise DecisionError(f"unknown item id {item_id!r}; pending: {', '.join(ids)}")
+    if overlap := approved & set(rejected):
+        raise DecisionError(f"item {sorted(overlap)[0]!r} is both approved and rejected")
+    if undecided := [i for i in ids if i not in approved and i not in rejected]:
+        raise DecisionError(f"no decision for {', '.join(undecided)}; use --approve ID, --reject ID or --approve all")
+    return {
+        "decisions": [
+            {"type": "approve"} if item_id in approved
+            else {"type": "reject", **({"message": rejected[item_id]} if rejected[item_id] else {})}
+            for item_id in ids
+        ]
+    }
+
+
+def _ask(current: RunStatus) -> dict[str, Any]:
+    """Ask the terminal user for each pending decision."""
+    if current.stage == "waiting_for_clarification":
+        return {"decisions": [{"type": "respond", "message": input(f"{current.question}\n> ")}]}
+    decisions: list[dict[str, Any]] = []
+    for action in current.items:
+        while (choice := input(f"{action['args']['id']}: [a]pprove or [r]eject? ").strip().lower()) not in ("a", "r"):
+            print("type a or r")
+        if choice == "a":
+            decisions.append({"type": "approve"})
+        else:
+            decisions.append({"type": "reject", "message": input("comment: ")})
+    return {"decisions": decisions}
+
+
+def _finish(current: RunStatus, as_json: bool) -> int:
+    _print(current, as_json)
+    if current.waiting:
+        return EXIT_WAITING
+    return EXIT_DONE if current.stage == "done" else EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    brief = _brief(args.brief)
+    graph = build_graph(settings)
+    user = args.user or getpass.getuser()
+    current = runner.start(
+        graph, brief, thread_id=args.thread or uuid.uuid4().hex[:12], max_brief_chars=settings.max_brief_chars,
+        out_dir=args.out, brand=args.brand, user=user,
+    )
+    while current.waiting and args.approve != "none":
+        if args.approve == "all":
+            if current.stage == "waiting_for_clarification":
+                break  # approving cannot answer a question: the marketer must
+            response = runner.approve_all(current)
+        else:
+            response = _ask(current)
+        current = runner.resume(graph, current.thread_id, response, user=user)
+    return _finish(current, args.json)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    graph = build_graph(load_settings())
+    current = runner.status(graph, args.thread)
+    response = _decisions(args, current) if current.waiting or args.decisions else None
+    return _finish(runner.resume(graph, args.thread, response, user=args.user or getpass.getuser()), args.json)
+
+
+def _status(args: argparse.Namespace) -> int:
+    return _finish(runner.status(build_graph(load_settings()), args.thread), args.json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``briefcraft`` command."""
+    args = _parser().parse_args(argv)
+    handlers = {"run": _run, "resume": _resume, "status": _status}
+    try:
+        return handlers[args.command](args)
+    except BriefcraftError as error:
+        print(f"briefcraft: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("briefcraft: interrupted; the thread is resumable", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as error:
+        if args.debug:
+            raise
+        print(f"briefcraft: internal error: {type(error).__name__}: {error} (rerun with --debug)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
