@@ -7,7 +7,7 @@ the approved headline. The renderer is injected: the offline ``LayoutRenderer`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from PIL import Image
 
@@ -40,15 +40,15 @@ def _alt_text(headline: str, product: str) -> str:
 
 def _store(
     renderer: ImageRenderer, spec: RenderSpec, store: Path, *, item_id: str, channel: str, variant: int,
-    revision: int, stage: str, product: str, source_id: str | None = None,
+    revision: int, stage: Literal["preview", "final"], product: str, source_id: str | None = None,
 ) -> tuple[ImageAsset, AuditEvent]:
     image = renderer.render(spec)
     path, digest = save_png(
         image, store, {"briefcraft:renderer": renderer.renderer, "briefcraft:label": renderer.label}
     )
     asset = ImageAsset(
-        id=item_id, channel=channel, variant=variant, revision=revision, stage=stage,  # type: ignore[arg-type]
-        renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,  # type: ignore[arg-type]
+        id=item_id, channel=channel, variant=variant, revision=revision, stage=stage,
+        renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,
         width=spec.width, height=spec.height, headline=spec.headline,
         alt_text=_alt_text(spec.headline, product), palette=list(spec.palette), seed=spec.seed,
         source_id=source_id,

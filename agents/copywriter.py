@@ -37,7 +37,7 @@ def copy_schema(channel: Channel) -> type[BaseModel]:
             fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters"))
         else:
             fields[spec.name] = (
-                list[text],  # type: ignore[valid-type]
+                list[text],
                 Field(
                     min_length=spec.count, max_length=spec.count,
                     description=f"{spec.count} values, each at most {spec.max_chars} characters",

@@ -77,7 +77,7 @@ def invoke_structured(
     failure raises ``StructuredOutputError`` carrying the raw text. Nothing is ever filled in silently.
     """
     runnable = _structured_runnable(model, schema, who.method)
-    parser = PydanticOutputParser(pydantic_object=schema)
+    parser: PydanticOutputParser[Any] = PydanticOutputParser(pydantic_object=schema)
     events: list[AuditEvent] = []
     attempt = list(messages)
     raw_text, error_text = "", ""

@@ -122,7 +122,7 @@ class LocalLlamaChat(BaseChatModel):
     ) -> Runnable[LanguageModelInput, Any]:
         """Constrain decoding to ``schema``'s JSON schema, then parse into ``schema``."""
         bound = self.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
-        parser = PydanticOutputParser(pydantic_object=schema)
+        parser: PydanticOutputParser[Any] = PydanticOutputParser(pydantic_object=schema)
         if not include_raw:
             return bound | parser
         # Same shape as LangChain's own include_raw output: {"raw", "parsed", "parsing_error"}.
@@ -158,7 +158,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             raise ConfigError(
                 "provider 'anthropic' needs an API key: set ANTHROPIC_API_KEY or BRIEFCRAFT_ANTHROPIC_API_KEY"
             )
-        return ChatAnthropic(  # type: ignore[call-arg]
+        return ChatAnthropic(
             model=model, api_key=settings.anthropic_api_key, timeout=settings.llm_timeout_s, **common
         )
     # openai-compatible

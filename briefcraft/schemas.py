@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 Severity = Literal["error", "warning", "info"]
+Deliverable = Literal["copy", "image"]
+DELIVERABLES: tuple[Deliverable, ...] = ("copy", "image")
 ItemStatus = Literal["blocked", "review", "approved"]
 
 #: HITL action names of the items under review, and of the clarifying question.
@@ -58,8 +60,8 @@ class CreativeBrief(_Model):
     key_messages: list[str] = Field(default_factory=list, max_length=10, description="Points to get across.")
     tone: list[str] = Field(default_factory=list, max_length=10, description="Voice words, e.g. 'playful'.")
     channels: list[str] = Field(min_length=1, description="Channel ids from the channel catalog.")
-    deliverables: list[Literal["copy", "image"]] = Field(
-        default_factory=lambda: ["copy", "image"], min_length=1, description="Kinds of output wanted."
+    deliverables: list[Deliverable] = Field(
+        default_factory=lambda: list(DELIVERABLES), min_length=1, description="Kinds of output wanted."
     )
     mandatory_elements: list[str] = Field(
         default_factory=list, max_length=20, description="Text that must appear verbatim, e.g. 'Contains oats'."
@@ -174,7 +176,7 @@ class ComplianceReport(_Model):
         statuses = {self.item_status(item_id) for item_id in self.checked}
         for status in ("blocked", "review"):
             if status in statuses:
-                return status  # type: ignore[return-value]
+                return status
         return "approved"
 
 

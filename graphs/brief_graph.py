@@ -1,8 +1,8 @@
 """The brief graph: chat text in, approved and exported campaign pack out.
 
     intake ─(missing essentials)→ ask_clarification ─→ intake
-      └→ recall_brand → plan ─Send→ write_copy × channels ┐
-                              └Send→ make_visual × images ┴→ check_compliance → review
+      └→ recall_brand → plan ─Send→ write_copy x channels ┐
+                              └Send→ make_visual x images ┴→ check_compliance → review
     review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
       └→ finalize → export
 
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -44,7 +45,7 @@ from briefcraft.graphs.review import (
     read_review,
     review_request,
 )
-from briefcraft.graphs.state import BriefState, CopyTask, VisualTask
+from briefcraft.graphs.state import CHECKPOINTED_TYPES, BriefState, CopyTask, VisualTask
 from briefcraft.memory.store import BrandMemory, DefaultBrandMemory
 from briefcraft.schemas import AuditEvent, CopyVariant, ImageAsset, ReviewDecision, Subtask, validation_message
 from briefcraft.settings import Settings
@@ -52,7 +53,7 @@ from briefcraft.tools.checks import check_copy, check_items
 from briefcraft.tools.export import write_pack
 from briefcraft.tools.render import LayoutRenderer
 
-__all__ = ["Deps", "build_graph", "studio_graph"]
+__all__ = ["Deps", "build_graph"]
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,14 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     user, role = _user(config)
     recorded: list[ReviewDecision] = []
     edits: dict[str, list[Any]] = {"copy": [], "images": []}
-    for item, decision in zip(pending, read_review(interrupt(request), request, reviewer=user, role=role),
-                              strict=True):
+    decided = read_review(interrupt(request), request, reviewer=user, role=role)
+    for item, decision in zip(pending, decided, strict=True):
         if decision.action == "edit":
-            new, decision = _apply_edit(item, decision, state)
+            new, applied = _apply_edit(item, decision, state)
             edits["copy" if isinstance(new, CopyVariant) else "images"].append(new)
-        recorded.append(decision)
+            recorded.append(applied)
+        else:
+            recorded.append(decision)
     audit = [
         AuditEvent(
             kind="human_decision", node="review", item_id=d.item_id, actor=d.reviewer, role=d.role,
@@ -270,9 +273,14 @@ def route_after_review(
 # --- assembly ----------------------------------------------------------------------------------------
 
 
+_ALLOWLIST = [(t.__module__, t.__name__) for t in CHECKPOINTED_TYPES]
+
+
 def _sqlite_saver(path: Path) -> SqliteSaver:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SqliteSaver(sqlite3.connect(path, check_same_thread=False))
+    # Strict: deserialize only LangGraph's safe types and ours, never arbitrary classes from the file.
+    serde = JsonPlusSerializer(allowed_msgpack_modules=_ALLOWLIST)
+    return SqliteSaver(sqlite3.connect(path, check_same_thread=False), serde=serde)
 
 
 def build_graph(
@@ -332,9 +340,7 @@ def build_graph(
 
     if checkpointer is None:
         checkpointer = _sqlite_saver(settings.checkpoint_path)
+    elif checkpointer:
+        checkpointer = checkpointer.with_allowlist(_ALLOWLIST)  # takes effect where the saver is strict
     return builder.compile(checkpointer=checkpointer or None, store=store, name="briefcraft")
 
-
-def studio_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph for ``langgraph dev`` / LangGraph Studio, which bring their own checkpointer."""
-    return build_graph(checkpointer=False)

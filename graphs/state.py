@@ -11,12 +11,13 @@ from briefcraft.schemas import (
     ComplianceReport,
     CopyVariant,
     CreativeBrief,
+    Finding,
     ImageAsset,
     ReviewDecision,
     Subtask,
 )
 
-__all__ = ["BriefState", "CopyTask", "VisualTask", "upsert"]
+__all__ = ["CHECKPOINTED_TYPES", "BriefState", "CopyTask", "VisualTask", "upsert"]
 
 _Item = TypeVar("_Item", CopyVariant, ImageAsset)
 
@@ -76,3 +77,10 @@ class VisualTask(TypedDict):
     subtask: Subtask
     brief: CreativeBrief
     brand: BrandContext
+
+
+#: The classes checkpoints hold; LangGraph deserializes only registered classes (``with_allowlist``).
+CHECKPOINTED_TYPES = (
+    AuditEvent, BrandContext, ComplianceReport, CopyVariant, CreativeBrief, Finding, ImageAsset, ReviewDecision,
+    Subtask,
+)

@@ -64,7 +64,7 @@ def test_factory_errors_name_the_setting(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="BRIEFCRAFT_LLM_BASE_URL"):
         make_chat_model(Settings(_env_file=None, llm="openai-compatible"))  # type: ignore[call-arg]
     missing = make_chat_model(Settings(_env_file=None, llm_model_path="/nope/model.gguf"))  # type: ignore[call-arg]
-    with pytest.raises(ConfigError, match="no GGUF file at /nope/model.gguf"):
+    with pytest.raises(ConfigError, match=r"no GGUF file at /nope/model\.gguf"):
         missing.invoke("hi")
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = {"ui": 4, "graphs": 3, "agents": 2, "tools": 1, "memory": 1, "briefcraft": 0}
 FOLDERS = ("agents", "tools", "graphs", "memory", "ui")
@@ -85,3 +84,20 @@ def test_wheel_holds_package_data_and_no_top_level_folders(tmp_path: Path) -> No
     assert "briefcraft/agents/prompts.py" in names
     assert "briefcraft/graphs/brief_graph.py" in names
     assert {n.split("/")[0] for n in names} == {"briefcraft", wheel.name.removesuffix("-py3-none-any.whl") + ".dist-info"}
+
+
+def test_langgraph_json_loads_a_graph_without_our_checkpointer(tmp_path: Path) -> None:
+    """`langgraph dev` imports the file named in langgraph.json by path and calls the factory."""
+    config = json.loads((REPO / "langgraph.json").read_text())
+    path, _, attr = config["graphs"]["briefcraft"].partition(":")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('studio_entry', {str(REPO / path)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        f"graph = module.{attr}()\n"
+        "print(graph.checkpointer, sorted(graph.get_graph().nodes))"
+    )
+    printed = _python(code, tmp_path)
+    assert printed.startswith("None [")
+    for node in ("intake", "ask_clarification", "review", "finalize", "export"):
+        assert f"'{node}'" in printed

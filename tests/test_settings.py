@@ -29,7 +29,7 @@ def test_env_prefix_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 def test_unknown_provider_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRIEFCRAFT_LLM", "gemini:pro")
-    with pytest.raises(ConfigError, match="^BRIEFCRAFT_LLM: unknown provider 'gemini'; allowed: local, openai"):
+    with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_LLM: unknown provider 'gemini'; allowed: local, openai"):
         load_settings(_env_file=None)
 
 

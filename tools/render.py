@@ -121,7 +121,8 @@ class LayoutRenderer:
             draw.text((left + pad, y), line, font=font, fill=ink)
             y += font.size * 1.2
         if spec.subline and not banner:
-            sub_font, sub_lines = _fit(draw, spec.subline, (box[0], bottom - pad - y), start=max(8, font.size // 2))
+            sub_box = (box[0], bottom - pad - y)
+            sub_font, sub_lines = _fit(draw, spec.subline, sub_box, start=max(8, int(font.size) // 2))
             for line in sub_lines[:1]:
                 draw.text((left + pad, y + pad * 0.2), line, font=sub_font, fill=ink)
         return image

@@ -105,7 +105,8 @@ def _print(current: RunStatus, as_json: bool) -> None:
                 print(f"    {item['width']}x{item['height']} {item['path']}")
             for line in action.get("description", "").splitlines():
                 print(f"    > {line}")
-        print(f"\nresume with: briefcraft resume {tid} --approve all   (or --approve ID... --reject ID --comment '...')")
+        print(f"\nresume with: briefcraft resume {tid} --approve all"
+              "   (or --approve ID... --reject ID --comment '...')")
     else:
         print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
         print(f"retry with: briefcraft resume {tid}")

@@ -1,0 +1,55 @@
+"""Benchmark: wall time of `briefcraft run <sample brief> --approve all`, split into model time and the rest.
+
+    .venv/bin/python evals/bench_cli.py [--runs 5]
+
+Each run is a fresh process (as a user runs it) on a fresh data dir. Model time is the sum of the
+``latency_ms`` of the model calls recorded in the pack's audit ledger; everything else (interpreter and
+import start-up, model load, graph, checkpoints, rendering, export) is the rest. Prints medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parents[1] / "briefcraft" / "data" / "sample_brief.txt"
+
+
+def _one_run(exe: str) -> tuple[float, float, int, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "BRIEFCRAFT_DATA_DIR": str(Path(tmp) / "data")}
+        out = Path(tmp) / "pack"
+        started = time.perf_counter()
+        subprocess.run([exe, "run", f"@{SAMPLE}", "--approve", "all", "--out", str(out)], env=env, check=True,
+                       capture_output=True)
+        wall = time.perf_counter() - started
+        events = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+        calls = [e for e in events if e["kind"] == "model_call"]
+        model = sum(e["latency_ms"] for e in calls) / 1000
+        return wall, model, len(calls), sum(e["output_tokens"] or 0 for e in calls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    exe = str(Path(sys.executable).with_name("briefcraft"))
+    runs = [_one_run(exe) for _ in range(args.runs)]
+    walls, models = [r[0] for r in runs], [r[1] for r in runs]
+    rest = [w - m for w, m in zip(walls, models, strict=True)]
+    print(f"runs: {args.runs}; model calls per run: {runs[0][2]}; output tokens per run: {runs[0][3]}")
+    print(f"wall  median {statistics.median(walls):.2f} s  (min {min(walls):.2f}, max {max(walls):.2f})")
+    share = statistics.median(models) / statistics.median(walls)
+    print(f"model median {statistics.median(models):.2f} s  ({share:.0%} of the wall median)")
+    print(f"rest  median {statistics.median(rest):.2f} s")
+
+
+if __name__ == "__main__":
+    main()

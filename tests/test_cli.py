@@ -1,0 +1,173 @@
+"""The CLI contract, in subprocesses like a user's shell: exit codes, the pack, cross-process resume."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from briefcraft.channels import get_channel
+from briefcraft.tools.export import PACK_FILES
+
+pytestmark = pytest.mark.llm
+
+
+def _cli(exe: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_run_approve_all_writes_the_whole_pack(briefcraft_exe: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "briefcraft" / "data" / "sample_brief.txt"
+    out = tmp_path / "pack"
+    done = _cli(briefcraft_exe, cli_env, "run", f"@{sample}", "--approve", "all", "--out", str(out), "--user", "cd")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(f"done; pack written to {out}")
+
+    assert {p.name for p in out.iterdir()} == {*PACK_FILES, "assets"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = {f["path"]: f for f in manifest["files"]}
+    on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(files) == on_disk
+    for path, entry in files.items():
+        assert hashlib.sha256((out / path).read_bytes()).hexdigest() == entry["sha256"]
+
+    brief = json.loads((out / "brief.json").read_text())
+    assert (brief["channels"], brief["mandatory_elements"], brief["forbidden_terms"]) == (
+        ["instagram_feed", "email"], ["Contains oats"], ["cheap"]
+    )
+    deck = json.loads((out / "copy_deck.json").read_text())
+    assert [c["id"] for c in deck] == ["copy-instagram_feed-1", "copy-email-1"]
+    for copy in deck:
+        channel = get_channel(copy["channel"])
+        for spec in channel.fields:
+            assert all(len(v) <= spec.max_chars for v in copy["fields"][spec.name])
+        assert "contains oats" in " ".join(v for vs in copy["fields"].values() for v in vs).lower()
+    rows = list(csv.DictReader((out / "copy_deck.csv").open()))
+    assert {(r["item_id"], r["field"]) for r in rows} >= {("copy-email-1", "subject"), ("copy-instagram_feed-1", "caption")}
+    assert "# Copy deck: " in (out / "copy_deck.md").read_text()
+
+    assets = sorted(p.relative_to(out).as_posix() for p in (out / "assets").rglob("*.png"))
+    assert assets == [
+        "assets/email/img-email-1-1200x600.png",
+        "assets/instagram_feed/img-instagram_feed-1-1080x1080.png",
+        "assets/instagram_feed/img-instagram_feed-1-1080x1350.png",
+    ]
+    assert Image.open(out / assets[1]).size == (1080, 1080)
+    assert {i["renderer"] for i in manifest["images"]} == {"layout"}
+    assert all("not AI imagery" in i["label"] for i in manifest["images"])
+
+    report = json.loads((out / "compliance.json").read_text())
+    assert report["checked"] == ["copy-instagram_feed-1", "copy-email-1"]
+    audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+    calls = [e for e in audit if e["kind"] == "model_call"]
+    assert [e["node"] for e in calls] == ["intake", "write_copy", "write_copy"] or len(calls) > 3
+    for call in calls:
+        assert call["provider"] == "local" and call["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+        assert call["seed"] == 7 and call["input_tokens"] > 0 and call["latency_ms"] > 0 and len(call["prompt_hash"]) == 64
+    human = [(e["item_id"], e["decision"], e["actor"], e["role"]) for e in audit if e["kind"] == "human_decision"]
+    assert [h[0] for h in human] == ["copy-instagram_feed-1", "copy-email-1", "img-instagram_feed-1", "img-email-1"]
+    assert {h[1:] for h in human} == {("approve", "cd", "approver")}
+    assert audit[-1]["kind"] == "export"
+
+
+def test_stop_at_review_then_resume_in_another_process(
+    briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str, tmp_path: Path
+) -> None:
+    waiting = _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "th1", "--approve", "none")
+    assert waiting.returncode == 3, waiting.stderr
+    assert "thread th1: waiting for approval of 4 item(s)" in waiting.stdout
+
+    status = _cli(briefcraft_exe, cli_env, "status", "th1", "--json")
+    assert status.returncode == 3
+    data = json.loads(status.stdout)
+    assert data["stage"] == "waiting_for_approval"
+    assert [a["args"]["id"] for a in data["request"]["action_requests"]][:2] == ["copy-instagram_feed-1", "copy-email-1"]
+
+    rejected = _cli(briefcraft_exe, cli_env, "resume", "th1", "--approve", "all", "--reject", "copy-email-1",
+                    "--comment", "warmer please")
+    assert rejected.returncode == 3, rejected.stderr
+    assert "copy-email-1  (publish_copy, revision 1)" in rejected.stdout
+
+    done = _cli(briefcraft_exe, cli_env, "resume", "th1", "--approve", "copy-email-1", "--json")
+    assert done.returncode == 0, done.stderr
+    pack = Path(json.loads(done.stdout)["pack"])
+    assert pack == Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "th1"
+    assert (pack / "manifest.json").is_file()
+
+
+def test_clarification_answered_from_the_cli(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
+    asked = _cli(briefcraft_exe, cli_env, "run", "Launch our oat-milk cold brew to Berlin commuters.", "--thread", "q")
+    assert asked.returncode == 3
+    assert "waiting for clarification" in asked.stdout and "Which channels" in asked.stdout
+    answered = _cli(briefcraft_exe, cli_env, "resume", "q", "--answer", "Instagram")
+    assert answered.returncode == 3
+    assert "copy-instagram_feed-1" in answered.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(briefcraft_exe: str, cli_env: dict[str, str], tmp_path: Path) -> None:
+    bad_brief = tmp_path / "brief.json"
+    bad_brief.write_text(json.dumps({"product": "Tote", "channels": ["tiktok"]}))
+    long = tmp_path / "long.txt"
+    long.write_text("x" * 4001)
+    cases = {
+        ("run", ""): "briefcraft: error: the brief is empty",
+        ("run", f"@{long}"): "the brief is 4001 characters; the limit is 4000 (BRIEFCRAFT_MAX_BRIEF_CHARS)",
+        ("run", f"@{bad_brief}"): "channels: unknown channel 'tiktok'; allowed: instagram_feed",
+        ("run", "@/nope.txt"): "cannot read /nope.txt",
+        ("status", "nope"): "unknown thread 'nope'",
+        ("resume", "nope", "--approve", "all"): "unknown thread 'nope'",
+    }
+    for args, message in cases.items():
+        result = _cli(briefcraft_exe, cli_env, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_bad_decisions_keep_the_thread_resumable(
+    briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str
+) -> None:
+    assert _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "th2").returncode == 3
+    before = _cli(briefcraft_exe, cli_env, "status", "th2", "--json").stdout
+    cases = {
+        ("--approve", "copy-nope"): "unknown item id 'copy-nope'; pending: copy-instagram_feed-1",
+        ("--approve", "copy-email-1"): "no decision for copy-instagram_feed-1",
+        ("--decisions", '{"decisions": [{"type": "approve"}]}'): "got 1 decisions for 4 pending items",
+        ("--decisions", "{oops"): "--decisions is not valid JSON",
+        ("--answer", "Instagram"): "no decision for",
+    }
+    for args, message in cases.items():
+        result = _cli(briefcraft_exe, cli_env, "resume", "th2", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _cli(briefcraft_exe, cli_env, "status", "th2", "--json").stdout == before
+    assert _cli(briefcraft_exe, cli_env, "resume", "th2", "--approve", "all").returncode == 0
+    again = _cli(briefcraft_exe, cli_env, "resume", "th2", "--approve", "all")
+    assert again.returncode == 2 and "is done; nothing to resume" in again.stderr
+
+
+def test_bad_settings_name_the_variable(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
+    result = _cli(briefcraft_exe, {**cli_env, "BRIEFCRAFT_LLM": "gemini"}, "status", "x")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "briefcraft: error: BRIEFCRAFT_LLM: unknown provider 'gemini'; allowed: local, openai, anthropic, openai-compatible"
+
+
+def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str) -> None:
+    answers = "a\nx\nr\nmore playful\na\na\na\n"  # 'x' is refused and asked again; the rewrite is approved
+    result = subprocess.run(
+        [briefcraft_exe, "run", sample_brief, "--approve", "ask", "--thread", "ask1"], input=answers, env=cli_env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "type a or r" in result.stdout
+    assert "copy-email-1: [a]pprove or [r]eject?" in result.stdout
+    pack = Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "ask1"
+    audit = [json.loads(line) for line in (pack / "audit.jsonl").read_text().splitlines()]
+    assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [
+        ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "approve", None)
+    ]
