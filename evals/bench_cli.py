@@ -2,9 +2,10 @@
 
     .venv/bin/python evals/bench_cli.py [--runs 5]
 
-Each run is a fresh process (as a user runs it) on a fresh data dir. Model time is the sum of the
-``latency_ms`` of the model calls recorded in the pack's audit ledger; everything else (interpreter and
-import start-up, model load, graph, checkpoints, rendering, export) is the rest. Prints medians.
+Each run is a fresh process (as a user runs it) on a fresh data dir. Model time is the wall time during
+which at least one model call was in flight, from the calls' end times and ``latency_ms`` in the pack's
+audit ledger (parallel copy branches overlap, and wait on the one llama.cpp context); everything else
+(interpreter and import start-up, graph, checkpoints, rendering, export) is the rest. Prints medians.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 SAMPLE = Path(__file__).resolve().parents[1] / "briefcraft" / "data" / "sample_brief.txt"
 
@@ -32,8 +35,21 @@ def _one_run(exe: str) -> tuple[float, float, int, int]:
         wall = time.perf_counter() - started
         events = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
         calls = [e for e in events if e["kind"] == "model_call"]
-        model = sum(e["latency_ms"] for e in calls) / 1000
-        return wall, model, len(calls), sum(e["output_tokens"] or 0 for e in calls)
+        return wall, _busy_seconds(calls), len(calls), sum(e["output_tokens"] or 0 for e in calls)
+
+
+def _busy_seconds(calls: list[dict[str, Any]]) -> float:
+    """Length of the union of the calls' [start, end] intervals."""
+    intervals = sorted(
+        (end - call["latency_ms"] / 1000, end)
+        for call in calls
+        for end in [datetime.fromisoformat(call["at"]).timestamp()]
+    )
+    busy, reach = 0.0, float("-inf")
+    for start, end in intervals:
+        busy += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    return busy
 
 
 def main() -> None:
