@@ -128,10 +128,11 @@ def resume(
     *,
     user: str | None = None,
     role: str = "approver",
+    out_dir: str | None = None,
 ) -> RunStatus:
     """Resume a thread: with an HITL response when it waits for one, or with nothing to retry a failed
-    or interrupted step. ``ThreadError`` for finished threads, ``DecisionError`` for responses that do
-    not fit the pending checkpoint (the thread is left untouched)."""
+    or interrupted step; ``out_dir`` changes where the pack goes. ``ThreadError`` for finished threads,
+    ``DecisionError`` for responses that do not fit the pending checkpoint (the thread is left untouched)."""
     current = status(graph, thread_id)
     if current.stage == "done":
         raise ThreadError(f"thread {thread_id!r} is done; nothing to resume (pack: {current.pack})")
@@ -139,10 +140,13 @@ def resume(
         if response is None:
             raise DecisionError(f"thread {thread_id!r} is {current.stage.replace('_', ' ')}; give decisions")
         check_response(current, response)
-        graph.invoke(Command(resume=dict(response)), _config(thread_id, user, role), durability="sync")
+        update = {"out_dir": out_dir} if out_dir else None
+        graph.invoke(Command(resume=dict(response), update=update), _config(thread_id, user, role), durability="sync")
     else:
         if response is not None:
             raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
+        if out_dir:
+            raise DecisionError(f"thread {thread_id!r} is {current.stage}: --out is taken only at a checkpoint")
         graph.invoke(None, _config(thread_id, user, role), durability="sync")
     return status(graph, thread_id)
 

@@ -93,10 +93,11 @@ def test_stop_at_review_then_resume_in_another_process(
     assert rejected.returncode == 3, rejected.stderr
     assert "copy-email-1  (publish_copy, revision 1)" in rejected.stdout
 
-    done = _cli(briefcraft_exe, cli_env, "resume", "th1", "--approve", "copy-email-1", "--json")
+    out = tmp_path / "chosen"
+    done = _cli(briefcraft_exe, cli_env, "resume", "th1", "--approve", "copy-email-1", "--json", "--out", str(out))
     assert done.returncode == 0, done.stderr
     pack = Path(json.loads(done.stdout)["pack"])
-    assert pack == Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "th1"
+    assert pack == out
     assert (pack / "manifest.json").is_file()
 
 

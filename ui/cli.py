@@ -32,18 +32,23 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="briefcraft", description="Chat a brief, get an approved campaign pack.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True)
+    deciding = argparse.ArgumentParser(add_help=False)
+    deciding.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
+    deciding.add_argument("--user", help="who decides (default: your login name)")
+    deciding.add_argument("--json", action="store_true", help="print the thread status as JSON")
 
-    run = commands.add_parser("run", help="run a brief to its first review (or, with --approve all, to the pack)")
+    run = commands.add_parser(
+        "run", parents=[deciding], help="run a brief to its first review (or, with --approve all, to the pack)"
+    )
     run.add_argument("brief", help="the brief as text, or @FILE (a .json file holds a structured CreativeBrief)")
-    run.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
     run.add_argument("--approve", choices=["all", "none", "ask"], default="none",
                      help="approve every item, stop at the review, or ask in the terminal (default: none)")
     run.add_argument("--thread", help="thread id (default: a new random one)")
     run.add_argument("--brand", default="default", help="brand memory scope (default: default)")
-    run.add_argument("--user", help="who decides (default: your login name)")
-    run.add_argument("--json", action="store_true", help="print the thread status as JSON")
 
-    resume = commands.add_parser("resume", help="resume a waiting thread with decisions or an answer")
+    resume = commands.add_parser(
+        "resume", parents=[deciding], help="resume a waiting thread with decisions or an answer"
+    )
     resume.add_argument("thread")
     resume.add_argument("--approve", nargs="+", metavar="ID", default=[],
                         help="'all', or the ids of the items to approve")
@@ -52,8 +57,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="why, for the --reject before it")
     resume.add_argument("--answer", help="answer to a clarifying question")
     resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse, for edits")
-    resume.add_argument("--user", help="who decides (default: your login name)")
-    resume.add_argument("--json", action="store_true", help="print the thread status as JSON")
 
     show = commands.add_parser("status", help="show a thread's stage and what it waits for")
     show.add_argument("thread")
@@ -193,7 +196,8 @@ def _resume(args: argparse.Namespace) -> int:
     graph = build_graph(load_settings())
     current = runner.status(graph, args.thread)
     response = _decisions(args, current) if current.waiting or args.decisions else None
-    return _finish(runner.resume(graph, args.thread, response, user=args.user or getpass.getuser()), args.json)
+    user = args.user or getpass.getuser()
+    return _finish(runner.resume(graph, args.thread, response, user=user, out_dir=args.out), args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
