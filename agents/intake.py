@@ -19,7 +19,9 @@ from briefcraft.channels import channel_ids, detect_channels
 from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
 
-__all__ = ["TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarifying_question", "read_brief"]
+__all__ = [
+    "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarifying_question", "read_brief", "read_product"
+]
 
 _Short = Annotated[str, Field(max_length=100)]
 _Word = Annotated[str, Field(max_length=24)]
@@ -89,7 +91,7 @@ def _quoted(pattern: re.Pattern[str], text: str) -> list[str]:
     return list(dict.fromkeys(q for q in found if q))
 
 
-def _product(draft: str, request: str) -> str:
+def read_product(draft: str, request: str) -> str:
     """The model's product when the request says it verbatim and it is not a channel; else the noun
     phrase after 'our'/'the' in the request; else '' (and intake asks)."""
     if draft and draft.lower() in request.lower() and not detect_channels(draft):
@@ -136,7 +138,7 @@ def read_brief(
         who=who, node="intake",
     )
     channels = detect_channels(request)
-    product = _product(draft.product.strip(), request)
+    product = read_product(draft.product.strip(), request)
     # A tiny model repeats itself and echoes the prompt: keep stated, distinct messages, the brief's own first.
     stated_messages = [m.strip() for m in _KEY_MESSAGE.findall(request)]
     model_messages = [m for m in draft.key_messages if _stated(m, request) and m not in INTAKE_USER]

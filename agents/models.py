@@ -54,6 +54,8 @@ class LocalLlamaChat(BaseChatModel):
     temperature: float = 0.2
     max_tokens: int = 400
     seed: int = 7
+    repeat_penalty: float = 1.3
+    """llama.cpp's penalty on recently generated tokens: small models loop on one token without it."""
 
     _llama: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -97,6 +99,7 @@ class LocalLlamaChat(BaseChatModel):
             try:
                 out = llama.create_chat_completion(
                     messages=payload, temperature=self.temperature, seed=self.seed, stop=stop,
+                    repeat_penalty=self.repeat_penalty,
                     max_tokens=kwargs.get("max_tokens", self.max_tokens),
                     response_format=kwargs.get("response_format"),
                 )

@@ -4,35 +4,38 @@ from __future__ import annotations
 
 import pytest
 
-from briefcraft.agents.intake import check_request, read_brief
+from briefcraft.agents.intake import check_request, read_brief, read_product
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import LocalLlamaChat
+from briefcraft.channels import detect_channels
 from briefcraft.errors import BriefError
 
 
 @pytest.mark.llm
 @pytest.mark.parametrize(
-    ("text", "product", "channels", "mandatory", "forbidden"),
+    ("text", "channels", "mandatory", "forbidden"),
     [
         ("Promote our handmade linen tote bags on Etsy and Instagram. Don't use 'cheap' or 'plastic'.",
-         "handmade linen tote bags", ["instagram_feed", "etsy_listing"], [], ["cheap", "plastic"]),
+         ["instagram_feed", "etsy_listing"], [], ["cheap", "plastic"]),
         ("We need a LinkedIn post and Google Ads for the new Acme Payroll app; must include 'T&Cs apply', \"#ad\"",
-         "Acme Payroll", ["linkedin_post", "google_rsa"], ["T&Cs apply", "#ad"], []),
+         ["linkedin_post", "google_rsa"], ["T&Cs apply", "#ad"], []),
         ("Launch our oat-milk cold brew on X. Always say “Contains oats”. Never mention 'sugar' nor 'dairy'.",
-         "oat-milk cold brew", ["x_post"], ["Contains oats"], ["sugar", "dairy"]),
+         ["x_post"], ["Contains oats"], ["sugar", "dairy"]),
     ],
 )
 def test_read_brief(
-    local_model: LocalLlamaChat, text: str, product: str, channels: list[str], mandatory: list[str],
-    forbidden: list[str],
+    local_model: LocalLlamaChat, text: str, channels: list[str], mandatory: list[str], forbidden: list[str],
 ) -> None:
     result = read_brief(local_model, text, brand="acme", who=ModelCall.of(local_model), max_chars=4000)
     assert result.missing == []
     brief = result.brief
     assert brief is not None
-    assert (brief.product, brief.channels, brief.mandatory_elements, brief.forbidden_terms, brief.brand) == (
-        product, channels, mandatory, forbidden, "acme"
+    assert (brief.channels, brief.mandatory_elements, brief.forbidden_terms, brief.brand) == (
+        channels, mandatory, forbidden, "acme"
     )
+    # The model may name the product in its own words only if the brief says them, and never a channel.
+    assert brief.product and brief.product.lower() in text.lower()
+    assert detect_channels(brief.product) == []
     assert [e.kind for e in result.audit] == ["model_call"]
 
 
@@ -58,3 +61,17 @@ def test_missing_essentials_are_named(local_model: LocalLlamaChat) -> None:
 def test_bad_requests(text: str, message: str) -> None:
     with pytest.raises(BriefError, match=message):
         check_request(text, 100)
+
+
+@pytest.mark.parametrize(
+    ("model_says", "text", "product"),
+    [
+        ("Oat-Lemmäki", "Launch our oat-milk cold brew to Berlin commuters.", "oat-milk cold brew"),
+        ("Etsy", "Promote our handmade linen tote bags on Etsy.", "handmade linen tote bags"),
+        ("linen tote bags", "Promote our handmade linen tote bags on Etsy.", "linen tote bags"),
+        ("", "Ads for the new Acme Payroll app, aimed at HR", "Acme Payroll app"),
+        ("", "Make something playful for commuters.", ""),
+    ],
+)
+def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
+    assert read_product(model_says, text) == product
