@@ -113,10 +113,6 @@ class CopyVariant(_Model):
     fields: dict[str, list[str]]
     author: Literal["model", "human"] = "model"
 
-    def text(self, name: str) -> str:
-        """The values of field ``name`` joined by newlines ('' when absent)."""
-        return "\n".join(self.fields.get(name, []))
-
 
 class ImageAsset(_Model):
     """A rendered image, stored content-addressed; ``renderer`` says how it was made."""

@@ -62,7 +62,6 @@ class Settings(BaseSettings):
 
     max_brief_chars: int = Field(default=4000, ge=100, description="Longest brief accepted, in characters.")
     max_revision_rounds: int = Field(default=2, ge=0, le=10, description="Rewrite rounds for rejected items.")
-    max_clarifications: int = Field(default=2, ge=0, le=10, description="Questions intake may ask.")
     copy_variants: int = Field(default=1, ge=1, le=5, description="Copy variants written per channel.")
 
     @field_validator("llm")

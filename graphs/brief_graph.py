@@ -223,7 +223,7 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
         out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals,
         report=check_items(copies, state["brief"]), audit=[*state.get("audit", []), event],
     )
-    return {"manifest": manifest, "audit": [event]}
+    return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event]}
 
 
 # --- routers -----------------------------------------------------------------------------------------
@@ -273,6 +273,7 @@ def route_after_review(
 # --- assembly ----------------------------------------------------------------------------------------
 
 
+_RENDERERS: dict[str, type[LayoutRenderer]] = {"layout": LayoutRenderer}
 _ALLOWLIST = [(t.__module__, t.__name__) for t in CHECKPOINTED_TYPES]
 
 
@@ -308,7 +309,8 @@ def build_graph(
     else:
         who = ModelCall.of(chat_model)
     deps = Deps(
-        settings=settings, chat_model=chat_model, who=who, renderer=image_generator or LayoutRenderer(),
+        settings=settings, chat_model=chat_model, who=who,
+        renderer=image_generator or _RENDERERS[settings.image_backend](),
         memory=memory or DefaultBrandMemory(),
     )
     builder = StateGraph(BriefState)

@@ -77,13 +77,8 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
         return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]))
     if snapshot.next:
         return RunStatus(thread_id=thread_id, stage="interrupted")
-    manifest = snapshot.values.get("manifest")
-    pack = snapshot.values.get("out_dir") or None
-    for event in reversed(snapshot.values.get("audit", [])):
-        if event.kind == "export":
-            pack = event.path
-            break
-    return RunStatus(thread_id=thread_id, stage="done", pack=pack if manifest is not None else None)
+    exported = snapshot.values.get("manifest") is not None
+    return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if exported else None)
 
 
 def start(

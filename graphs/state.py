@@ -57,7 +57,7 @@ class BriefState(TypedDict, total=False):
     audit: Annotated[list[AuditEvent], operator.add]
     """The audit ledger: model calls, renders, human decisions, the export."""
     out_dir: str
-    """Folder the pack is exported to (default: DATA_DIR/packs/THREAD_ID)."""
+    """Folder the pack goes to: given at start or resume, or set by export to DATA_DIR/packs/THREAD_ID."""
     manifest: dict[str, Any]
     """The exported pack's manifest, once exported."""
 
