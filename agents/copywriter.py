@@ -8,6 +8,7 @@ every mandatory element of the brief appears verbatim.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated, Any
 
 from langchain_core.language_models import BaseChatModel
@@ -26,8 +27,9 @@ __all__ = ["copy_schema", "enforce_limits", "fit", "write_channel_copy"]
 _TARGET_CHARS = 180
 
 
+@cache
 def copy_schema(channel: Channel) -> type[BaseModel]:
-    """A pydantic model with one field per catalog field, its limits in the JSON schema."""
+    """A pydantic model with one field per catalog field, its limits in the JSON schema (built once a channel)."""
     fields: dict[str, Any] = {}
     for spec in channel.fields:
         if spec.count == 0:

@@ -80,6 +80,12 @@ def _live(state: BriefState, max_rounds: int) -> list[Item]:
     return [item for item in items if item_state(item, decisions, max_rounds) != "dropped"]
 
 
+def _approved(state: BriefState, key: Literal["copy", "images"], max_rounds: int) -> list[Any]:
+    """The items under ``key`` whose latest revision carries a recorded human approval."""
+    decisions = state.get("decisions", [])
+    return [item for item in state.get(key, []) if item_state(item, decisions, max_rounds) == "approved"]
+
+
 # --- nodes -------------------------------------------------------------------------------------------
 
 
@@ -191,13 +197,11 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
 
 def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     """Render every approved preview at all its channel's sizes, with the channel's approved headline."""
-    decisions, rounds = state.get("decisions", []), deps.settings.max_revision_rounds
-    approved_copy = [c for c in state.get("copy", []) if item_state(c, decisions, rounds) == "approved"]
+    rounds = deps.settings.max_revision_rounds
+    approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
     finals: list[ImageAsset] = []
     audit: list[AuditEvent] = []
-    for preview in state.get("images", []):
-        if item_state(preview, decisions, rounds) != "approved":
-            continue
+    for preview in _approved(state, "images", rounds):
         overlay = get_channel(preview.channel).overlay_field
         headlines = [c.fields[overlay.name][0] for c in approved_copy
                      if overlay and c.channel == preview.channel and c.fields.get(overlay.name)]
@@ -212,9 +216,9 @@ def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
 
 def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Write the pack: only items with a recorded human approval go in."""
-    decisions, rounds = state.get("decisions", []), deps.settings.max_revision_rounds
-    copies = [c for c in state.get("copy", []) if item_state(c, decisions, rounds) == "approved"]
-    approved_previews = {i.id for i in state.get("images", []) if item_state(i, decisions, rounds) == "approved"}
+    rounds = deps.settings.max_revision_rounds
+    copies: list[CopyVariant] = _approved(state, "copy", rounds)
+    approved_previews = {image.id for image in _approved(state, "images", rounds)}
     finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
     thread_id = str(config.get("configurable", {}).get("thread_id", "unthreaded"))
     out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
