@@ -2,7 +2,8 @@
 
 The model is asked for every catalog field through a schema that carries the limits; afterwards code
 enforces them: each value fits its character limit, hashtags stay within the channel's maximum, and
-every mandatory element of the brief appears verbatim.
+every mandatory element of the brief and the brand kit appears verbatim. The prompt carries the brand's
+voice, its most relevant guideline passage and its best approved example for the channel, from brand memory.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
 from briefcraft.channels import Channel, CopyField, get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
-from briefcraft.tools.checks import HASHTAG, term_pattern
+from briefcraft.tools.checks import HASHTAG, forbidden_terms, mandatory_elements, term_pattern
 
 __all__ = ["copy_schema", "enforce_limits", "fit", "write_channel_copy"]
 
 #: Longest value the model is asked to write; longer platform limits are ceilings, not targets.
 _TARGET_CHARS = 180
+#: Longest recalled passage put in the prompt (the local model has a 2k-token context).
+SNIPPET_CHARS = 240
 
 
 @cache
@@ -102,12 +105,20 @@ def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previou
         COPY_FEEDBACK.format(previous=previous.fields, comment=feedback or "no comment")
         if previous is not None else ""
     )
+    examples = brand.examples_for(channel.id)
     return COPY_USER.format(
         product=brief.product, objective=brief.objective or "-", audience=brief.audience or "-",
         key_messages="; ".join(brief.key_messages) or "-", tone=", ".join(brief.tone) or "-",
         voice=", ".join(brand.voice) or "-", channel=channel.name, fields=fields, feedback=rejected,
-        forbidden=", ".join(brief.forbidden_terms) or "-",
+        forbidden=", ".join(term for term, *_ in forbidden_terms(brief, brand)) or "-",
+        guideline=_snippet(brand.guidance[0].text) if brand.guidance else "-",
+        example=_snippet(examples[0].text) if examples else "-",
     )
+
+
+def _snippet(text: str) -> str:
+    """A recalled passage cut to fit a small model's context, on one line."""
+    return fit(" ".join(text.split()), SNIPPET_CHARS)
 
 
 def write_channel_copy(
@@ -132,6 +143,6 @@ def write_channel_copy(
     }
     copy = CopyVariant(
         id=subtask.id, channel=channel.id, variant=subtask.variant, revision=subtask.revision,
-        fields=enforce_limits(channel, raw, brief.mandatory_elements),
+        fields=enforce_limits(channel, raw, [element for element, *_ in mandatory_elements(brief, brand)]),
     )
     return copy, audit

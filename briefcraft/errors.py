@@ -9,6 +9,8 @@ __all__ = [
     "DecisionError",
     "ExportError",
     "GenerationError",
+    "IngestError",
+    "MemoryStoreError",
     "ProviderError",
     "StructuredOutputError",
     "ThreadError",
@@ -64,3 +66,13 @@ class GenerationError(BriefcraftError):
 
 class ExportError(BriefcraftError):
     """The campaign pack could not be written."""
+
+
+class IngestError(BriefcraftError):
+    """A document or image cannot go into brand memory (wrong type, empty, too big, unreadable, bad name)."""
+
+    exit_code = 2
+
+
+class MemoryStoreError(BriefcraftError):
+    """Brand memory cannot be opened or reached (locked by another process, server down, wrong embeddings)."""

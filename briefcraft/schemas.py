@@ -6,6 +6,7 @@ Review checkpoints speak LangChain's human-in-the-loop protocol (``HITLRequest``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,15 +18,20 @@ from briefcraft.errors import DecisionError
 
 __all__ = [
     "ASK_USER",
+    "KIT_FIELDS",
     "PUBLISH_COPY",
     "PUBLISH_IMAGE",
     "AuditEvent",
     "BrandContext",
+    "BrandKit",
+    "BrandSnippet",
+    "Cited",
     "ComplianceReport",
     "CopyVariant",
     "CreativeBrief",
     "Finding",
     "ImageAsset",
+    "KitItem",
     "ReviewDecision",
     "Severity",
     "Subtask",
@@ -83,13 +89,91 @@ class CreativeBrief(_Model):
         return value
 
 
+class Cited(_Model):
+    """A value recalled from brand memory and where it came from (file, page, section)."""
+
+    value: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="e.g. 'guidelines.pdf p.2 > Words > Never say'.")
+
+
+class BrandSnippet(_Model):
+    """A passage recalled from brand memory: a guideline chunk or an approved past example."""
+
+    text: str
+    source: str = Field(description="File, page and section; or 'approved: THREAD/ITEM' for past work.")
+    score: float = Field(description="Ranking score, higher is better.")
+    channel: str | None = Field(default=None, description="The channel of a past example.")
+
+
+HEX_COLOUR = r"^#[0-9A-F]{6}$"
+
+
+class KitItem(_Model):
+    """One entry of a brand kit, with where it came from."""
+
+    value: str = Field(min_length=1, max_length=300)
+    source: str = Field(min_length=1, description="Guideline citation, or who edited it.")
+    origin: Literal["rule", "model", "person"] = Field(
+        description="rule: read by a pattern; model: proposed by the LLM; person: added or edited by a person."
+    )
+
+
+class BrandKit(_Model):
+    """A brand's rules distilled from its guidelines; people can edit it (a YAML file per brand)."""
+
+    brand: str = Field(min_length=1, max_length=100)
+    voice: list[KitItem] = Field(default_factory=list, description="Voice descriptors, e.g. 'warm'.")
+    do_words: list[KitItem] = Field(default_factory=list, description="Words the brand likes to use.")
+    dont_words: list[KitItem] = Field(default_factory=list, description="Words to avoid (a warning).")
+    forbidden_terms: list[KitItem] = Field(default_factory=list, description="Words never to use (an error).")
+    required_disclaimers: list[KitItem] = Field(default_factory=list, description="Text every copy must carry.")
+    product_names: list[KitItem] = Field(default_factory=list, description="Product names, spelled right.")
+    palette: list[KitItem] = Field(default_factory=list, description="Brand colours as '#RRGGBB'.")
+    fonts: list[KitItem] = Field(default_factory=list)
+    logo_rules: list[KitItem] = Field(default_factory=list)
+    suppressed: list[str] = Field(
+        default_factory=list, description="Values a person removed; re-distilling never brings them back."
+    )
+
+    @field_validator("palette")
+    @classmethod
+    def _hex_colours(cls, value: list[KitItem]) -> list[KitItem]:
+        for item in value:
+            if not re.match(HEX_COLOUR, item.value):
+                raise ValueError(f"palette colour {item.value!r} is not '#RRGGBB' (upper-case hex)")
+        return value
+
+
+#: The kit's list fields, in the order people read them.
+KIT_FIELDS = (
+    "voice", "do_words", "dont_words", "forbidden_terms", "required_disclaimers", "product_names", "palette",
+    "fonts", "logo_rules",
+)
+
+
 class BrandContext(_Model):
-    """What brand memory recalled for a brief: voice, palette and rules, each with where it came from."""
+    """What brand memory recalled for a brief: voice, palette and rules, each with where it came from.
+
+    Copy uses ``voice``, ``guidance`` and ``examples``; imagery ``palette``, ``fonts`` and ``visual_rules``;
+    compliance ``forbidden_terms``, ``dont_words`` and ``required_disclaimers``.
+    """
 
     brand: str
     voice: list[str] = Field(default_factory=list, description="Voice descriptors, e.g. 'warm'.")
     palette: list[str] = Field(min_length=1, description="Brand colours as '#RRGGBB', most important first.")
+    fonts: list[str] = Field(default_factory=list)
+    forbidden_terms: list[Cited] = Field(default_factory=list)
+    dont_words: list[Cited] = Field(default_factory=list)
+    required_disclaimers: list[Cited] = Field(default_factory=list)
+    product_names: list[Cited] = Field(default_factory=list)
+    guidance: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on voice.")
+    visual_rules: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on visuals.")
+    examples: list[BrandSnippet] = Field(default_factory=list, description="Approved past copy, best first.")
     citations: list[str] = Field(default_factory=list, description="Sources of what was recalled.")
+
+    def examples_for(self, channel: str) -> list[BrandSnippet]:
+        """The approved past examples for one channel, best first."""
+        return [example for example in self.examples if example.channel == channel]
 
 
 class Subtask(_Model):
@@ -242,7 +326,7 @@ class ReviewDecision(_Model):
 class AuditEvent(_Model):
     """One line of the audit ledger: a model call, a render, a human decision or an export."""
 
-    kind: Literal["model_call", "render", "clarification", "human_decision", "export"]
+    kind: Literal["model_call", "render", "clarification", "human_decision", "export", "remember"]
     at: datetime = Field(default_factory=_now)
     node: str
     item_id: str | None = None

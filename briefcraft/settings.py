@@ -57,8 +57,19 @@ class Settings(BaseSettings):
         default=None, description="sqlite:///PATH or a plain path; default: DATA_DIR/checkpoints.sqlite."
     )
     memory_location: str | None = Field(
-        default=None, description="Brand memory location (a directory or URL); used from the [memory] issue on."
+        default=None,
+        description="Brand memory: a directory (embedded Chroma) or http(s)://HOST:PORT of a `chroma run` server; "
+        "default: DATA_DIR/memory.",
     )
+    embeddings: Literal["minilm", "openai"] = Field(
+        default="minilm", description="Embedding model: minilm (bundled all-MiniLM-L6-v2, offline) or openai."
+    )
+    embedding_model: str = Field(default="text-embedding-3-small", description="Model name for openai embeddings.")
+    embedding_base_url: str | None = Field(
+        default=None, description="Base URL for openai embeddings (any OpenAI-compatible /v1 server)."
+    )
+    brand: str = Field(default="default", min_length=1, max_length=48, description="Brand used when none is given.")
+    max_upload_mb: float = Field(default=20, gt=0, le=500, description="Largest file brand memory ingests, in MB.")
 
     max_brief_chars: int = Field(default=4000, ge=100, description="Longest brief accepted, in characters.")
     max_revision_rounds: int = Field(default=2, ge=0, le=10, description="Rewrite rounds for rejected items.")
@@ -103,6 +114,20 @@ class Settings(BaseSettings):
     def assets_dir(self) -> Path:
         """Content-addressed store of rendered images."""
         return self.data_dir / "assets"
+
+    @property
+    def memory_dir(self) -> Path:
+        """The embedded brand memory's directory (also holds brand kits and brand assets with a server)."""
+        location = self.memory_location
+        if location is None:
+            return self.data_dir / "memory"
+        return self.data_dir / "memory" if self.memory_url else Path(location)
+
+    @property
+    def memory_url(self) -> str | None:
+        """The Chroma server URL when brand memory is a server, else None."""
+        location = self.memory_location
+        return location if location and location.startswith(("http://", "https://")) else None
 
     @property
     def packs_dir(self) -> Path:

@@ -4,7 +4,7 @@
       └→ recall_brand → plan ─Send→ write_copy x channels ┐
                               └Send→ make_visual x images ┴→ check_compliance → review
     review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
-      └→ finalize → export
+      └→ finalize → export → remember_approved
 
 ``review`` and ``ask_clarification`` pause with ``interrupt()``; export reads approval from the recorded
 decisions and is reachable only through ``review``.
@@ -46,7 +46,7 @@ from briefcraft.graphs.review import (
     review_request,
 )
 from briefcraft.graphs.state import CHECKPOINTED_TYPES, BriefState, CopyTask, VisualTask
-from briefcraft.memory.store import BrandMemory, DefaultBrandMemory
+from briefcraft.memory.store import BrandMemory, open_memory
 from briefcraft.schemas import AuditEvent, CopyVariant, ImageAsset, ReviewDecision, Subtask, validation_message
 from briefcraft.settings import Settings
 from briefcraft.tools.checks import check_copy, check_items
@@ -142,7 +142,7 @@ def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
 def check_compliance(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     """Check the live copy against channel limits and the brief's forbidden and mandatory terms."""
     copies = [i for i in _live(state, deps.settings.max_revision_rounds) if isinstance(i, CopyVariant)]
-    return {"compliance": check_items(copies, state["brief"])}
+    return {"compliance": check_items(copies, state["brief"], state["brand"])}
 
 
 def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tuple[Item, ReviewDecision]:
@@ -159,7 +159,7 @@ def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tupl
     except ValidationError as error:
         raise DecisionError(f"edit of {item.id!r}: {validation_message(error)}") from error
     clean = not isinstance(new, CopyVariant) or not any(
-        f.severity == "error" for f in check_copy(new, state["brief"])
+        f.severity == "error" for f in check_copy(new, state["brief"], state["brand"])
     )
     return new, decision.model_copy(update={"revision": new.revision if clean else item.revision})
 
@@ -225,9 +225,21 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     event = AuditEvent(kind="export", node="export", path=str(out_dir))
     manifest = write_pack(
         out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals,
-        report=check_items(copies, state["brief"]), audit=[*state.get("audit", []), event],
+        report=check_items(copies, state["brief"], state["brand"]), audit=[*state.get("audit", []), event],
+        brand=state["brand"],
     )
     return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event]}
+
+
+def remember_approved(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
+    """Store the exported copy and images in brand memory as examples for the brand's next briefs."""
+    rounds = deps.settings.max_revision_rounds
+    items = [*_approved(state, "copy", rounds), *_approved(state, "images", rounds)]
+    thread_id = str(config.get("configurable", {}).get("thread_id", "unthreaded"))
+    stored = deps.memory.remember(state["brief"], items, thread_id=thread_id)
+    event = AuditEvent(kind="remember", node="remember_approved", comment=f"{stored} approved item(s) stored as "
+                       f"examples of brand {state['brief'].brand!r}")
+    return {"audit": [event]}
 
 
 # --- routers -----------------------------------------------------------------------------------------
@@ -300,7 +312,7 @@ def build_graph(
     """Build and compile the brief graph.
 
     Every backend has a default from ``settings``: the chat model from ``settings.llm``, a SQLite
-    checkpointer in the data dir, the offline layout renderer, and the default brand memory. Pass
+    checkpointer in the data dir, the offline layout renderer, and Chroma brand memory in the data dir. Pass
     ``checkpointer=False`` where the host brings its own (``langgraph dev``). Run it with
     ``durability="sync"`` so a paused run survives a crash (the CLI does).
     """
@@ -315,7 +327,7 @@ def build_graph(
     deps = Deps(
         settings=settings, chat_model=chat_model, who=who,
         renderer=image_generator or _RENDERERS[settings.image_backend](),
-        memory=memory or DefaultBrandMemory(),
+        memory=memory or open_memory(settings),
     )
     builder = StateGraph(BriefState)
     builder.add_node("intake", partial(intake, deps=deps))
@@ -328,6 +340,7 @@ def build_graph(
     builder.add_node("review", partial(review, deps=deps))
     builder.add_node("finalize", partial(finalize, deps=deps))
     builder.add_node("export", partial(export, deps=deps))
+    builder.add_node("remember_approved", partial(remember_approved, deps=deps))
 
     builder.add_edge(START, "intake")
     builder.add_conditional_edges("intake", route_after_intake, ["ask_clarification", "recall_brand"])
@@ -342,7 +355,8 @@ def build_graph(
         ["write_copy", "make_visual", "check_compliance", "finalize"],
     )
     builder.add_edge("finalize", "export")
-    builder.add_edge("export", END)
+    builder.add_edge("export", "remember_approved")
+    builder.add_edge("remember_approved", END)
 
     if checkpointer is None:
         checkpointer = _sqlite_saver(settings.checkpoint_path)

@@ -8,6 +8,8 @@ from typing import Annotated, Any, TypedDict, TypeVar
 from briefcraft.schemas import (
     AuditEvent,
     BrandContext,
+    BrandSnippet,
+    Cited,
     ComplianceReport,
     CopyVariant,
     CreativeBrief,
@@ -81,6 +83,6 @@ class VisualTask(TypedDict):
 
 #: The classes checkpoints hold; LangGraph deserializes only registered classes (``with_allowlist``).
 CHECKPOINTED_TYPES = (
-    AuditEvent, BrandContext, ComplianceReport, CopyVariant, CreativeBrief, Finding, ImageAsset, ReviewDecision,
-    Subtask,
+    AuditEvent, BrandContext, BrandSnippet, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding,
+    ImageAsset, ReviewDecision, Subtask,
 )

@@ -1,35 +1,625 @@
-"""Brand memory as the graph sees it: ``recall`` gives the brand context a brief needs.
+"""Brand memory on Chroma: ingest a brand's guidelines and work, recall them with citations, learn from approvals.
 
-Until the [memory] issue brings the Chroma store, ``DefaultBrandMemory`` answers every brand with the
-house defaults and says so in its citations.
+Each brand gets its own collections (``brand-<slug>-docs`` for guideline chunks and brand images,
+``brand-<slug>-examples`` for approved past work): every read and write is scoped to one brand by
+construction, and a per-brand collection answers a query far faster than a metadata filter over a shared one.
+Reads and writes go through langchain-chroma's vector store. LangGraph's ``BaseStore`` is not used here: its
+namespace/key model would put every brand in one index behind a filter, and it has no all-or-none batch
+write for a document's chunks.
+
+The embedded store lives in a directory that one process at a time may open (Chroma's rule); a second
+process gets ``MemoryStoreError`` at once. Teams share one ``chroma run`` server by URL instead.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import csv
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlparse
 
-from briefcraft.schemas import BrandContext, CreativeBrief
+from pydantic import BaseModel
 
-__all__ = ["DEFAULT_PALETTE", "BrandMemory", "DefaultBrandMemory"]
+from briefcraft.errors import BriefError, IngestError, MemoryStoreError
+from briefcraft.memory.ingest import Chunk, ParsedDocument, chunk_document, citation, read_document
+from briefcraft.memory.kit import kit_rules, load_kit
+from briefcraft.schemas import (
+    KIT_FIELDS,
+    BrandContext,
+    BrandKit,
+    BrandSnippet,
+    Cited,
+    CopyVariant,
+    CreativeBrief,
+    ImageAsset,
+    KitItem,
+)
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+    from chromadb.api.types import Documents, EmbeddingFunction
+    from langchain_chroma import Chroma
+
+    from briefcraft.settings import Settings
+
+__all__ = [
+    "DEFAULT_PALETTE",
+    "BrandMemory",
+    "ChromaBrandMemory",
+    "DefaultBrandMemory",
+    "IngestReport",
+    "MemoryHit",
+    "SourceInfo",
+    "brand_key",
+    "open_memory",
+]
 
 #: Navy, saffron, coral, cream: the palette used when a brand has none on record.
 DEFAULT_PALETTE = ("#1F3A5F", "#F2C14E", "#F78154", "#FDF6E3")
+#: How recall weighs an example's past performance and audience match against its similarity.
+PERFORMANCE_WEIGHT = 0.3
+AUDIENCE_WEIGHT = 0.2
+#: A conversion counts this many clicks when performance is scored.
+CONVERSION_CLICKS = 5
+#: How a lost Chroma server shows in errors from chromadb (ValueError) and httpx (ConnectError).
+_UNREACHABLE = ("could not connect", "connecterror", "connection refused", "all connection attempts failed",
+                "connection reset", "remoteprotocolerror", "readtimeout", "connecttimeout")
+_GUIDANCE_QUERY = "brand voice and tone: how we write, words we use and avoid"
+_VISUAL_QUERY = "visual style: colours, photography, imagery, logo and typography rules"
 
 
 class BrandMemory(Protocol):
-    """Anything that can recall a brand's context for a brief."""
+    """What the graph needs from brand memory: recall for a brief, and learning from approved work."""
 
     def recall(self, brief: CreativeBrief) -> BrandContext:
         """The brand context for ``brief`` (its ``brand`` names the scope)."""
         ...
 
+    def remember(self, brief: CreativeBrief, items: list[CopyVariant | ImageAsset], *, thread_id: str) -> int:
+        """Store approved items as examples for the brief's brand; returns how many were new."""
+        ...
+
 
 class DefaultBrandMemory:
-    """A brand memory with no stored brands: every brief gets the default palette and no voice rules."""
+    """Brand memory for an install without the ``memory`` extra: house defaults, nothing learned."""
 
     def recall(self, brief: CreativeBrief) -> BrandContext:
         """The house defaults, cited as such."""
-        return BrandContext(
-            brand=brief.brand, palette=list(DEFAULT_PALETTE),
-            citations=["briefcraft defaults: no brand memory configured"],
+        return _defaults(brief.brand, "briefcraft defaults: brand memory is not installed (pip install "
+                                      "'briefcraft[memory]')")
+
+    def remember(self, brief: CreativeBrief, items: list[CopyVariant | ImageAsset], *, thread_id: str) -> int:
+        """Nothing is stored without brand memory installed."""
+        return 0
+
+
+def _defaults(brand: str, why: str) -> BrandContext:
+    return BrandContext(brand=brand, palette=list(DEFAULT_PALETTE), citations=[why])
+
+
+class IngestReport(BaseModel):
+    """What adding one file did."""
+
+    source: str
+    kind: Literal["document", "image"]
+    status: Literal["added", "replaced", "unchanged"]
+    chunks: int
+    pages: int | None = None
+    sha256: str
+    flagged: list[str] = []
+    kit_items: int = 0
+    palette: list[tuple[str, float]] = []
+    phash: str | None = None
+    size: tuple[int, int] | None = None
+
+
+class SourceInfo(BaseModel):
+    """One document or image in a brand's memory."""
+
+    source: str
+    kind: Literal["document", "image"]
+    media_type: str
+    chunks: int
+    sha256: str
+    ingested_at: str
+    flagged: int
+
+
+class MemoryHit(BaseModel):
+    """A search result: the passage, where it came from, and its similarity (1 is identical)."""
+
+    text: str
+    source: str
+    score: float
+    kind: str
+    flagged: bool
+
+
+def brand_key(brand: str) -> str:
+    """The brand's storage key: lower-case letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", brand.casefold()).strip("-")
+    if not slug or len(slug) > 48:
+        raise BriefError(f"brand name {brand!r} is not usable: give 1-48 letters, digits, spaces or dashes")
+    return slug
+
+
+def open_memory(settings: Settings) -> BrandMemory:
+    """Chroma brand memory when the ``memory`` extra is installed, else the house defaults."""
+    try:
+        import chromadb  # noqa: F401
+    except ImportError:
+        return DefaultBrandMemory()
+    return ChromaBrandMemory(settings)
+
+
+class ChromaBrandMemory:
+    """Brand memory in Chroma (embedded in ``settings.memory_dir`` or a server at ``settings.memory_url``).
+
+    Opens lazily on first use; ``close()`` (or ``with``) releases the embedded store for other processes.
+    """
+
+    def __init__(self, settings: Settings, *, embedding_function: EmbeddingFunction[Documents] | None = None):
+        self.settings = settings
+        self._function = embedding_function
+        self._client: ClientAPI | None = None
+        self._lock: int | None = None
+        self._stores: dict[str, Chroma] = {}
+        self._collections: dict[str, Collection] = {}
+
+    # --- connection ----------------------------------------------------------------------------------
+
+    def __enter__(self) -> ChromaBrandMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def location(self) -> str:
+        """Where this memory lives, as a user would write it."""
+        return self.settings.memory_url or str(self.settings.memory_dir)
+
+    def _embedding_function(self) -> EmbeddingFunction[Documents]:
+        if self._function is None:
+            from briefcraft.memory.embeddings import make_embedding_function
+
+            self._function = make_embedding_function(self.settings)
+        return self._function
+
+    def _open(self) -> ClientAPI:
+        if self._client is not None:
+            return self._client
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        url = self.settings.memory_url
+        with self._reachable():
+            if url:
+                parsed = urlparse(url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1", port=parsed.port or (443 if parsed.scheme == "https" else 80),
+                    ssl=parsed.scheme == "https", settings=chroma_settings,
+                )
+            else:
+                directory = self.settings.memory_dir
+                directory.mkdir(parents=True, exist_ok=True)
+                self._lock = _lock(directory)
+                try:
+                    self._client = chromadb.PersistentClient(path=str(directory), settings=chroma_settings)
+                except BaseException:
+                    self._release()
+                    raise
+        return self._client
+
+    def close(self) -> None:
+        """Release the store (and, embedded, its directory lock)."""
+        self._stores.clear()
+        self._collections.clear()
+        self._client = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the flock
+            self._lock = None
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """Turn a lost Chroma server into one clear error naming the setting."""
+        try:
+            yield
+        except Exception as error:
+            text = f"{type(error).__name__}: {error}"
+            if not isinstance(error, ConnectionError) and not any(s in text.lower() for s in _UNREACHABLE):
+                raise
+            raise MemoryStoreError(
+                f"brand memory at {self.location} is not reachable ({text}); start it (`chroma run --path DIR "
+                "--port PORT`) or fix BRIEFCRAFT_MEMORY_LOCATION"
+            ) from error
+
+    def _store(self, brand: str, kind: Literal["docs", "examples"], *, create: bool) -> Chroma | None:
+        """The brand's vector store of ``kind``; None when it does not exist and ``create`` is false."""
+        name = f"brand-{brand_key(brand)}-{kind}"
+        if name in self._stores:
+            return self._stores[name]
+        from langchain_chroma import Chroma
+
+        from briefcraft.memory.embeddings import ChromaEmbeddings
+
+        client = self._open()
+        function = self._embedding_function()
+        with self._reachable():
+            if not create and name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+                return None
+            try:
+                # Created here, with our registered embedding function, so any process can reopen it by name;
+                # langchain-chroma then works on the existing collection.
+                collection = client.get_or_create_collection(
+                    name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"brand": brand},
+                )
+            except ValueError as error:
+                raise MemoryStoreError(
+                    f"brand memory collection {name} was built with other embeddings than "
+                    f"BRIEFCRAFT_EMBEDDINGS={self.settings.embeddings} ({error})"
+                ) from error
+            store = Chroma(
+                client=client, collection_name=name, embedding_function=ChromaEmbeddings(function),
+                create_collection_if_not_exists=False,
+            )
+        self._stores[name] = store
+        self._collections[name] = collection
+        return store
+
+    def _collection(self, brand: str, kind: Literal["docs", "examples"]) -> Collection:
+        """The raw Chroma collection behind an opened store, for what the vector store has no call for."""
+        return self._collections[f"brand-{brand_key(brand)}-{kind}"]
+
+    # --- documents -----------------------------------------------------------------------------------
+
+    def add(self, path: Path, *, brand: str, name: str | None = None) -> IngestReport:
+        """Ingest one file for ``brand``: all its chunks or none; unchanged content is a no-op."""
+        document = read_document(path, max_bytes=int(self.settings.max_upload_mb * 1e6), name=name)
+        chunks = chunk_document(document) if document.kind == "document" else []
+        store = self._store(brand, "docs", create=True)
+        assert store is not None
+        with self._reachable():
+            current = store.get(where={"$and": [{"source": document.source}, {"chunk": 0}]}, include=["metadatas"])
+            shas = {m["sha"] for m in current["metadatas"] or []}
+            stale = {"$and": [{"source": document.source}, {"sha": {"$ne": document.sha256}}]}
+            if document.sha256 in shas:
+                store.delete(where=stale)  # leftovers of an interrupted replace
+                return self._report(document, "unchanged", chunks)
+            texts, metadatas = self._records(document, chunks, brand)
+            limit = self._open().get_max_batch_size()
+            if len(texts) > limit:
+                raise IngestError(f"{document.source}: {len(texts)} chunks; one document may have at most {limit}")
+            source_id = hashlib.sha1(document.source.encode()).hexdigest()[:10]
+            ids = [f"{source_id}-{document.sha256[:16]}-{i}" for i in range(len(texts))]
+            # One upsert holds the whole document, so a failure leaves none of it; the old version goes after.
+            store.add_texts(texts, metadatas=metadatas, ids=ids)
+            store.delete(where=stale)
+        return self._report(document, "replaced" if shas else "added", chunks,
+                            kit_items=len(json.loads(str(metadatas[0]["kit"]))))
+
+    def _records(self, document: ParsedDocument, chunks: list[Chunk], brand: str
+                 ) -> tuple[list[str], list[dict[str, Any]]]:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        common = {"source": document.source, "sha": document.sha256, "kind": document.kind, "brand": brand}
+        first: dict[str, Any] = {
+            "media_type": document.media_type, "size": document.size, "ingested_at": now,
+            "pages": document.pages or 0,
+        }
+        if document.image is not None:
+            info = document.image
+            asset = self._save_asset(brand, document)
+            colours = ", ".join(f"{hex_} {share:.0%}" for hex_, share in info.palette)
+            text = f"Image {document.source}, {info.width}x{info.height} pixels; dominant colours {colours}."
+            first |= {"palette": json.dumps(info.palette), "phash": info.phash, "width": info.width,
+                      "height": info.height, "path": str(asset), "citation": document.source, "injection": "",
+                      "flagged": 0, "kit": "[]", "chunks": 1}
+            return [text], [common | first | {"chunk": 0, "page": 0, "section": ""}]
+        sections = [(citation(document.source, s.page, s.heading), s.heading, s.text) for s in document.sections]
+        found = kit_rules(sections)
+        kit = [item.model_dump() | {"field": field} for field, items in found.items() for item in items]
+        first |= {"kit": json.dumps(kit), "chunks": len(chunks), "flagged": sum(1 for c in chunks if c.injection)}
+        metadatas = [
+            common | {
+                "chunk": chunk.index, "page": chunk.page or 0, "section": " > ".join(chunk.heading),
+                "citation": citation(document.source, chunk.page, chunk.heading),
+                "injection": "; ".join(chunk.injection),
+            } | (first if chunk.index == 0 else {})
+            for chunk in chunks
+        ]
+        return [chunk.text for chunk in chunks], metadatas
+
+    def _save_asset(self, brand: str, document: ParsedDocument) -> Path:
+        """Keep the image itself, content-addressed, beside the memory (idempotent)."""
+        folder = self.settings.memory_dir / "assets" / brand_key(brand)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{document.sha256}{Path(document.source).suffix.lower()}"
+        if not path.exists():
+            temp = path.with_suffix(".part")
+            temp.write_bytes(document.data)
+            os.replace(temp, path)
+        return path
+
+    @staticmethod
+    def _report(document: ParsedDocument, status: Literal["added", "replaced", "unchanged"], chunks: list[Chunk],
+                *, kit_items: int = 0) -> IngestReport:
+        flagged = [
+            f"{citation(document.source, chunk.page, chunk.heading)}: {'; '.join(chunk.injection)}"
+            for chunk in chunks if chunk.injection
+        ]
+        image = document.image
+        return IngestReport(
+            source=document.source, kind=document.kind, status=status,
+            chunks=0 if status == "unchanged" else max(len(chunks), 1), pages=document.pages,
+            sha256=document.sha256, flagged=flagged, kit_items=kit_items,
+            palette=list(image.palette) if image else [], phash=image.phash if image else None,
+            size=(image.width, image.height) if image else None,
         )
+
+    def sources(self, brand: str) -> list[SourceInfo]:
+        """Every document and image stored for ``brand``, by name."""
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return []
+        with self._reachable():
+            found = store.get(where={"chunk": 0}, include=["metadatas"])
+        latest: dict[str, dict[str, Any]] = {}
+        for meta in found["metadatas"] or []:
+            if str(meta["ingested_at"]) >= str(latest.get(str(meta["source"]), {}).get("ingested_at", "")):
+                latest[str(meta["source"])] = dict(meta)
+        return [
+            SourceInfo(source=source, kind=meta["kind"], media_type=meta["media_type"], chunks=meta["chunks"],
+                       sha256=meta["sha"], ingested_at=meta["ingested_at"], flagged=meta["flagged"])
+            for source, meta in sorted(latest.items())
+        ]
+
+    def remove(self, source: str, *, brand: str) -> int:
+        """Remove a document or image (all its chunks) from ``brand``; returns how many chunks went."""
+        store = self._store(brand, "docs", create=False)
+        known = {info.source: info for info in self.sources(brand)} if store is not None else {}
+        if store is None or source not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise IngestError(f"brand {brand!r} has no source {source!r}; stored: {names}")
+        with self._reachable():
+            found = store.get(where={"source": source}, include=["metadatas"])
+            store.delete(ids=found["ids"])
+        return len(found["ids"])
+
+    def search(self, query: str, *, brand: str, k: int = 5) -> list[MemoryHit]:
+        """The ``k`` passages of ``brand``'s memory most similar to ``query``."""
+        if not query.strip():
+            raise BriefError("the search query is empty")
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return []
+        with self._reachable():
+            vector = store.embeddings.embed_query(query) if store.embeddings else []
+        return self.search_by_vector(vector, brand=brand, k=k)
+
+    def search_by_vector(self, vector: list[float], *, brand: str, k: int = 5,
+                         where: dict[str, Any] | None = None) -> list[MemoryHit]:
+        """Like ``search`` with the query already embedded."""
+        if not 1 <= k <= 100:
+            raise BriefError(f"k={k} is out of range; allowed: 1-100")
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return []
+        with self._reachable():
+            found = store.similarity_search_by_vector_with_relevance_scores(vector, k=k, filter=where)
+        return [
+            MemoryHit(text=doc.page_content, source=str(doc.metadata["citation"]), score=round(1 - distance, 4),
+                      kind=str(doc.metadata["kind"]), flagged=bool(doc.metadata.get("injection")))
+            for doc, distance in found
+        ]
+
+    # --- brand kit -----------------------------------------------------------------------------------
+
+    def kit_path(self, brand: str) -> Path:
+        """The brand kit's YAML file."""
+        return self.settings.memory_dir / "kits" / f"{brand_key(brand)}.yaml"
+
+    def kit(self, brand: str) -> BrandKit | None:
+        """The brand's kit, or None before anything was distilled."""
+        return load_kit(self.kit_path(brand))
+
+    def kit_rules(self, brand: str) -> dict[str, list[KitItem]]:
+        """Kit items the patterns found in every stored guideline, by kit field."""
+        found: dict[str, list[KitItem]] = {name: [] for name in KIT_FIELDS}
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return found
+        with self._reachable():
+            firsts = store.get(where={"$and": [{"chunk": 0}, {"kind": "document"}]}, include=["metadatas"])
+        for meta in sorted(firsts["metadatas"] or [], key=lambda m: str(m["source"])):
+            for item in json.loads(str(meta["kit"])):
+                found[item.pop("field")].append(KitItem.model_validate(item))
+        return found
+
+    def guidance(self, brand: str, query: str, *, k: int = 3) -> list[BrandSnippet]:
+        """Guideline passages (never ones flagged as instructions to a model) for ``query``."""
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return []
+        where = {"$and": [{"kind": "document"}, {"injection": ""}]}
+        with self._reachable():
+            found = store.similarity_search_with_score(query, k=k, filter=where)
+        return [
+            BrandSnippet(text=doc.page_content, source=str(doc.metadata["citation"]), score=round(1 - distance, 4))
+            for doc, distance in found
+        ]
+
+    # --- recall and learning -------------------------------------------------------------------------
+
+    def recall(self, brief: CreativeBrief) -> BrandContext:
+        """The brand's kit, guideline passages for copy and visuals, and its best past examples per channel."""
+        kit = self.kit(brief.brand)
+        docs = self._store(brief.brand, "docs", create=False)
+        if kit is None and docs is None:
+            return _defaults(brief.brand, f"briefcraft defaults: no brand memory for {brief.brand!r} yet")
+
+        def cited(items: list[KitItem]) -> list[Cited]:
+            return [Cited(value=item.value, source=item.source) for item in items]
+
+        guidance = self.guidance(brief.brand, f"{_GUIDANCE_QUERY} {' '.join(brief.tone)} {brief.audience}")
+        visual = self.guidance(brief.brand, _VISUAL_QUERY)
+        examples = [e for channel in brief.channels for e in self.examples(brief, channel)]
+        palette = [item.value for item in kit.palette] if kit and kit.palette else []
+        citations = sorted({
+            *(s.source for s in [*guidance, *visual, *examples]),
+            *(item.source for name in KIT_FIELDS for item in getattr(kit, name, [])),
+        })
+        if not palette:
+            citations.append("briefcraft defaults: palette (none in the brand kit)")
+        return BrandContext(
+            brand=brief.brand,
+            voice=[item.value for item in kit.voice] if kit else [],
+            palette=palette or list(DEFAULT_PALETTE),
+            fonts=[item.value for item in kit.fonts] if kit else [],
+            forbidden_terms=cited(kit.forbidden_terms) if kit else [],
+            dont_words=cited(kit.dont_words) if kit else [],
+            required_disclaimers=cited(kit.required_disclaimers) if kit else [],
+            product_names=cited(kit.product_names) if kit else [],
+            guidance=guidance, visual_rules=visual, examples=examples, citations=citations,
+        )
+
+    def examples(self, brief: CreativeBrief, channel: str, *, k: int = 2) -> list[BrandSnippet]:
+        """Approved past copy for ``channel``, ranked by similarity, past performance and audience match."""
+        store = self._store(brief.brand, "examples", create=False)
+        if store is None:
+            return []
+        query = f"{brief.product}. {brief.audience}. {' '.join(brief.key_messages)}"
+        with self._reachable():
+            found = store.similarity_search_with_score(
+                query, k=4 * k, filter={"$and": [{"channel": channel}, {"kind": "copy"}]}
+            )
+        rates = [_rate(doc.metadata) for doc, _ in found]
+        best = max(rates, default=0.0) or 1.0
+        ranked = sorted(
+            (
+                (1 - distance) + PERFORMANCE_WEIGHT * rate / best
+                + AUDIENCE_WEIGHT * _overlap(brief.audience, str(doc.metadata.get("audience", ""))),
+                doc,
+            )
+            for (doc, distance), rate in zip(found, rates, strict=True)
+        )
+        return [
+            BrandSnippet(text=doc.page_content, source=f"approved: {doc.metadata['asset_id']}",
+                         score=round(score, 4), channel=channel)
+            for score, doc in reversed(ranked[-k:])
+        ]
+
+    def remember(self, brief: CreativeBrief, items: list[CopyVariant | ImageAsset], *, thread_id: str) -> int:
+        """Store approved items as examples tagged with the brief and channel; re-running adds nothing twice."""
+        store = self._store(brief.brand, "examples", create=True)
+        assert store is not None
+        ids = [f"{thread_id}/{item.id}" for item in items]
+        with self._reachable():
+            existing = set(store.get(ids=ids, include=[])["ids"]) if ids else set()
+            new = [(asset_id, item) for asset_id, item in zip(ids, items, strict=True) if asset_id not in existing]
+            if not new:
+                return 0
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            store.add_texts(
+                [_example_text(item) for _, item in new],
+                metadatas=[
+                    {"asset_id": asset_id, "thread_id": thread_id, "item_id": item.id, "channel": item.channel,
+                     "kind": "copy" if isinstance(item, CopyVariant) else "image", "product": brief.product,
+                     "audience": brief.audience, "approved_at": now, "impressions": 0, "clicks": 0,
+                     "conversions": 0}
+                    for asset_id, item in new
+                ],
+                ids=[asset_id for asset_id, _ in new],
+            )
+        return len(new)
+
+    def import_metrics(self, path: Path, *, brand: str) -> int:
+        """Attach performance from a CSV (asset_id, impressions, clicks, conversions); all rows or none."""
+        rows = _read_metrics(path)
+        store = self._store(brand, "examples", create=False)
+        known = set(store.get(ids=[r[0] for r in rows], include=[])["ids"]) if store and rows else set()
+        unknown = [asset_id for asset_id, *_ in rows if asset_id not in known]
+        if store is None or unknown:
+            raise IngestError(
+                f"{path.name}: asset id {(unknown or [rows[0][0]])[0]!r} is not an approved example of brand "
+                f"{brand!r} (asset ids are THREAD/ITEM, as in the pack's manifest)"
+            )
+        with self._reachable():
+            self._collection(brand, "examples").update(
+                ids=[r[0] for r in rows],
+                metadatas=[{"impressions": i, "clicks": c, "conversions": v} for _, i, c, v in rows],
+            )
+        return len(rows)
+
+
+def _lock(directory: Path) -> int:
+    """An exclusive, non-blocking lock on the embedded store; a second process fails at once."""
+    path = directory / "briefcraft.lock"
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
+        os.close(handle)
+        raise MemoryStoreError(
+            f"brand memory at {directory} is in use by another process (pid {holder}); stop it, or share the "
+            "memory through a Chroma server (`chroma run --path DIR`, BRIEFCRAFT_MEMORY_LOCATION=http://HOST:PORT)"
+        ) from None
+    os.ftruncate(handle, 0)
+    os.write(handle, str(os.getpid()).encode())
+    return handle
+
+
+def _example_text(item: CopyVariant | ImageAsset) -> str:
+    if isinstance(item, CopyVariant):
+        return "\n".join(f"{name}: {' | '.join(values)}" for name, values in item.fields.items() if values)
+    return f"{item.headline}\n{item.alt_text}"
+
+
+def _rate(metadata: dict[str, Any]) -> float:
+    impressions = int(metadata.get("impressions", 0))
+    if impressions <= 0:
+        return 0.0
+    return (int(metadata.get("clicks", 0)) + CONVERSION_CLICKS * int(metadata.get("conversions", 0))) / impressions
+
+
+def _overlap(a: str, b: str) -> float:
+    words_a, words_b = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
+    return len(words_a & words_b) / len(words_a | words_b) if words_a and words_b else 0.0
+
+
+def _read_metrics(path: Path) -> list[tuple[str, int, int, int]]:
+    columns = ("asset_id", "impressions", "clicks", "conversions")
+    if not path.is_file():
+        raise IngestError(f"no such metrics file: {path}")
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        reader = csv.DictReader(file)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise IngestError(f"{path.name}: missing column(s) {', '.join(missing)}; needed: {', '.join(columns)}")
+        rows: list[tuple[str, int, int, int]] = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                impressions, clicks, conversions = (int(row[c]) for c in columns[1:])
+            except (TypeError, ValueError):
+                raise IngestError(f"{path.name} line {line}: impressions, clicks and conversions must be whole "
+                                  "numbers") from None
+            if min(impressions, clicks, conversions) < 0 or clicks > impressions:
+                raise IngestError(f"{path.name} line {line}: counts must be >= 0 and clicks <= impressions")
+            rows.append((row["asset_id"].strip(), impressions, clicks, conversions))
+    if not rows:
+        raise IngestError(f"{path.name}: no rows")
+    return rows

