@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import threading
 from collections.abc import Callable
 from operator import itemgetter
@@ -21,7 +22,7 @@ from pydantic import BaseModel, PrivateAttr
 from briefcraft.errors import ConfigError, ProviderError
 from briefcraft.settings import Settings
 
-__all__ = ["LocalLlamaChat", "bundled_gguf", "describe_model", "make_chat_model"]
+__all__ = ["LocalLlamaChat", "bundled_gguf", "describe_model", "drop_lone_surrogates", "make_chat_model"]
 
 _BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -36,6 +37,18 @@ def bundled_gguf() -> Path:
             "(or set BRIEFCRAFT_LLM_MODEL_PATH to a GGUF file)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_GGUF
+
+
+_SURROGATE_ESCAPE = re.compile(r"(\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2})|\\ud[89a-f][0-9a-f]{2}", re.IGNORECASE)
+
+
+def drop_lone_surrogates(text: str) -> str:
+    """Remove ``\\udXXXX`` escapes that are not half of a pair from model JSON.
+
+    Constrained decoding can emit an emoji's JSON escape one half at a time and stop between the halves;
+    the lone half would decode to a string no UTF-8 encoder accepts (prompts, checkpoints, files).
+    """
+    return _SURROGATE_ESCAPE.sub(lambda match: match.group(1) or "", text)
 
 
 class LocalLlamaChat(BaseChatModel):
@@ -108,7 +121,7 @@ class LocalLlamaChat(BaseChatModel):
         choice = out["choices"][0]
         usage = out["usage"]
         message = AIMessage(
-            content=choice["message"]["content"] or "",
+            content=drop_lone_surrogates(choice["message"]["content"] or ""),
             usage_metadata={
                 "input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
                 "total_tokens": usage["total_tokens"],

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -171,7 +172,7 @@ class ChromaBrandMemory:
         self.settings = settings
         self._function = embedding_function
         self._client: ClientAPI | None = None
-        self._lock: int | None = None
+        self._lock: Path | None = None
         self._stores: dict[str, Chroma] = {}
         self._collections: dict[str, Collection] = {}
 
@@ -230,7 +231,7 @@ class ChromaBrandMemory:
 
     def _release(self) -> None:
         if self._lock is not None:
-            os.close(self._lock)  # closing the descriptor drops the flock
+            _unlock(self._lock)
             self._lock = None
 
     @contextmanager
@@ -565,22 +566,44 @@ class ChromaBrandMemory:
         return len(rows)
 
 
-def _lock(directory: Path) -> int:
-    """An exclusive, non-blocking lock on the embedded store; a second process fails at once."""
-    path = directory / "briefcraft.lock"
-    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
-        os.close(handle)
-        raise MemoryStoreError(
-            f"brand memory at {directory} is in use by another process (pid {holder}); stop it, or share the "
-            "memory through a Chroma server (`chroma run --path DIR`, BRIEFCRAFT_MEMORY_LOCATION=http://HOST:PORT)"
-        ) from None
-    os.ftruncate(handle, 0)
-    os.write(handle, str(os.getpid()).encode())
-    return handle
+#: Directory -> (descriptor, users): Chroma's one-writer rule is per process, so the flock is too, shared by
+#: every ``ChromaBrandMemory`` of this process on that directory.
+_LOCKS: dict[Path, tuple[int, int]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock(directory: Path) -> Path:
+    """Take (or share) this process's exclusive lock on an embedded store; another process fails at once."""
+    key = directory.resolve()
+    with _LOCKS_GUARD:
+        if key in _LOCKS:
+            handle, users = _LOCKS[key]
+            _LOCKS[key] = (handle, users + 1)
+            return key
+        handle = os.open(key / "briefcraft.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(handle, 32).decode(errors="replace").strip() or "unknown"
+            os.close(handle)
+            raise MemoryStoreError(
+                f"brand memory at {directory} is in use by another process (pid {holder}); stop it, or share the "
+                "memory through a Chroma server (`chroma run --path DIR`, BRIEFCRAFT_MEMORY_LOCATION=http://HOST:PORT)"
+            ) from None
+        os.ftruncate(handle, 0)
+        os.write(handle, str(os.getpid()).encode())
+        _LOCKS[key] = (handle, 1)
+        return key
+
+
+def _unlock(key: Path) -> None:
+    with _LOCKS_GUARD:
+        handle, users = _LOCKS[key]
+        if users > 1:
+            _LOCKS[key] = (handle, users - 1)
+        else:
+            del _LOCKS[key]
+            os.close(handle)  # closing the descriptor drops the flock
 
 
 def _example_text(item: CopyVariant | ImageAsset) -> str:

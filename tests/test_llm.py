@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
-from briefcraft.agents.models import LocalLlamaChat, make_chat_model
+from briefcraft.agents.models import LocalLlamaChat, drop_lone_surrogates, make_chat_model
 from briefcraft.errors import ConfigError, StructuredOutputError
 from briefcraft.settings import Settings
 
@@ -75,3 +76,11 @@ def test_factory_builds_cloud_models_without_calling_them() -> None:
     )
     assert (type(openai).__name__, openai.model_name) == ("ChatOpenAI", "gpt-4o-mini")  # type: ignore[attr-defined]
     assert (type(anthropic).__name__, anthropic.model) == ("ChatAnthropic", "claude-sonnet-4-5")  # type: ignore[attr-defined]
+
+
+def test_lone_surrogate_escapes_from_constrained_decoding_are_dropped() -> None:
+    """A reply cut between the two halves of an emoji's JSON escape still decodes to encodable text."""
+    raw = '{"caption": "Hi \\ud83c there \\ud83c\\udf70 cake \\udf70"}'
+    caption = json.loads(drop_lone_surrogates(raw))["caption"]
+    assert caption == "Hi  there \U0001f370 cake "
+    caption.encode("utf-8")
