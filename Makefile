@@ -22,8 +22,11 @@ $(VENV)/.dev: $(VENV)/.all
 	$(INSTALL) -e '.[all,dev]'
 	touch $@
 
+# The sample brand goes into brand memory on first start (later starts find it unchanged), then the sample brief runs.
 run: $(VENV)/.all
-	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --approve all --out out/demo
+	$(VENV)/bin/briefcraft memory add examples/brands/northbound/* --brand northbound
+	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound \
+		--approve all --out out/demo
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

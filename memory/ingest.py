@@ -280,7 +280,7 @@ def _read_image(source: str, data: bytes, expected: str) -> ImageInfo:
                        Image.Resampling.NEAREST)
     quantized = small.quantize(colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT)
     flat = quantized.getpalette() or []
-    counts = sorted(quantized.getcolors() or [], reverse=True)
+    counts: list[tuple[int, int]] = sorted(quantized.getcolors() or [], reverse=True)  # type: ignore[arg-type]
     total = sum(count for count, _ in counts)
     palette = tuple(
         ("#{:02X}{:02X}{:02X}".format(*flat[3 * index: 3 * index + 3]), round(count / total, 3))

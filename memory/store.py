@@ -266,8 +266,8 @@ class ChromaBrandMemory:
                 # Created here, with our registered embedding function, so any process can reopen it by name;
                 # langchain-chroma then works on the existing collection.
                 collection = client.get_or_create_collection(
-                    name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"brand": brand},
+                    name, embedding_function=function,  # type: ignore[arg-type]
+                    configuration={"hnsw": {"space": "cosine"}}, metadata={"brand": brand},
                 )
             except ValueError as error:
                 raise MemoryStoreError(
@@ -457,7 +457,7 @@ class ChromaBrandMemory:
             return []
         where = {"$and": [{"kind": "document"}, {"injection": ""}]}
         with self._reachable():
-            found = store.similarity_search_with_score(query, k=k, filter=where)
+            found = store.similarity_search_with_score(query, k=k, filter=where)  # type: ignore[arg-type]
         return [
             BrandSnippet(text=doc.page_content, source=str(doc.metadata["citation"]), score=round(1 - distance, 4))
             for doc, distance in found
@@ -505,7 +505,7 @@ class ChromaBrandMemory:
         query = f"{brief.product}. {brief.audience}. {' '.join(brief.key_messages)}"
         with self._reachable():
             found = store.similarity_search_with_score(
-                query, k=4 * k, filter={"$and": [{"channel": channel}, {"kind": "copy"}]}
+                query, k=4 * k, filter={"$and": [{"channel": channel}, {"kind": "copy"}]},  # type: ignore[dict-item]
             )
         rates = [_rate(doc.metadata) for doc, _ in found]
         best = max(rates, default=0.0) or 1.0
