@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import chromadb
+from chromadb.config import Settings as ChromaSettings
 import numpy as np
 
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
@@ -83,7 +84,10 @@ def main() -> None:
             "with_embedding_chunks_per_s": round(chunks / with_embedding, 1),
             "embedding_alone_chunks_per_s": round(len(texts) / embed_only, 1),
         }
-        client = chromadb.PersistentClient(path=str(settings.memory_dir))
+        # The same client settings as the store's, so both share one Chroma instance in this process.
+        client = chromadb.PersistentClient(
+            path=str(settings.memory_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
         raw = client.get_or_create_collection("bench-raw", embedding_function=function,
                                               configuration={"hnsw": {"space": "cosine"}})
         started = time.perf_counter()

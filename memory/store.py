@@ -262,18 +262,21 @@ class ChromaBrandMemory:
         with self._reachable():
             if not create and name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
                 return None
-            try:
-                # Created here, with our registered embedding function, so any process can reopen it by name;
-                # langchain-chroma then works on the existing collection.
-                collection = client.get_or_create_collection(
-                    name, embedding_function=function,  # type: ignore[arg-type]
-                    configuration={"hnsw": {"space": "cosine"}}, metadata={"brand": brand},
-                )
-            except ValueError as error:
+            # Created here, with our registered embedding function, so any process can reopen it by name;
+            # langchain-chroma then works on the existing collection.
+            collection = client.get_or_create_collection(
+                name, embedding_function=function,  # type: ignore[arg-type]
+                configuration={"hnsw": {"space": "cosine"}}, metadata={"brand": brand, "embeddings": function.name()},
+            )
+            # Recorded in metadata too: Chroma does not persist every function's config (OpenAI's with a key given
+            # directly), nor does it refuse a different function on reopening.
+            built_with = (collection.metadata or {}).get("embeddings")
+            if built_with != function.name():
                 raise MemoryStoreError(
-                    f"brand memory collection {name} was built with other embeddings than "
-                    f"BRIEFCRAFT_EMBEDDINGS={self.settings.embeddings} ({error})"
-                ) from error
+                    f"brand memory collection {name} was built with {built_with} embeddings, not "
+                    f"{function.name()} (BRIEFCRAFT_EMBEDDINGS={self.settings.embeddings}); use the same setting, "
+                    "or re-ingest into another BRIEFCRAFT_MEMORY_LOCATION"
+                )
             store = Chroma(
                 client=client, collection_name=name, embedding_function=ChromaEmbeddings(function),
                 create_collection_if_not_exists=False,

@@ -1,8 +1,9 @@
-"""Builders of real test documents: PDFs with text pages (pypdf), Word files (python-docx), images (Pillow)."""
+"""Test helpers: real documents (PDF via pypdf, Word via python-docx, images via Pillow) and a free local port."""
 
 from __future__ import annotations
 
 import io
+import socket
 from pathlib import Path
 
 import docx
@@ -74,3 +75,10 @@ def make_image(path: Path, colours: tuple[tuple[int, int, int], tuple[int, int, 
     ImageDraw.Draw(image).rectangle([size[0] * 3 // 4, 0, size[0], size[1]], fill=colours[1])
     image.save(path)
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on (for the servers tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

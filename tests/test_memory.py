@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import chromadb
 import pytest
-from builders import GUIDELINES, make_docx, make_image, make_pdf
+from builders import GUIDELINES, free_port, make_docx, make_image, make_pdf
 
 from briefcraft.errors import IngestError, MemoryStoreError
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
@@ -22,16 +21,10 @@ from briefcraft.schemas import CopyVariant, CreativeBrief
 from briefcraft.settings import Settings
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server on 127.0.0.1, started for this test session."""
-    port = _free_port()
+    port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     exe = Path(sys.executable).with_name("chroma")
     log = (path / "server.log").open("w")
@@ -317,7 +310,7 @@ def test_second_process_on_the_embedded_store_fails_fast(settings: Settings, bri
 
 
 def test_an_unreachable_server_is_one_clear_error(settings: Settings) -> None:
-    down = settings.model_copy(update={"memory_location": f"http://127.0.0.1:{_free_port()}"})
+    down = settings.model_copy(update={"memory_location": f"http://127.0.0.1:{free_port()}"})
     with ChromaBrandMemory(down) as memory, pytest.raises(MemoryStoreError, match=r"is not reachable .*"
                                                           r"BRIEFCRAFT_MEMORY_LOCATION"):
         memory.sources("acme")
