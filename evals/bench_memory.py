@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import statistics
@@ -21,8 +22,8 @@ import time
 from pathlib import Path
 
 import chromadb
-from chromadb.config import Settings as ChromaSettings
 import numpy as np
+from chromadb.config import Settings as ChromaSettings
 
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
 from briefcraft.memory.ingest import chunk_document, read_document
@@ -65,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(7)
     result: dict[str, object] = {"machine": f"{platform.processor() or platform.machine()}, "
-                                            f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}"}
+                                            f"{os.cpu_count()} cores, Python {platform.python_version()}"}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")  # type: ignore[call-arg]
         paths = _docs(Path(tmp), args.docs, args.sections, rng)
