@@ -95,7 +95,8 @@ def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[
             what = f"{report.chunks} chunk(s)" if report.kind == "document" else (
                 f"image {report.size[0]}x{report.size[1]}, " if report.size else "image, "
             ) + ", ".join(f"{hex_} {share:.0%}" for hex_, share in report.palette)
-            print(f"{report.status} {report.source}: {what}")
+            print(f"unchanged {report.source}" if report.status == "unchanged" else
+                  f"{report.status} {report.source}: {what}")
             for flag in report.flagged:
                 print(f"  flagged (kept as data, never obeyed): {flag}")
     if any(r["status"] != "unchanged" and r["kind"] == "document" for r in reports) or (
