@@ -270,7 +270,9 @@ class ChromaBrandMemory:
             )
             # Recorded in metadata too: Chroma does not persist every function's config (OpenAI's with a key given
             # directly), nor does it refuse a different function on reopening.
-            built_with = (collection.metadata or {}).get("embeddings")
+            built_with = (collection.metadata or {}).get("embeddings") or (
+                collection.configuration_json.get("embedding_function") or {}
+            ).get("name")
             if built_with != function.name():
                 raise MemoryStoreError(
                     f"brand memory collection {name} was built with {built_with} embeddings, not "
