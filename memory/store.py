@@ -412,8 +412,9 @@ class ChromaBrandMemory:
         store = self._store(brand, "docs", create=False)
         if store is None:
             return []
+        assert store.embeddings is not None  # always set by _store
         with self._reachable():
-            vector = store.embeddings.embed_query(query) if store.embeddings else []
+            vector = store.embeddings.embed_query(query)
         return self.search_by_vector(vector, brand=brand, k=k)
 
     def search_by_vector(self, vector: list[float], *, brand: str, k: int = 5,

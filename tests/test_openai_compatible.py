@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -27,11 +26,10 @@ from briefcraft.settings import Settings
 pytestmark = pytest.mark.llm
 
 
-@contextmanager
-def _llama_server(folder: Path) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on the bundled GGUF; yields its /v1 URL."""
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    log = folder / "server.log"
+    log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2",
@@ -54,12 +52,6 @@ def _llama_server(folder: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with _llama_server(tmp_path_factory.mktemp("server")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
