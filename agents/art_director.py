@@ -1,7 +1,8 @@
 """Art director: turns the brief and the brand palette into channel images.
 
 A preview per channel goes to review; after approval, finals are rendered at every catalog size with
-the approved headline. The renderer is injected: the offline ``LayoutRenderer`` by default.
+the approved headline, each refined from the approved preview (same prompt and seed). The renderer is
+injected: the offline ``LayoutRenderer`` by default, ``DiffusionRenderer`` for AI imagery.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from PIL import Image
 
 from briefcraft.channels import get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Subtask
+from briefcraft.settings import Settings
 from briefcraft.tools.assets import save_png
-from briefcraft.tools.render import RenderSpec
+from briefcraft.tools.imagegen import DiffusionRenderer
+from briefcraft.tools.render import LayoutRenderer, RenderSpec
 
-__all__ = ["PREVIEW_MAX_SIDE", "ImageRenderer", "make_preview", "render_finals"]
+__all__ = ["PREVIEW_MAX_SIDE", "ImageRenderer", "image_prompt", "make_preview", "make_renderer", "render_finals"]
 
 #: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
 PREVIEW_MAX_SIDE = 512
@@ -31,6 +34,24 @@ class ImageRenderer(Protocol):
     def render(self, spec: RenderSpec) -> Image.Image:
         """Draw one image for ``spec``."""
         ...
+
+
+def make_renderer(settings: Settings) -> ImageRenderer:
+    """The backend ``settings.image_backend`` names; a diffusers pipeline is loaded here, once."""
+    if settings.image_backend == "diffusers":
+        return DiffusionRenderer.from_settings(settings)
+    return LayoutRenderer()
+
+
+def image_prompt(brief: CreativeBrief, brand: BrandContext) -> str:
+    """The picture to generate, from the brief and the brand's visual rules (text is set on it afterwards)."""
+    parts = [f"Advertising photograph of {brief.product}"]
+    if brief.audience:
+        parts.append(f"for {brief.audience}")
+    if brief.tone:
+        parts.append(f"mood: {', '.join(brief.tone)}")
+    parts += [rule.text.strip().replace("\n", " ")[:160] for rule in brand.visual_rules[:2]]
+    return "; ".join(parts)
 
 
 def _alt_text(headline: str, product: str) -> str:
@@ -51,7 +72,7 @@ def _store(
         renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,
         width=spec.width, height=spec.height, headline=spec.headline,
         alt_text=_alt_text(spec.headline, product), palette=list(spec.palette), seed=spec.seed,
-        source_id=source_id,
+        source_id=source_id, prompt=spec.prompt,
     )
     event = AuditEvent(
         kind="render", node="make_visual" if stage == "preview" else "finalize", item_id=item_id,
@@ -70,6 +91,7 @@ def make_preview(
     spec = RenderSpec(
         width=max(16, round(width * scale)), height=max(16, round(height * scale)), headline=headline,
         subline=brief.product, palette=tuple(brand.palette), seed=seed + subtask.revision,
+        prompt=image_prompt(brief, brand),
     )
     return _store(
         renderer, spec, store, item_id=subtask.id, channel=subtask.channel, variant=subtask.variant,
@@ -80,13 +102,13 @@ def make_preview(
 def render_finals(
     renderer: ImageRenderer, preview: ImageAsset, headline: str, product: str, store: Path
 ) -> tuple[list[ImageAsset], list[AuditEvent]]:
-    """Render an approved preview at every size of its channel, with the approved headline."""
+    """Render an approved preview at every size of its channel, with the approved headline, refined from it."""
     finals: list[ImageAsset] = []
     events: list[AuditEvent] = []
     for width, height in get_channel(preview.channel).images:
         spec = RenderSpec(
             width=width, height=height, headline=headline, subline=product, palette=tuple(preview.palette),
-            seed=preview.seed,
+            seed=preview.seed, prompt=preview.prompt, preview_size=(preview.width, preview.height),
         )
         asset, event = _store(
             renderer, spec, store, item_id=f"{preview.id}-{width}x{height}", channel=preview.channel,

@@ -206,7 +206,9 @@ class ImageAsset(_Model):
     variant: int = Field(default=1, ge=1)
     revision: int = Field(default=0, ge=0)
     stage: Literal["preview", "final"]
-    renderer: Literal["layout"] = Field(description="'layout': composed from palette and text; no AI imagery.")
+    renderer: Literal["layout", "diffusers"] = Field(
+        description="'layout': composed from palette and text, no AI imagery; 'diffusers': AI-generated."
+    )
     label: str = Field(description="What the image is, in words a user sees everywhere it is shown.")
     path: str
     sha256: str
@@ -217,6 +219,7 @@ class ImageAsset(_Model):
     palette: list[str]
     seed: int
     source_id: str | None = Field(default=None, description="For a final: the preview it was rendered from.")
+    prompt: str = Field(default="", description="The image prompt the art director wrote (a layout ignores it).")
 
 
 class Finding(_Model):

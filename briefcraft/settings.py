@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from briefcraft.errors import ConfigError
@@ -48,8 +48,24 @@ class Settings(BaseSettings):
     llm_seed: int = Field(default=7, description="Seed for model sampling and layout renders.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
 
-    image_backend: Literal["layout"] = Field(
-        default="layout", description="'layout': offline renderer from palette and headline (no AI imagery)."
+    image_backend: Literal["layout", "diffusers"] = Field(
+        default="layout", description="'layout': offline renderer from palette and headline (no AI imagery); "
+        "'diffusers': AI imagery from BRIEFCRAFT_IMAGE_MODEL.",
+    )
+    image_model: str | None = Field(
+        default=None, description="For diffusers: a diffusers-format folder, or a Hugging Face id (downloaded "
+        "unless HF_HUB_OFFLINE=1).",
+    )
+    image_device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
+    image_tiny_vae: str | None = Field(
+        default=None, description="A tiny VAE (AutoencoderTiny folder or id) that decodes previews faster."
+    )
+    image_compile: bool = Field(default=False, description="torch.compile the denoiser (slow first image).")
+    image_preview_steps: int = Field(default=4, ge=1, le=50, description="Denoising steps for a preview.")
+    image_final_steps: int = Field(default=30, ge=1, le=200, description="Denoising steps for a final.")
+    image_guidance: float = Field(default=5.0, ge=0, le=30, description="Classifier-free guidance scale.")
+    image_refine_strength: float = Field(
+        default=0.5, gt=0, le=1, description="How far a final may move from its approved preview (image-to-image)."
     )
 
     data_dir: Path = Field(default=Path(".briefcraft"), description="Checkpoints, assets and packs live here.")
@@ -109,6 +125,13 @@ class Settings(BaseSettings):
                 f"BRIEFCRAFT_CHECKPOINTER_URL has unsupported scheme {scheme!r}; allowed: sqlite:///PATH or a path"
             )
         return Path(url)
+
+    @model_validator(mode="after")
+    def _check_image_model(self) -> Settings:
+        if self.image_backend == "diffusers" and not self.image_model:
+            raise ValueError("BRIEFCRAFT_IMAGE_BACKEND=diffusers needs BRIEFCRAFT_IMAGE_MODEL "
+                             "(a diffusers-format folder or a Hugging Face id)")
+        return self
 
     @property
     def assets_dir(self) -> Path:

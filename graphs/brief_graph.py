@@ -29,7 +29,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Send, interrupt
 from pydantic import ValidationError
 
-from briefcraft.agents.art_director import ImageRenderer, make_preview, render_finals
+from briefcraft.agents.art_director import ImageRenderer, make_preview, make_renderer, render_finals
 from briefcraft.agents.copywriter import write_channel_copy
 from briefcraft.agents.intake import clarifying_question, read_brief
 from briefcraft.agents.llm import ModelCall
@@ -51,7 +51,6 @@ from briefcraft.schemas import AuditEvent, CopyVariant, ImageAsset, ReviewDecisi
 from briefcraft.settings import Settings
 from briefcraft.tools.checks import check_copy, check_items
 from briefcraft.tools.export import write_pack
-from briefcraft.tools.render import LayoutRenderer
 
 __all__ = ["Deps", "build_graph"]
 
@@ -289,7 +288,6 @@ def route_after_review(
 # --- assembly ----------------------------------------------------------------------------------------
 
 
-_RENDERERS: dict[str, type[LayoutRenderer]] = {"layout": LayoutRenderer}
 _ALLOWLIST = [(t.__module__, t.__name__) for t in CHECKPOINTED_TYPES]
 
 
@@ -312,7 +310,8 @@ def build_graph(
     """Build and compile the brief graph.
 
     Every backend has a default from ``settings``: the chat model from ``settings.llm``, a SQLite
-    checkpointer in the data dir, the offline layout renderer, and Chroma brand memory in the data dir. Pass
+    checkpointer in the data dir, the image backend ``settings.image_backend`` names (the offline layout
+    renderer unless set to diffusers), and Chroma brand memory in the data dir. Pass
     ``checkpointer=False`` where the host brings its own (``langgraph dev``). Run it with
     ``durability="sync"`` so a paused run survives a crash (the CLI does).
     """
@@ -326,7 +325,7 @@ def build_graph(
         who = ModelCall.of(chat_model)
     deps = Deps(
         settings=settings, chat_model=chat_model, who=who,
-        renderer=image_generator or _RENDERERS[settings.image_backend](),
+        renderer=image_generator or make_renderer(settings),
         memory=memory or open_memory(settings),
     )
     builder = StateGraph(BriefState)

@@ -130,7 +130,8 @@ def write_pack(
                 {
                     "path": f"assets/{image.channel}/{image.id}.png", "renderer": image.renderer,
                     "label": image.label, "source_id": image.source_id, "alt_text": image.alt_text,
-                    "asset_id": f"{thread_id}/{image.source_id or image.id}",
+                    "asset_id": f"{thread_id}/{image.source_id or image.id}", "width": image.width,
+                    "height": image.height, "seed": image.seed, "prompt": image.prompt,
                 }
                 for image in images
             ],

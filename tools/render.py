@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
-__all__ = ["LABEL", "LayoutRenderer", "RenderSpec", "contrast_ratio", "relative_luminance"]
+__all__ = ["LABEL", "LayoutRenderer", "RenderSpec", "contrast_ratio", "overlay_headline", "relative_luminance"]
 
 LABEL = "Layout render (brand palette and headline; not AI imagery)"
 RGB = tuple[int, int, int]
@@ -19,7 +19,11 @@ RGB = tuple[int, int, int]
 
 @dataclass(frozen=True)
 class RenderSpec:
-    """What to draw: size, text and palette; the seed places the decorative shapes."""
+    """What to draw: size, text and palette; the seed places the decorative shapes (or seeds the generator).
+
+    ``prompt`` is for AI backends. ``preview_size`` marks a final: the size of the approved preview it is
+    refined from (regenerated from the same seed and prompt).
+    """
 
     width: int
     height: int
@@ -27,6 +31,8 @@ class RenderSpec:
     subline: str
     palette: tuple[str, ...]
     seed: int
+    prompt: str = ""
+    preview_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
@@ -84,6 +90,35 @@ def _fit(
         size = max(8, int(size * 0.9))
 
 
+def overlay_headline(image: Image.Image, spec: RenderSpec) -> Image.Image:
+    """Set the headline (and subline) on a panel in the darkest palette colour, in place; returns ``image``."""
+    palette = [_rgb(c) for c in spec.palette]
+    draw = ImageDraw.Draw(image)
+    short = min(spec.width, spec.height)
+    # The panel takes the darkest palette colour; white or black on it always reaches 4.5:1 (WCAG AA).
+    panel = min(palette, key=relative_luminance)
+    ink = max(((255, 255, 255), (0, 0, 0)), key=lambda c: contrast_ratio(c, panel))
+    banner = spec.width / spec.height >= 3
+    if banner:
+        left, top, right, bottom = 0.0, 0.0, spec.width * 0.72, float(spec.height)
+    else:
+        left, top, right, bottom = 0.0, spec.height * 0.6, float(spec.width), float(spec.height)
+    draw.rectangle((left, top, right, bottom), fill=panel)
+    pad = 0.06 * short if not banner else 0.12 * spec.height
+    box = (right - left - 2 * pad, (bottom - top - 2 * pad) * (1.0 if banner else 0.72))
+    font, lines = _fit(draw, spec.headline, box, start=int(short * (0.5 if banner else 0.11)))
+    y = top + pad
+    for line in lines:
+        draw.text((left + pad, y), line, font=font, fill=ink)
+        y += font.size * 1.2
+    if spec.subline and not banner:
+        sub_box = (box[0], bottom - pad - y)
+        sub_font, sub_lines = _fit(draw, spec.subline, sub_box, start=max(8, int(font.size) // 2))
+        for line in sub_lines[:1]:
+            draw.text((left + pad, y + pad * 0.2), line, font=sub_font, fill=ink)
+    return image
+
+
 class LayoutRenderer:
     """Renders ``RenderSpec``s with Pillow: a palette gradient, seeded shapes, and the headline on a panel."""
 
@@ -103,26 +138,4 @@ class LayoutRenderer:
             radius = rng.uniform(0.15, 0.45) * short
             x, y = rng.uniform(0, spec.width), rng.uniform(0, spec.height)
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
-
-        # The panel takes the darkest palette colour; white or black on it always reaches 4.5:1 (WCAG AA).
-        panel = min(palette, key=relative_luminance)
-        ink = max(((255, 255, 255), (0, 0, 0)), key=lambda c: contrast_ratio(c, panel))
-        banner = spec.width / spec.height >= 3
-        if banner:
-            left, top, right, bottom = 0.0, 0.0, spec.width * 0.72, float(spec.height)
-        else:
-            left, top, right, bottom = 0.0, spec.height * 0.6, float(spec.width), float(spec.height)
-        draw.rectangle((left, top, right, bottom), fill=panel)
-        pad = 0.06 * short if not banner else 0.12 * spec.height
-        box = (right - left - 2 * pad, (bottom - top - 2 * pad) * (1.0 if banner else 0.72))
-        font, lines = _fit(draw, spec.headline, box, start=int(short * (0.5 if banner else 0.11)))
-        y = top + pad
-        for line in lines:
-            draw.text((left + pad, y), line, font=font, fill=ink)
-            y += font.size * 1.2
-        if spec.subline and not banner:
-            sub_box = (box[0], bottom - pad - y)
-            sub_font, sub_lines = _fit(draw, spec.subline, sub_box, start=max(8, int(font.size) // 2))
-            for line in sub_lines[:1]:
-                draw.text((left + pad, y + pad * 0.2), line, font=sub_font, fill=ink)
-        return image
+        return overlay_headline(image, spec)

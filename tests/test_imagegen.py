@@ -1,0 +1,141 @@
+"""diffusers imagery on a tiny Stable Diffusion pipeline built from configs and loaded by path, as users' are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from builders import make_tiny_sd
+from PIL import Image
+
+from briefcraft.errors import ConfigError
+from briefcraft.graphs import runner
+from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.schemas import CreativeBrief
+from briefcraft.settings import Settings, load_settings
+from briefcraft.tools.imagegen import DiffusionRenderer, ImageGenerator, Quality, pipeline_kind
+from briefcraft.tools.render import RenderSpec, contrast_ratio
+
+FAST = Quality(steps=2, guidance=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_tiny_sd(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def generator(tiny_sd: tuple[Path, Path]) -> ImageGenerator:
+    model, tiny_vae = tiny_sd
+    return ImageGenerator(str(model), device="cpu", tiny_vae=str(tiny_vae))
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def test_one_pipeline_serves_every_mode(generator: ImageGenerator) -> None:
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    assert (generator.device, generator.dtype) == ("cpu", torch.float32)
+    assert generator.image2image.unet is generator.text2image.unet is generator.inpainting.unet  # loaded once
+    assert generator.preview_pipe.vae is not generator.text2image.vae  # previews decode with the tiny VAE
+    assert generator.preview_pipe.unet is generator.text2image.unet
+    assert {type(p) for p in generator.text2image.unet.attn_processors.values()} == {AttnProcessor2_0}  # SDPA
+
+
+def test_text_to_image_batches_variants_and_repeats_with_a_seed(generator: ImageGenerator) -> None:
+    batch = generator.text_to_image("oat milk cold brew", width=96, height=64, seed=11, quality=FAST, count=3,
+                                    preview=True)
+    assert [image.size for image in batch] == [(96, 64)] * 3
+    alone = generator.text_to_image("oat milk cold brew", width=96, height=64, seed=12, quality=FAST, preview=True)
+    assert np.array_equal(_pixels(alone[0]), _pixels(batch[1]))  # variant i is seed + i, batch or not
+    assert not np.array_equal(_pixels(batch[0]), _pixels(batch[1]))
+    other_prompt = generator.text_to_image("a red bicycle", width=96, height=64, seed=11, quality=FAST, preview=True)
+    assert not np.array_equal(_pixels(other_prompt[0]), _pixels(batch[0]))
+
+
+def test_image_to_image_and_inpainting(generator: ImageGenerator) -> None:
+    product = Image.new("RGB", (128, 96), (200, 120, 40))
+    staged = generator.image_to_image("on a kitchen table", product, seed=3, quality=Quality(3, 1.0, 0.6))
+    assert staged.size == (128, 96)
+    assert np.array_equal(_pixels(staged), _pixels(
+        generator.image_to_image("on a kitchen table", product, seed=3, quality=Quality(3, 1.0, 0.6))))
+    mask = Image.new("L", (128, 96), 0)
+    mask.paste(255, (0, 0, 128, 48))
+    repainted = generator.inpaint("a beach", product, mask, seed=3, quality=Quality(3, 1.0, 1.0))
+    assert repainted.size == (128, 96)
+    with pytest.raises(ValueError, match="mask is 64x64 but the image is 128x96"):
+        generator.inpaint("a beach", product, Image.new("L", (64, 64)), seed=3, quality=FAST)
+
+
+def test_final_is_refined_from_the_preview(generator: ImageGenerator) -> None:
+    preview = generator.text_to_image("cold brew", width=64, height=64, seed=5, quality=FAST, preview=True)[0]
+    final = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=5,
+                                         preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
+    unrelated = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=99,
+                                             preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
+    upscaled = _pixels(preview.resize((128, 128), Image.Resampling.LANCZOS))
+    assert np.abs(_pixels(final) - upscaled).mean() < np.abs(_pixels(unrelated) - upscaled).mean()
+    again = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=5,
+                                         preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
+    assert np.array_equal(_pixels(final), _pixels(again))
+
+
+def test_renderer_gives_exact_channel_sizes_with_a_readable_headline(generator: ImageGenerator) -> None:
+    renderer = DiffusionRenderer(generator, preview=FAST, final=Quality(2, 1.0, 0.5))
+    palette = ("#F4EBD9", "#1B2A41")
+    spec = RenderSpec(width=300, height=157, headline="Cold brew, warm hello", subline="Oat cold brew",
+                      palette=palette, seed=2, prompt="cold brew bottle on a train")
+    image = renderer.render(spec)
+    assert image.size == (300, 157)  # generated at 304x152, resized to the channel's exact size
+    panel = image.getpixel((2, 156))
+    assert panel == (0x1B, 0x2A, 0x41)
+    assert contrast_ratio(panel, (255, 255, 255)) >= 4.5
+    assert "AI image" in renderer.label
+    with pytest.raises(ValueError, match="needs a prompt"):
+        renderer.render(RenderSpec(width=64, height=64, headline="h", subline="", palette=palette, seed=1))
+
+
+def test_bad_model_settings_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BRIEFCRAFT_IMAGE_BACKEND=diffusers needs BRIEFCRAFT_IMAGE_MODEL"):
+        load_settings(_env_file=None, image_backend="diffusers")
+    with pytest.raises(ConfigError, match=r"without model_index\.json"):
+        pipeline_kind(str(tmp_path))
+    with pytest.raises(ConfigError, match="neither a diffusers-format folder nor a Hugging Face id"):
+        pipeline_kind(str(tmp_path / "missing" / "model"))
+    with pytest.raises(ConfigError, match="BRIEFCRAFT_IMAGE_DEVICE='tpu' is not a device"):
+        ImageGenerator(str(tmp_path), device="tpu")
+
+
+@pytest.mark.llm
+def test_graph_renders_ai_previews_and_finals(settings: Settings, local_model: Any, tiny_sd: tuple[Path, Path]) -> None:
+    model, tiny_vae = tiny_sd
+    settings = settings.model_copy(update={
+        "image_backend": "diffusers", "image_model": str(model), "image_tiny_vae": str(tiny_vae),
+        "image_device": "cpu", "image_preview_steps": 1, "image_final_steps": 2,
+    })
+    graph = build_graph(settings, chat_model=local_model)
+    brief = CreativeBrief(product="Oat cold brew", audience="Berlin commuters", tone=["playful"], channels=["email"],
+                          key_messages=["Cold brew, warm hello"])
+    current = runner.start(graph, brief, thread_id="ai", max_brief_chars=settings.max_brief_chars, user="maya")
+    assert current.stage == "waiting_for_approval"
+    done = runner.resume(graph, "ai", runner.approve_all(current))
+    assert done.stage == "done"
+    state = graph.get_state({"configurable": {"thread_id": "ai"}}).values
+    previews = [i for i in state["images"] if i.stage == "preview"]
+    finals = state["finals"]
+    assert previews and all(i.renderer == "diffusers" and i.label.startswith("AI image") for i in previews)
+    assert "Oat cold brew" in previews[0].prompt and "Berlin commuters" in previews[0].prompt
+    manifest = json.loads((Path(done.pack) / "manifest.json").read_text(encoding="utf-8"))
+    images = manifest["images"]
+    assert [(i["width"], i["height"]) for i in images] == [(1200, 600)]
+    assert all(i["renderer"] == "diffusers" and i["label"].startswith("AI image") for i in images)
+    assert images[0]["prompt"] == previews[0].prompt and images[0]["seed"] == previews[0].seed
+    assert [(f.source_id, f.stage, f.renderer) for f in finals] == [(previews[0].id, "final", "diffusers")]
+    with Image.open(Path(done.pack) / images[0]["path"]) as exported:
+        assert exported.size == (1200, 600)

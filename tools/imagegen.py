@@ -1,0 +1,251 @@
+"""Image generation over diffusers: text-to-image, image-to-image and inpainting from one loaded pipeline.
+
+The pipeline is loaded once per ``ImageGenerator`` and its image-to-image and inpainting forms are made with
+diffusers' ``from_pipe``, so all three modes share one set of weights in memory. Device and dtype are explicit
+(CUDA in bf16 where supported, else fp16; Apple MPS in fp16; CPU in fp32). Attention is PyTorch's SDPA, which
+diffusers uses by default on torch 2; ``compile=True`` wraps the denoiser in ``torch.compile``. Seeds drive CPU
+generators, one per image, so a seed gives the same image whatever else is in the batch.
+
+Previews are the cheap path: few steps, small, every variant in one batched call, decoded by a tiny VAE when one is
+configured. A final is the approved preview regenerated from its recorded seed, resized to the final size and
+refined with image-to-image at full steps, so it keeps the composition the director approved.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from PIL import Image
+
+from briefcraft.errors import ConfigError
+from briefcraft.tools.render import RenderSpec, overlay_headline
+
+if TYPE_CHECKING:
+    import torch
+
+    from briefcraft.settings import Settings
+
+__all__ = ["DiffusionRenderer", "ImageGenerator", "Quality", "pipeline_kind", "resolve_device"]
+
+#: What the headline overlay and the channel crops add afterwards; kept out of the picture itself.
+NEGATIVE_PROMPT = "text, letters, words, watermark, logo, caption, blurry, deformed"
+
+#: A Hugging Face model id: ``org/name`` with the hub's characters.
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Steps, guidance and (for image-to-image and inpainting) how far the result may move from the input.
+
+    As in diffusers, image-to-image runs ``steps * strength`` of the steps (at least one).
+    """
+
+    steps: int
+    guidance: float
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or not 0 < self.strength <= 1:
+            raise ValueError(f"steps {self.steps} and strength {self.strength}: allowed steps >= 1, 0 < strength <= 1")
+
+    @property
+    def scheduled_steps(self) -> int:
+        """The steps to schedule so that at least one runs at this strength."""
+        return max(self.steps, math.ceil(1 / self.strength))
+
+
+def resolve_device(device: str) -> tuple[str, torch.dtype]:
+    """The torch device and dtype for ``device`` ('auto', 'cuda', 'cuda:N', 'mps' or 'cpu')."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"BRIEFCRAFT_IMAGE_DEVICE={device} but torch sees no CUDA GPU; allowed here: auto, cpu")
+        return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError("BRIEFCRAFT_IMAGE_DEVICE=mps but torch sees no Apple GPU; allowed here: auto, cpu")
+        return device, torch.float16
+    if device != "cpu":
+        raise ConfigError(f"BRIEFCRAFT_IMAGE_DEVICE={device!r} is not a device; allowed: auto, cuda, cuda:N, mps, cpu")
+    return device, torch.float32
+
+
+def pipeline_kind(model: str) -> Literal["directory", "hub"]:
+    """Where ``model`` comes from: a diffusers-format directory, or a Hugging Face id."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ConfigError(f"image model {model!r} is a folder without model_index.json; "
+                              "allowed: a diffusers-format folder (save_pretrained) or a Hugging Face id")
+        return "directory"
+    if path.exists() or not _HUB_ID.match(model):
+        raise ConfigError(f"image model {model!r} is neither a diffusers-format folder nor a Hugging Face id "
+                          "like 'stabilityai/sd-turbo'")
+    return "hub"
+
+
+def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
+    from diffusers import AutoPipelineForText2Image
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    kind = pipeline_kind(model)
+    diffusers_logging.disable_progress_bar()  # noise in a CLI and a server log
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        return AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
+            str(Path(model).expanduser()) if kind == "directory" else model, torch_dtype=dtype
+        )
+    except (OSError, ValueError) as error:
+        hint = "; set BRIEFCRAFT_IMAGE_MODEL to a local diffusers folder" if kind == "hub" else ""
+        raise ConfigError(f"image model {model!r} could not be loaded: {str(error).splitlines()[0]}{hint}") from error
+
+
+class ImageGenerator:
+    """One diffusers pipeline, loaded once, serving text-to-image, image-to-image and inpainting."""
+
+    def __init__(self, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False) -> None:
+        import torch
+        from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForInpainting
+
+        self.model = model
+        self.device, self.dtype = resolve_device(device)
+        self.text2image = _load(model, self.dtype).to(self.device)
+        self.text2image.set_progress_bar_config(disable=True)
+        denoiser = "unet" if hasattr(self.text2image, "unet") else "transformer"
+        if compile:
+            setattr(self.text2image, denoiser, torch.compile(getattr(self.text2image, denoiser)))
+        # from_pipe shares the loaded modules; nothing is loaded or copied twice.
+        self.image2image = AutoPipelineForImage2Image.from_pipe(self.text2image)
+        self.inpainting = AutoPipelineForInpainting.from_pipe(self.text2image)
+        self.preview_pipe = self.text2image
+        if tiny_vae:
+            vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype)  # type: ignore[no-untyped-call]
+            self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=vae.to(self.device))
+        for pipe in (self.image2image, self.inpainting, self.preview_pipe):
+            pipe.set_progress_bar_config(disable=True)
+        self.native_size = self._native_size()
+
+    def _native_size(self) -> int:
+        """The side length the model was trained at (its default height)."""
+        pipe = self.text2image
+        factor = int(getattr(pipe, "vae_scale_factor", 8))
+        unet = getattr(pipe, "unet", None)
+        sample = getattr(getattr(unet, "config", None), "sample_size", None) or 64
+        return int(sample) * factor
+
+    @property
+    def label(self) -> str:
+        return f"AI image (diffusers, model {Path(self.model).name or self.model})"
+
+    def _generators(self, seed: int, count: int) -> list[torch.Generator]:
+        import torch
+
+        return [torch.Generator("cpu").manual_seed(seed + i) for i in range(count)]
+
+    def _size(self, width: int, height: int) -> tuple[int, int]:
+        """Round down to the multiple the model's latent grid needs (at least one cell)."""
+        step = int(getattr(self.text2image, "vae_scale_factor", 8)) * 2
+        return max(step, width // step * step), max(step, height // step * step)
+
+    def _call(self, pipe: Any, count: int, seed: int, width: int, height: int, prompt: str,
+              negative: str | None, quality: Quality, **extra: Any) -> list[Image.Image]:
+        width, height = self._size(width, height)
+        kwargs: dict[str, Any] = dict(
+            prompt=[prompt] * count, num_inference_steps=quality.scheduled_steps, guidance_scale=quality.guidance,
+            width=width, height=height, generator=self._generators(seed, count), output_type="pil", **extra,
+        )
+        if negative and quality.guidance > 1:
+            kwargs["negative_prompt"] = [negative] * count
+        return list(pipe(**kwargs).images)
+
+    def text_to_image(
+        self, prompt: str, *, width: int, height: int, seed: int, quality: Quality, count: int = 1,
+        negative: str | None = None, preview: bool = False,
+    ) -> list[Image.Image]:
+        """``count`` images in one batched call; image ``i`` comes from seed ``seed + i``."""
+        pipe = self.preview_pipe if preview else self.text2image
+        return self._call(pipe, count, seed, width, height, prompt, negative, quality)
+
+    def image_to_image(
+        self, prompt: str, image: Image.Image, *, seed: int, quality: Quality, negative: str | None = None,
+    ) -> Image.Image:
+        """Restage ``image`` (e.g. a product photo into a new scene); ``quality.strength`` is how far it may move."""
+        return self._call(self.image2image, 1, seed, image.width, image.height, prompt, negative, quality,
+                          image=image.convert("RGB"), strength=quality.strength)[0]
+
+    def inpaint(
+        self, prompt: str, image: Image.Image, mask: Image.Image, *, seed: int, quality: Quality,
+        negative: str | None = None,
+    ) -> Image.Image:
+        """Repaint where ``mask`` is white (e.g. the background) and keep the rest (e.g. the product)."""
+        if mask.size != image.size:
+            raise ValueError(f"mask is {mask.size[0]}x{mask.size[1]} but the image is {image.width}x{image.height}; "
+                             "they must match")
+        return self._call(self.inpainting, 1, seed, image.width, image.height, prompt, negative, quality,
+                          image=image.convert("RGB"), mask_image=mask.convert("L"), strength=quality.strength)[0]
+
+    def final_from_preview(
+        self, prompt: str, *, preview_size: tuple[int, int], width: int, height: int, seed: int,
+        preview_quality: Quality, quality: Quality, negative: str | None = None,
+    ) -> Image.Image:
+        """Regenerate the approved preview from its seed, resize it to the final size, refine it image-to-image."""
+        preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
+                                     quality=preview_quality, negative=negative, preview=True)[0]
+        base = preview.resize(self._size(width, height), Image.Resampling.LANCZOS)
+        return self.image_to_image(prompt, base, seed=seed, quality=quality, negative=negative)
+
+
+
+class DiffusionRenderer:
+    """The art director's AI backend: a generated picture at the spec's size with the headline set on it.
+
+    A preview is generated at its (small) size with preview quality; a final (``spec.preview_size`` set) is
+    refined from its preview by ``ImageGenerator.final_from_preview``. Pictures are generated at the nearest
+    size the model's latent grid allows and resized to the exact channel size.
+    """
+
+    renderer = "diffusers"
+
+    def __init__(self, generator: ImageGenerator, *, preview: Quality, final: Quality) -> None:
+        self.generator = generator
+        self.preview = preview
+        self.final = final
+        self.label = generator.label
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DiffusionRenderer:
+        """Load ``settings.image_model`` once, with the configured steps, guidance and refine strength."""
+        assert settings.image_model is not None  # Settings refuses diffusers without a model
+        generator = ImageGenerator(settings.image_model, device=settings.image_device,
+                                   tiny_vae=settings.image_tiny_vae, compile=settings.image_compile)
+        return cls(
+            generator, preview=Quality(settings.image_preview_steps, settings.image_guidance),
+            final=Quality(settings.image_final_steps, settings.image_guidance, settings.image_refine_strength),
+        )
+
+    def render(self, spec: RenderSpec) -> Image.Image:
+        """Generate the picture for ``spec`` and set its headline; the same spec gives the same pixels."""
+        if not spec.prompt:
+            raise ValueError("an AI render needs a prompt; the art director writes one from the brief")
+        if spec.preview_size is None:
+            picture = self.generator.text_to_image(
+                spec.prompt, width=spec.width, height=spec.height, seed=spec.seed, quality=self.preview,
+                negative=NEGATIVE_PROMPT, preview=True,
+            )[0]
+        else:
+            picture = self.generator.final_from_preview(
+                spec.prompt, preview_size=spec.preview_size, width=spec.width, height=spec.height, seed=spec.seed,
+                preview_quality=self.preview, quality=self.final, negative=NEGATIVE_PROMPT,
+            )
+        if picture.size != (spec.width, spec.height):
+            picture = picture.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
+        return overlay_headline(picture.convert("RGB"), spec)
