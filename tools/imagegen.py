@@ -93,16 +93,22 @@ def pipeline_kind(model: str) -> Literal["directory", "hub"]:
 
 
 def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
-    from diffusers import AutoPipelineForText2Image
-    from diffusers.utils import logging as diffusers_logging
+    kind = pipeline_kind(model)
     from transformers.utils import logging as transformers_logging
 
-    kind = pipeline_kind(model)
+    # Importing diffusers' auto pipelines makes transformers warn about image processors we never use.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    try:
+        from diffusers import AutoPipelineForText2Image
+        from diffusers.utils import logging as diffusers_logging
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     diffusers_logging.disable_progress_bar()  # noise in a CLI and a server log
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         return AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
-            str(Path(model).expanduser()) if kind == "directory" else model, torch_dtype=dtype
+            str(Path(model).expanduser()) if kind == "directory" else model, dtype=dtype
         )
     except (OSError, ValueError) as error:
         hint = "; set BRIEFCRAFT_IMAGE_MODEL to a local diffusers folder" if kind == "hub" else ""
@@ -114,11 +120,12 @@ class ImageGenerator:
 
     def __init__(self, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False) -> None:
         import torch
-        from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForInpainting
 
         self.model = model
         self.device, self.dtype = resolve_device(device)
-        self.text2image = _load(model, self.dtype).to(self.device)
+        self.text2image = self._on_device(_load(model, self.dtype))  # imports diffusers quietly; so after it:
+        from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForInpainting
+
         self.text2image.set_progress_bar_config(disable=True)
         denoiser = "unet" if hasattr(self.text2image, "unet") else "transformer"
         if compile:
@@ -128,11 +135,15 @@ class ImageGenerator:
         self.inpainting = AutoPipelineForInpainting.from_pipe(self.text2image)
         self.preview_pipe = self.text2image
         if tiny_vae:
-            vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype)  # type: ignore[no-untyped-call]
-            self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=vae.to(self.device))
+            vae = AutoencoderTiny.from_pretrained(tiny_vae, dtype=self.dtype)  # type: ignore[no-untyped-call]
+            self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=self._on_device(vae))
         for pipe in (self.image2image, self.inpainting, self.preview_pipe):
             pipe.set_progress_bar_config(disable=True)
         self.native_size = self._native_size()
+
+    def _on_device(self, module: Any) -> Any:
+        """``module`` moved to the device (loading already put it on the CPU, where ``to`` only warns)."""
+        return module if self.device == "cpu" else module.to(self.device)
 
     def _native_size(self) -> int:
         """The side length the model was trained at (its default height)."""
