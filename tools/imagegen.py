@@ -139,19 +139,12 @@ class ImageGenerator:
             self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=self._on_device(vae))
         for pipe in (self.image2image, self.inpainting, self.preview_pipe):
             pipe.set_progress_bar_config(disable=True)
-        self.native_size = self._native_size()
+        # The last preview regenerated for finals: a channel's sizes all refine the same one.
+        self._regenerated: tuple[tuple[Any, ...], Image.Image] | None = None
 
     def _on_device(self, module: Any) -> Any:
         """``module`` moved to the device (loading already put it on the CPU, where ``to`` only warns)."""
         return module if self.device == "cpu" else module.to(self.device)
-
-    def _native_size(self) -> int:
-        """The side length the model was trained at (its default height)."""
-        pipe = self.text2image
-        factor = int(getattr(pipe, "vae_scale_factor", 8))
-        unet = getattr(pipe, "unet", None)
-        sample = getattr(getattr(unet, "config", None), "sample_size", None) or 64
-        return int(sample) * factor
 
     @property
     def label(self) -> str:
@@ -209,11 +202,14 @@ class ImageGenerator:
         preview_quality: Quality, quality: Quality, negative: str | None = None,
     ) -> Image.Image:
         """Regenerate the approved preview from its seed, resize it to the final size, refine it image-to-image."""
-        preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
-                                     quality=preview_quality, negative=negative, preview=True)[0]
+        key = (prompt, preview_size, seed, preview_quality, negative)
+        if self._regenerated is None or self._regenerated[0] != key:
+            preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
+                                         quality=preview_quality, negative=negative, preview=True)[0]
+            self._regenerated = (key, preview)
+        preview = self._regenerated[1]
         base = preview.resize(self._size(width, height), Image.Resampling.LANCZOS)
         return self.image_to_image(prompt, base, seed=seed, quality=quality, negative=negative)
-
 
 
 class DiffusionRenderer:
