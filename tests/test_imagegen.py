@@ -30,7 +30,7 @@ def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def generator(tiny_sd: tuple[Path, Path]) -> ImageGenerator:
     model, tiny_vae = tiny_sd
-    return ImageGenerator(str(model), device="cpu", tiny_vae=str(tiny_vae))
+    return ImageGenerator.load(str(model), device="cpu", tiny_vae=str(tiny_vae))
 
 
 def _pixels(image: Image.Image) -> np.ndarray:
@@ -109,7 +109,7 @@ def test_bad_model_settings_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="neither a diffusers-format folder nor a Hugging Face id"):
         pipeline_kind(str(tmp_path / "missing" / "model"))
     with pytest.raises(ConfigError, match="BRIEFCRAFT_IMAGE_DEVICE='tpu' is not a device"):
-        ImageGenerator(str(tmp_path), device="tpu")
+        ImageGenerator.load(str(tmp_path), device="tpu")
 
 
 @pytest.mark.llm

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,22 +93,26 @@ def pipeline_kind(model: str) -> Literal["directory", "hub"]:
     return "hub"
 
 
-def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
-    kind = pipeline_kind(model)
+def _diffusers() -> Any:  # the diffusers module; untyped
+    """diffusers, imported without the image-processor warnings transformers prints on its import."""
     from transformers.utils import logging as transformers_logging
 
-    # Importing diffusers' auto pipelines makes transformers warn about image processors we never use.
     verbosity = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     try:
-        from diffusers import AutoPipelineForText2Image
+        import diffusers
         from diffusers.utils import logging as diffusers_logging
     finally:
         transformers_logging.set_verbosity(verbosity)
     diffusers_logging.disable_progress_bar()  # noise in a CLI and a server log
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return diffusers
+
+
+def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
+    kind = pipeline_kind(model)
     try:
-        return AutoPipelineForText2Image.from_pretrained(  # type: ignore[no-untyped-call]
+        return _diffusers().AutoPipelineForText2Image.from_pretrained(
             str(Path(model).expanduser()) if kind == "directory" else model, dtype=dtype
         )
     except (OSError, ValueError) as error:
@@ -116,39 +121,57 @@ def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffu
 
 
 class ImageGenerator:
-    """One diffusers pipeline, loaded once, serving text-to-image, image-to-image and inpainting."""
+    """One diffusers pipeline, loaded once, serving text-to-image, image-to-image and inpainting.
 
-    def __init__(self, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False) -> None:
+    ``load`` reads a model by path or id; the constructor takes a pipeline already built (e.g. from configs, as
+    the benchmark and tests do). Calls are serialised by a lock: the graph renders channels in parallel threads,
+    and a diffusers pipeline (its scheduler, its active adapters) is not safe to call from two at once.
+    """
+
+    def __init__(
+        self, pipeline: Any, *, name: str, device: str = "auto", tiny_vae: Any | None = None, compile: bool = False,
+    ) -> None:
         import torch
 
-        self.model = model
+        diffusers = _diffusers()
+        self.model = name
         self.device, self.dtype = resolve_device(device)
-        self.text2image = self._on_device(_load(model, self.dtype))  # imports diffusers quietly; so after it:
-        from diffusers import AutoencoderTiny, AutoPipelineForImage2Image, AutoPipelineForInpainting
-
+        self.text2image = self._on_device(pipeline)
         self.text2image.set_progress_bar_config(disable=True)
         denoiser = "unet" if hasattr(self.text2image, "unet") else "transformer"
         if compile:
             setattr(self.text2image, denoiser, torch.compile(getattr(self.text2image, denoiser)))
         # from_pipe shares the loaded modules; nothing is loaded or copied twice.
-        self.image2image = AutoPipelineForImage2Image.from_pipe(self.text2image)
-        self.inpainting = AutoPipelineForInpainting.from_pipe(self.text2image)
+        self.image2image = diffusers.AutoPipelineForImage2Image.from_pipe(self.text2image)
+        self.inpainting = diffusers.AutoPipelineForInpainting.from_pipe(self.text2image)
         self.preview_pipe = self.text2image
-        if tiny_vae:
-            vae = AutoencoderTiny.from_pretrained(tiny_vae, dtype=self.dtype)  # type: ignore[no-untyped-call]
-            self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=self._on_device(vae))
+        if tiny_vae is not None:
+            self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=self._on_device(tiny_vae))
         for pipe in (self.image2image, self.inpainting, self.preview_pipe):
             pipe.set_progress_bar_config(disable=True)
+        self._lock = threading.RLock()
         # The last preview regenerated for finals: a channel's sizes all refine the same one.
         self._regenerated: tuple[tuple[Any, ...], Image.Image] | None = None
 
+    @classmethod
+    def load(
+        cls, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False,
+    ) -> ImageGenerator:
+        """Load ``model`` (a diffusers folder or a Hugging Face id) and, if given, a tiny VAE for previews."""
+        _, dtype = resolve_device(device)
+        pipeline = _load(model, dtype)
+        vae = _diffusers().AutoencoderTiny.from_pretrained(tiny_vae, dtype=dtype) if tiny_vae else None
+        return cls(pipeline, name=Path(model).name or model, device=device, tiny_vae=vae, compile=compile)
+
     def _on_device(self, module: Any) -> Any:
-        """``module`` moved to the device (loading already put it on the CPU, where ``to`` only warns)."""
-        return module if self.device == "cpu" else module.to(self.device)
+        """``module`` in the generator's device and dtype (moved only if it is not: ``to`` on a no-op warns)."""
+        if module.device.type == self.device.split(":")[0] and module.dtype == self.dtype:
+            return module
+        return module.to(self.device, self.dtype)
 
     @property
     def label(self) -> str:
-        return f"AI image (diffusers, model {Path(self.model).name or self.model})"
+        return f"AI image (diffusers, model {self.model})"
 
     def _generators(self, seed: int, count: int) -> list[torch.Generator]:
         import torch
@@ -169,7 +192,8 @@ class ImageGenerator:
         )
         if negative and quality.guidance > 1:
             kwargs["negative_prompt"] = [negative] * count
-        return list(pipe(**kwargs).images)
+        with self._lock:
+            return list(pipe(**kwargs).images)
 
     def text_to_image(
         self, prompt: str, *, width: int, height: int, seed: int, quality: Quality, count: int = 1,
@@ -203,11 +227,12 @@ class ImageGenerator:
     ) -> Image.Image:
         """Regenerate the approved preview from its seed, resize it to the final size, refine it image-to-image."""
         key = (prompt, preview_size, seed, preview_quality, negative)
-        if self._regenerated is None or self._regenerated[0] != key:
-            preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
-                                         quality=preview_quality, negative=negative, preview=True)[0]
-            self._regenerated = (key, preview)
-        preview = self._regenerated[1]
+        with self._lock:
+            if self._regenerated is None or self._regenerated[0] != key:
+                preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
+                                             quality=preview_quality, negative=negative, preview=True)[0]
+                self._regenerated = (key, preview)
+            preview = self._regenerated[1]
         base = preview.resize(self._size(width, height), Image.Resampling.LANCZOS)
         return self.image_to_image(prompt, base, seed=seed, quality=quality, negative=negative)
 
@@ -232,8 +257,8 @@ class DiffusionRenderer:
     def from_settings(cls, settings: Settings) -> DiffusionRenderer:
         """Load ``settings.image_model`` once, with the configured steps, guidance and refine strength."""
         assert settings.image_model is not None  # Settings refuses diffusers without a model
-        generator = ImageGenerator(settings.image_model, device=settings.image_device,
-                                   tiny_vae=settings.image_tiny_vae, compile=settings.image_compile)
+        generator = ImageGenerator.load(settings.image_model, device=settings.image_device,
+                                        tiny_vae=settings.image_tiny_vae, compile=settings.image_compile)
         return cls(
             generator, preview=Quality(settings.image_preview_steps, settings.image_guidance),
             final=Quality(settings.image_final_steps, settings.image_guidance, settings.image_refine_strength),
