@@ -1,28 +1,37 @@
 """Art director: turns the brief and the brand palette into channel images.
 
-A preview per channel goes to review; after approval, finals are rendered at every catalog size with
-the approved headline, each refined from the approved preview (same prompt and seed). The renderer is
-injected: the offline ``LayoutRenderer`` by default, ``DiffusionRenderer`` for AI imagery.
+A renderer makes the picture; the compositor (tools/compose.py) sets the headline, call to action and logo on it
+at the channel's sizes. A preview per channel goes to review; after approval its picture is refined once at full
+size (same prompt and seed) and composed at every catalog size with the approved copy. The renderer is injected:
+the offline ``LayoutRenderer`` by default, ``DiffusionRenderer`` for AI imagery.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Literal, Protocol
 
 from PIL import Image
 
 from briefcraft.channels import get_channel
-from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Subtask
+from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, StyleLora, Subtask
 from briefcraft.settings import Settings
 from briefcraft.tools.assets import save_png
+from briefcraft.tools.compose import Overlay, compose
 from briefcraft.tools.imagegen import DiffusionRenderer
+from briefcraft.tools.openai_images import OpenAIImagesRenderer
 from briefcraft.tools.render import LayoutRenderer, RenderSpec
 
-__all__ = ["PREVIEW_MAX_SIDE", "ImageRenderer", "image_prompt", "make_preview", "make_renderer", "render_finals"]
+__all__ = [
+    "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "make_preview",
+    "make_renderer", "render_finals",
+]
 
 #: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
 PREVIEW_MAX_SIDE = 512
+#: A final picture's longer side at most: every catalog size crops from it (Etsy's 2000 px is the largest).
+FINAL_MAX_SIDE = 2048
 
 
 class ImageRenderer(Protocol):
@@ -32,7 +41,7 @@ class ImageRenderer(Protocol):
     label: str
 
     def render(self, spec: RenderSpec) -> Image.Image:
-        """Draw one image for ``spec``."""
+        """The picture for ``spec``, without copy; about the spec's size (the compositor crops it exactly)."""
         ...
 
 
@@ -40,6 +49,8 @@ def make_renderer(settings: Settings) -> ImageRenderer:
     """The backend ``settings.image_backend`` names; a diffusers pipeline is loaded here, once."""
     if settings.image_backend == "diffusers":
         return DiffusionRenderer.from_settings(settings)
+    if settings.image_backend == "openai":
+        return OpenAIImagesRenderer.from_settings(settings)
     return LayoutRenderer()
 
 
@@ -54,66 +65,103 @@ def image_prompt(brief: CreativeBrief, brand: BrandContext) -> str:
     return "; ".join(parts)
 
 
-def _alt_text(headline: str, product: str) -> str:
+def _alt_text(headline: str, cta: str, product: str) -> str:
     # The W3C alt decision tree: an image of text carries that text in its alt.
-    return headline if headline == product else f"{headline} — {product}"
+    text = " ".join(part for part in (headline, cta) if part)
+    return text if headline == product else f"{text} — {product}"
 
 
-def _store(
-    renderer: ImageRenderer, spec: RenderSpec, store: Path, *, item_id: str, channel: str, variant: int,
-    revision: int, stage: Literal["preview", "final"], product: str, source_id: str | None = None,
+def _overlay(channel: str, brand: BrandContext, headline: str, cta: str, font_dirs: tuple[Path, ...]) -> Overlay:
+    return Overlay(
+        headline=headline, cta=cta, palette=tuple(brand.palette), fonts=tuple(brand.fonts),
+        logo=Path(brand.logo) if brand.logo else None, font_dirs=font_dirs, safe_zone=get_channel(channel).safe_zone,
+    )
+
+
+def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, *, item_id: str, node: str
+             ) -> tuple[Image.Image, Path, AuditEvent]:
+    """Make and keep the picture (before copy): a final is refined from it, every size is cropped from it."""
+    started = time.perf_counter()
+    picture = renderer.render(spec)
+    latency = (time.perf_counter() - started) * 1000
+    path, digest = save_png(picture, store, {"briefcraft:renderer": renderer.renderer,
+                                             "briefcraft:label": renderer.label, "briefcraft:prompt": spec.prompt})
+    event = AuditEvent(kind="render", node=node, item_id=item_id, provider=renderer.renderer, seed=spec.seed,
+                       path=str(path), sha256=digest, latency_ms=round(latency, 1))
+    return picture, path, event
+
+
+def _compose(
+    renderer: ImageRenderer, picture: Image.Image, picture_path: Path, size: tuple[int, int], overlay: Overlay,
+    store: Path, *, item_id: str, channel: str, variant: int, revision: int, stage: Literal["preview", "final"],
+    product: str, seed: int, prompt: str, style_loras: tuple[StyleLora, ...], source_id: str | None = None,
 ) -> tuple[ImageAsset, AuditEvent]:
-    image = renderer.render(spec)
+    image, composition = compose(picture, *size, overlay)
     path, digest = save_png(
         image, store, {"briefcraft:renderer": renderer.renderer, "briefcraft:label": renderer.label}
     )
     asset = ImageAsset(
         id=item_id, channel=channel, variant=variant, revision=revision, stage=stage,
         renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,
-        width=spec.width, height=spec.height, headline=spec.headline,
-        alt_text=_alt_text(spec.headline, product), palette=list(spec.palette), seed=spec.seed,
-        source_id=source_id, prompt=spec.prompt,
+        width=size[0], height=size[1], headline=overlay.headline, cta=overlay.cta,
+        alt_text=_alt_text(overlay.headline, overlay.cta, product), palette=list(overlay.palette), seed=seed,
+        source_id=source_id, prompt=prompt, picture=str(picture_path), composition=composition,
+        style_loras=list(style_loras) if renderer.renderer == "diffusers" else [],
     )
-    event = AuditEvent(
-        kind="render", node="make_visual" if stage == "preview" else "finalize", item_id=item_id,
-        provider=renderer.renderer, seed=spec.seed, path=str(path), sha256=digest,
-    )
+    event = AuditEvent(kind="render", node="make_visual" if stage == "preview" else "finalize", item_id=item_id,
+                       provider="compositor", path=str(path), sha256=digest)
     return asset, event
 
 
 def make_preview(
-    renderer: ImageRenderer, subtask: Subtask, brief: CreativeBrief, brand: BrandContext, store: Path, seed: int
-) -> tuple[ImageAsset, AuditEvent]:
+    renderer: ImageRenderer, subtask: Subtask, brief: CreativeBrief, brand: BrandContext, store: Path, seed: int,
+    *, font_dirs: tuple[Path, ...] = (),
+) -> tuple[ImageAsset, list[AuditEvent]]:
     """Render the preview for a visual subtask; a rewrite (revision > 0) takes a new seed."""
     width, height = get_channel(subtask.channel).images[0]
     scale = PREVIEW_MAX_SIDE / max(width, height)
+    size = (max(16, round(width * scale)), max(16, round(height * scale)))
+    spec = RenderSpec(width=size[0], height=size[1], palette=tuple(brand.palette), seed=seed + subtask.revision,
+                      prompt=image_prompt(brief, brand), style_loras=tuple(brand.style_loras))
+    picture, picture_path, made = _picture(renderer, spec, store, item_id=subtask.id, node="make_visual")
     headline = brief.key_messages[0] if brief.key_messages else brief.product
-    spec = RenderSpec(
-        width=max(16, round(width * scale)), height=max(16, round(height * scale)), headline=headline,
-        subline=brief.product, palette=tuple(brand.palette), seed=seed + subtask.revision,
-        prompt=image_prompt(brief, brand),
+    asset, composed = _compose(
+        renderer, picture, picture_path, size, _overlay(subtask.channel, brand, headline, "", font_dirs), store,
+        item_id=subtask.id, channel=subtask.channel, variant=subtask.variant, revision=subtask.revision,
+        stage="preview", product=brief.product, seed=spec.seed, prompt=spec.prompt, style_loras=spec.style_loras,
     )
-    return _store(
-        renderer, spec, store, item_id=subtask.id, channel=subtask.channel, variant=subtask.variant,
-        revision=subtask.revision, stage="preview", product=brief.product,
-    )
+    return asset, [made, composed]
+
+
+def cover_size(sizes: tuple[tuple[int, int], ...], aspect: float, max_side: int = FINAL_MAX_SIDE) -> tuple[int, int]:
+    """The smallest picture of ``aspect`` from which every size crops without upscaling (capped at ``max_side``)."""
+    width = max(max(w, h * aspect) for w, h in sizes)
+    height = width / aspect
+    scale = min(1.0, max_side / max(width, height))
+    return max(16, round(width * scale)), max(16, round(height * scale))
 
 
 def render_finals(
-    renderer: ImageRenderer, preview: ImageAsset, headline: str, product: str, store: Path
+    renderer: ImageRenderer, preview: ImageAsset, headline: str, cta: str, product: str, brand: BrandContext,
+    store: Path, *, font_dirs: tuple[Path, ...] = (),
 ) -> tuple[list[ImageAsset], list[AuditEvent]]:
-    """Render an approved preview at every size of its channel, with the approved headline, refined from it."""
+    """Refine the approved preview's picture once at full size, then compose it at every size of its channel."""
+    sizes = get_channel(preview.channel).images
+    spec = RenderSpec(
+        *cover_size(sizes, preview.width / preview.height), palette=tuple(preview.palette), seed=preview.seed,
+        prompt=preview.prompt, source=Path(preview.picture) if preview.picture else None,
+        style_loras=tuple(preview.style_loras),  # what the approved preview was made with, not today's kit
+    )
+    picture, picture_path, made = _picture(renderer, spec, store, item_id=preview.id, node="finalize")
+    overlay = _overlay(preview.channel, brand, headline, cta, font_dirs)
     finals: list[ImageAsset] = []
-    events: list[AuditEvent] = []
-    for width, height in get_channel(preview.channel).images:
-        spec = RenderSpec(
-            width=width, height=height, headline=headline, subline=product, palette=tuple(preview.palette),
-            seed=preview.seed, prompt=preview.prompt, preview_size=(preview.width, preview.height),
-        )
-        asset, event = _store(
-            renderer, spec, store, item_id=f"{preview.id}-{width}x{height}", channel=preview.channel,
-            variant=preview.variant, revision=preview.revision, stage="final", product=product,
-            source_id=preview.id,
+    events = [made]
+    for width, height in sizes:
+        asset, event = _compose(
+            renderer, picture, picture_path, (width, height), overlay, store,
+            item_id=f"{preview.id}-{width}x{height}", channel=preview.channel, variant=preview.variant,
+            revision=preview.revision, stage="final", product=product, seed=preview.seed, prompt=preview.prompt,
+            source_id=preview.id, style_loras=spec.style_loras,
         )
         finals.append(asset)
         events.append(event)

@@ -45,6 +45,10 @@ class Channel(BaseModel):
     fields: tuple[CopyField, ...]
     max_hashtags: int | None = None
     images: tuple[tuple[int, int], ...] = ()
+    safe_zone: tuple[float, float, float, float] = Field(
+        default=(0.0, 0.0, 0.0, 0.0),
+        description="Fractions of the image (top, right, bottom, left) the platform's UI covers: no text or logo.",
+    )
 
     def field(self, name: str) -> CopyField:
         """The copy field called ``name``."""

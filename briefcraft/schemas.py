@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -27,6 +28,7 @@ __all__ = [
     "BrandSnippet",
     "Cited",
     "ComplianceReport",
+    "Composition",
     "CopyVariant",
     "CreativeBrief",
     "Finding",
@@ -34,6 +36,7 @@ __all__ = [
     "KitItem",
     "ReviewDecision",
     "Severity",
+    "StyleLora",
     "Subtask",
     "validation_message",
 ]
@@ -118,6 +121,14 @@ class KitItem(_Model):
     )
 
 
+class StyleLora(_Model):
+    """A brand's style LoRA: a diffusers LoRA file and how strongly it applies to the brand's AI imagery."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,47}$", description="Unique in the kit, e.g. 'house-style'.")
+    path: Path = Field(description="The adapter file (diffusers LoRA .safetensors), e.g. from `brand train-lora`.")
+    weight: float = Field(default=1.0, gt=0, le=2, description="1 applies it as trained; below 1 fainter.")
+
+
 class BrandKit(_Model):
     """A brand's rules distilled from its guidelines; people can edit it (a YAML file per brand)."""
 
@@ -134,6 +145,9 @@ class BrandKit(_Model):
     suppressed: list[str] = Field(
         default_factory=list, description="Values a person removed; re-distilling never brings them back."
     )
+    style_loras: list[StyleLora] = Field(
+        default_factory=list, description="LoRA adapters every AI image of the brand is generated with."
+    )
 
     @field_validator("palette")
     @classmethod
@@ -141,6 +155,14 @@ class BrandKit(_Model):
         for item in value:
             if not re.match(HEX_COLOUR, item.value):
                 raise ValueError(f"palette colour {item.value!r} is not '#RRGGBB' (upper-case hex)")
+        return value
+
+    @field_validator("style_loras")
+    @classmethod
+    def _unique_loras(cls, value: list[StyleLora]) -> list[StyleLora]:
+        names = [lora.name for lora in value]
+        if repeated := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"style LoRA name {repeated[0]!r} is used twice; each name must be unique")
         return value
 
 
@@ -154,14 +176,15 @@ KIT_FIELDS = (
 class BrandContext(_Model):
     """What brand memory recalled for a brief: voice, palette and rules, each with where it came from.
 
-    Copy uses ``voice``, ``guidance`` and ``examples``; imagery ``palette``, ``fonts`` and ``visual_rules``;
-    compliance ``forbidden_terms``, ``dont_words`` and ``required_disclaimers``.
+    Copy uses ``voice``, ``guidance`` and ``examples``; imagery ``palette``, ``fonts``, ``visual_rules`` and
+    ``style_loras``; compliance ``forbidden_terms``, ``dont_words`` and ``required_disclaimers``.
     """
 
     brand: str
     voice: list[str] = Field(default_factory=list, description="Voice descriptors, e.g. 'warm'.")
     palette: list[str] = Field(min_length=1, description="Brand colours as '#RRGGBB', most important first.")
     fonts: list[str] = Field(default_factory=list)
+    logo: str | None = Field(default=None, description="The brand's logo image in memory (a file called *logo*).")
     forbidden_terms: list[Cited] = Field(default_factory=list)
     dont_words: list[Cited] = Field(default_factory=list)
     required_disclaimers: list[Cited] = Field(default_factory=list)
@@ -170,6 +193,9 @@ class BrandContext(_Model):
     visual_rules: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on visuals.")
     examples: list[BrandSnippet] = Field(default_factory=list, description="Approved past copy, best first.")
     citations: list[str] = Field(default_factory=list, description="Sources of what was recalled.")
+    style_loras: list[StyleLora] = Field(
+        default_factory=list, description="The brand kit's LoRA adapters, for ImageGenerator.use_loras."
+    )
 
     def examples_for(self, channel: str) -> list[BrandSnippet]:
         """The approved past examples for one channel, best first."""
@@ -198,16 +224,30 @@ class CopyVariant(_Model):
     author: Literal["model", "human"] = "model"
 
 
+class Composition(_Model):
+    """How the compositor set copy on a picture: the crop, the font, the text colours and where things went."""
+
+    crop: tuple[int, int, int, int] = Field(description="The box of the picture kept (left, top, right, bottom).")
+    font: str = Field(description="The font file used, or Pillow's bundled font when no brand font is installed.")
+    font_requested: list[str] = Field(default_factory=list, description="The brand kit's fonts, in order.")
+    ink: str = Field(description="Headline colour as '#RRGGBB'.")
+    panel: str | None = Field(default=None, description="Colour of the panel behind the headline, if one was needed.")
+    contrast: float = Field(description="Lowest WCAG contrast between the headline and the pixels behind it.")
+    text_boxes: list[tuple[int, int, int, int]] = Field(default_factory=list, description="Headline, then button.")
+    logo_box: tuple[int, int, int, int] | None = None
+    notes: list[str] = Field(default_factory=list, description="Compromises, e.g. ink outside the palette.")
+
+
 class ImageAsset(_Model):
-    """A rendered image, stored content-addressed; ``renderer`` says how it was made."""
+    """A channel image, stored content-addressed; ``renderer`` says how its picture was made."""
 
     id: str
     channel: str
     variant: int = Field(default=1, ge=1)
     revision: int = Field(default=0, ge=0)
     stage: Literal["preview", "final"]
-    renderer: Literal["layout", "diffusers"] = Field(
-        description="'layout': composed from palette and text, no AI imagery; 'diffusers': AI-generated."
+    renderer: Literal["layout", "diffusers", "openai"] = Field(
+        description="'layout': composed from palette and text, no AI imagery; 'diffusers' and 'openai': AI-generated."
     )
     label: str = Field(description="What the image is, in words a user sees everywhere it is shown.")
     path: str
@@ -215,11 +255,15 @@ class ImageAsset(_Model):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     headline: str
+    cta: str = ""
     alt_text: str
     palette: list[str]
     seed: int
     source_id: str | None = Field(default=None, description="For a final: the preview it was rendered from.")
     prompt: str = Field(default="", description="The image prompt the art director wrote (a layout ignores it).")
+    picture: str | None = Field(default=None, description="The picture before copy was set on it (content-addressed).")
+    composition: Composition | None = None
+    style_loras: list[StyleLora] = Field(default_factory=list, description="The brand adapters the picture used.")
 
 
 class Finding(_Model):

@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     llm_seed: int = Field(default=7, description="Seed for model sampling and layout renders.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
 
-    image_backend: Literal["layout", "diffusers"] = Field(
+    image_backend: Literal["layout", "diffusers", "openai"] = Field(
         default="layout", description="'layout': offline renderer from palette and headline (no AI imagery); "
-        "'diffusers': AI imagery from BRIEFCRAFT_IMAGE_MODEL.",
+        "'diffusers': AI imagery from BRIEFCRAFT_IMAGE_MODEL; 'openai': AI imagery from the OpenAI Images API.",
     )
     image_model: str | None = Field(
         default=None, description="For diffusers: a diffusers-format folder, or a Hugging Face id (downloaded "
@@ -66,6 +66,18 @@ class Settings(BaseSettings):
     image_guidance: float = Field(default=5.0, ge=0, le=30, description="Classifier-free guidance scale.")
     image_refine_strength: float = Field(
         default=0.5, gt=0, le=1, description="How far a final may move from its approved preview (image-to-image)."
+    )
+    image_openai_model: str = Field(
+        default="gpt-image-2.5-flare", min_length=1,
+        description="For openai: the Images API model (its sizes and qualities are checked when the backend starts).",
+    )
+    image_openai_base_url: str | None = Field(
+        default=None, description="For openai: another server speaking the Images API, e.g. http://127.0.0.1:8080/v1.",
+    )
+    image_openai_preview_quality: str = Field(default="low", description="For openai: the quality of previews.")
+    image_openai_final_quality: str = Field(default="high", description="For openai: the quality of finals.")
+    image_openai_timeout_s: float = Field(
+        default=180.0, gt=0, description="For openai: seconds to wait for one picture (high quality takes a minute)."
     )
 
     data_dir: Path = Field(default=Path(".briefcraft"), description="Checkpoints, assets and packs live here.")
@@ -127,10 +139,14 @@ class Settings(BaseSettings):
         return Path(url)
 
     @model_validator(mode="after")
-    def _check_image_model(self) -> Settings:
+    def _check_image_backend(self) -> Settings:
         if self.image_backend == "diffusers" and not self.image_model:
             raise ValueError("BRIEFCRAFT_IMAGE_BACKEND=diffusers needs BRIEFCRAFT_IMAGE_MODEL "
                              "(a diffusers-format folder or a Hugging Face id)")
+        if self.image_backend == "openai" and self.openai_api_key is None and not self.image_openai_base_url:
+            raise ValueError("BRIEFCRAFT_IMAGE_BACKEND=openai needs an API key (OPENAI_API_KEY or "
+                             "BRIEFCRAFT_OPENAI_API_KEY) or BRIEFCRAFT_IMAGE_OPENAI_BASE_URL (a server speaking the "
+                             "Images API)")
         return self
 
     @property
@@ -156,6 +172,11 @@ class Settings(BaseSettings):
     def packs_dir(self) -> Path:
         """Default parent folder of exported packs."""
         return self.data_dir / "packs"
+
+    @property
+    def fonts_dir(self) -> Path:
+        """Brand font files (.ttf/.otf) the compositor looks in before the system's font folders."""
+        return self.data_dir / "fonts"
 
 
 def load_settings(**overrides: object) -> Settings:

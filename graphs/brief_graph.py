@@ -131,11 +131,11 @@ def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
 
 def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
     """Render one channel's preview image."""
-    asset, event = make_preview(
+    asset, events = make_preview(
         deps.renderer, task["subtask"], task["brief"], task["brand"], deps.settings.assets_dir,
-        deps.settings.llm_seed,
+        deps.settings.llm_seed, font_dirs=(deps.settings.fonts_dir,),
     )
-    return {"images": [asset], "audit": [event]}
+    return {"images": [asset], "audit": events}
 
 
 def check_compliance(state: BriefState, *, deps: Deps) -> dict[str, Any]:
@@ -195,18 +195,20 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
 
 
 def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
-    """Render every approved preview at all its channel's sizes, with the channel's approved headline."""
+    """Render every approved preview at all its channel's sizes, with the channel's approved headline and CTA."""
     rounds = deps.settings.max_revision_rounds
     approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
     finals: list[ImageAsset] = []
     audit: list[AuditEvent] = []
     for preview in _approved(state, "images", rounds):
-        overlay = get_channel(preview.channel).overlay_field
-        headlines = [c.fields[overlay.name][0] for c in approved_copy
-                     if overlay and c.channel == preview.channel and c.fields.get(overlay.name)]
+        channel = get_channel(preview.channel)
+        copies = [c for c in approved_copy if c.channel == preview.channel]
+        overlay = channel.overlay_field
+        headlines = [c.fields[overlay.name][0] for c in copies if overlay and c.fields.get(overlay.name)]
+        ctas = [c.fields["cta"][0] for c in copies if c.fields.get("cta")]
         rendered, events = render_finals(
-            deps.renderer, preview, headlines[0] if headlines else preview.headline, state["brief"].product,
-            deps.settings.assets_dir,
+            deps.renderer, preview, headlines[0] if headlines else preview.headline, ctas[0] if ctas else "",
+            state["brief"].product, state["brand"], deps.settings.assets_dir, font_dirs=(deps.settings.fonts_dir,),
         )
         finals += rendered
         audit += events

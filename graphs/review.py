@@ -57,7 +57,13 @@ def _action_name(item: Item) -> str:
 
 def _describe(item: Item, report: ComplianceReport) -> str:
     if isinstance(item, ImageAsset):
-        return f"{item.label}. Alt text: {item.alt_text}"
+        text = f"{item.label}. Alt text: {item.alt_text}"
+        if item.composition:
+            text += (f". Text in {item.composition.font}, {item.composition.ink}"
+                     f"{' on ' + item.composition.panel if item.composition.panel else ''}, "
+                     f"contrast {item.composition.contrast}:1")
+            text += "".join(f". {note}" for note in item.composition.notes)
+        return text
     findings = report.for_item(item.id)
     if not findings:
         return "No findings from the channel-limit, forbidden-term and mandatory-element checks."

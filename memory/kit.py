@@ -18,9 +18,9 @@ import yaml
 from pydantic import ValidationError
 
 from briefcraft.errors import ConfigError
-from briefcraft.schemas import KIT_FIELDS, BrandKit, KitItem, validation_message
+from briefcraft.schemas import KIT_FIELDS, BrandKit, KitItem, StyleLora, validation_message
 
-__all__ = ["apply_edit", "distill", "kit_rules", "kit_yaml", "load_kit", "parse_kit", "save_kit"]
+__all__ = ["apply_edit", "distill", "kit_rules", "kit_yaml", "load_kit", "parse_kit", "save_kit", "with_style_lora"]
 
 #: Kit field -> what a label or heading says to introduce it. Checked in order: the first match wins,
 #: so "never say" is forbidden before "say" is a do-word.
@@ -95,18 +95,22 @@ def _unique(items: Iterable[KitItem]) -> list[KitItem]:
 
 
 def distill(brand: str, found: dict[str, list[KitItem]], previous: BrandKit | None) -> BrandKit:
-    """A fresh kit from ``found`` items, keeping a person's items and removals from ``previous``."""
+    """A fresh kit from ``found`` items, keeping a person's items, removals and style LoRAs from ``previous``."""
     suppressed = {value.casefold() for value in (previous.suppressed if previous else [])}
     fields: dict[str, list[KitItem]] = {}
     for name in KIT_FIELDS:
         kept = [item for item in getattr(previous, name, []) if item.origin == "person"]
         fresh = [item for item in found.get(name, []) if item.value.casefold() not in suppressed]
         fields[name] = _unique([*kept, *fresh])
-    return BrandKit(brand=brand, suppressed=previous.suppressed if previous else [], **fields)
+    return BrandKit(brand=brand, suppressed=previous.suppressed if previous else [],
+                    style_loras=previous.style_loras if previous else [], **fields)
 
 
 def apply_edit(old: BrandKit, new: BrandKit, *, user: str) -> BrandKit:
-    """The kit after a person's edit: new or changed values become the person's, removed ones suppressed."""
+    """The kit after a person's edit: new or changed values become the person's, removed ones suppressed.
+
+    Style LoRAs are taken as edited: guidelines never propose them, so there is nothing to suppress.
+    """
     fields: dict[str, list[KitItem]] = {}
     suppressed = list(new.suppressed)
     for name in KIT_FIELDS:
@@ -119,7 +123,15 @@ def apply_edit(old: BrandKit, new: BrandKit, *, user: str) -> BrandKit:
         ]
         kept = {item.value for item in after}
         suppressed += [value for value in before if value not in kept and value not in suppressed]
-    return BrandKit(brand=old.brand, suppressed=suppressed, **fields)
+    return BrandKit(brand=old.brand, suppressed=suppressed, style_loras=new.style_loras, **fields)
+
+
+def with_style_lora(kit: BrandKit, lora: StyleLora) -> BrandKit:
+    """The kit with ``lora`` among its style LoRAs, in place of one of the same name (else last)."""
+    loras = [lora if old.name == lora.name else old for old in kit.style_loras]
+    if all(old.name != lora.name for old in kit.style_loras):
+        loras.append(lora)
+    return kit.model_copy(update={"style_loras": loras})
 
 
 def load_kit(path: Path) -> BrandKit | None:

@@ -456,6 +456,17 @@ class ChromaBrandMemory:
                 found[item.pop("field")].append(KitItem.model_validate(item))
         return found
 
+    def logo(self, brand: str) -> Path | None:
+        """The brand's logo: the most recently stored image whose file name says 'logo'."""
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return None
+        with self._reachable():
+            images = store.get(where={"$and": [{"chunk": 0}, {"kind": "image"}]}, include=["metadatas"])
+        logos = [m for m in images["metadatas"] or [] if "logo" in Path(str(m["source"])).stem.lower()]
+        latest = max(logos, key=lambda m: (str(m["ingested_at"]), str(m["source"])), default=None)
+        return Path(str(latest["path"])) if latest else None
+
     def guidance(self, brand: str, query: str, *, k: int = 3) -> list[BrandSnippet]:
         """Guideline passages (never ones flagged as instructions to a model) for ``query``."""
         store = self._store(brand, "docs", create=False)
@@ -496,11 +507,13 @@ class ChromaBrandMemory:
             voice=[item.value for item in kit.voice] if kit else [],
             palette=palette or list(DEFAULT_PALETTE),
             fonts=[item.value for item in kit.fonts] if kit else [],
+            logo=str(logo) if (logo := self.logo(brief.brand)) else None,
             forbidden_terms=cited(kit.forbidden_terms) if kit else [],
             dont_words=cited(kit.dont_words) if kit else [],
             required_disclaimers=cited(kit.required_disclaimers) if kit else [],
             product_names=cited(kit.product_names) if kit else [],
             guidance=guidance, visual_rules=visual, examples=examples, citations=citations,
+            style_loras=kit.style_loras if kit else [],
         )
 
     def examples(self, brief: CreativeBrief, channel: str, *, k: int = 2) -> list[BrandSnippet]:

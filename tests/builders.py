@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import socket
 from pathlib import Path
+from typing import Any
 
 import docx
 from PIL import Image, ImageDraw
@@ -77,6 +78,13 @@ def make_image(path: Path, colours: tuple[tuple[int, int, int], tuple[int, int, 
     return path
 
 
+def pixels(image: Image.Image) -> Any:  # a numpy array; numpy stays out of this module's imports
+    """An image's RGB pixels as signed integers, to compare or subtract."""
+    import numpy as np
+
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nothing listens on (for the servers tests start)."""
     with socket.socket() as sock:
@@ -91,23 +99,50 @@ def _byte_level_alphabet() -> list[str]:
     return [chr(c) for c in printable] + [chr(256 + i) for i in range(len(extra))]
 
 
+def _tiny_clip(folder: Path, name: str, *, projection: bool = False) -> tuple[Any, Any]:
+    """A tiny CLIP text encoder and a byte-level CLIP tokenizer (no merges), its vocabulary written to ``folder``."""
+    import json
+
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    config = CLIPTextConfig(
+        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+        num_hidden_layers=2, vocab_size=520, max_position_embeddings=77, projection_dim=32,
+    )
+    encoder = CLIPTextModelWithProjection(config) if projection else CLIPTextModel(config)
+    alphabet = _byte_level_alphabet()
+    tokens = ["<|startoftext|>", "<|endoftext|>", *alphabet, *(c + "</w>" for c in alphabet)]
+    vocab_dir = folder / name
+    vocab_dir.mkdir(parents=True, exist_ok=True)
+    (vocab_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
+    (vocab_dir / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    tokenizer = CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"), model_max_length=77)
+    return encoder, tokenizer
+
+
+def _tiny_vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, sample_size=64,
+    )
+
+
+def _scheduler() -> Any:
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+
+
 def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
     """A tiny Stable Diffusion pipeline built from configs (random weights), saved as users' models are.
 
     Returns the pipeline folder and a matching tiny VAE (``AutoencoderTiny``) folder. The VAE downsamples 8x like
     SD's, so channel sizes stay cheap; the CLIP tokenizer has a byte-level vocabulary and no merges.
     """
-    import json
-
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        AutoencoderTiny,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline, UNet2DConditionModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
@@ -115,22 +150,9 @@ def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32, norm_num_groups=8, attention_head_dim=8,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, sample_size=64,
-    )
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, vocab_size=520, max_position_embeddings=77,
-    ))
-    alphabet = _byte_level_alphabet()
-    tokens = ["<|startoftext|>", "<|endoftext|>", *alphabet, *(c + "</w>" for c in alphabet)]
-    vocab_dir = folder / "vocab"
-    vocab_dir.mkdir(parents=True, exist_ok=True)
-    (vocab_dir / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}), encoding="utf-8")
-    (vocab_dir / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    tokenizer = CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"), model_max_length=77)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    vae = _tiny_vae()
+    text_encoder, tokenizer = _tiny_clip(folder, "vocab")
+    scheduler = _scheduler()
     pipeline = StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler, safety_checker=None,
         feature_extractor=None, requires_safety_checker=False,
@@ -141,3 +163,27 @@ def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
         num_encoder_blocks=(1, 1, 1, 1), num_decoder_blocks=(1, 1, 1, 1),
     ).save_pretrained(folder / "tiny-vae")
     return folder / "tiny-sd", folder / "tiny-vae"
+
+
+def make_tiny_sdxl(folder: Path) -> Path:
+    """A tiny Stable Diffusion XL pipeline (two text encoders, size and crop conditioning) built from configs and
+    saved as users' models are; the shapes follow diffusers' own SDXL test components."""
+    import torch
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=32 + 6 * 8,  # the pooled text embedding and six size/crop numbers
+        cross_attention_dim=64, norm_num_groups=8,  # the two encoders' 32-wide states, concatenated
+    )
+    text_encoder, tokenizer = _tiny_clip(folder, "vocab-sdxl-1")
+    text_encoder_2, tokenizer_2 = _tiny_clip(folder, "vocab-sdxl-2", projection=True)
+    StableDiffusionXLPipeline(
+        vae=_tiny_vae(), text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2, unet=unet, scheduler=_scheduler(),
+    ).save_pretrained(folder / "tiny-sdxl")
+    return folder / "tiny-sdxl"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from builders import make_tiny_sd
 
 from briefcraft.agents.models import LocalLlamaChat, bundled_gguf
 from briefcraft.settings import Settings
@@ -37,6 +38,12 @@ def settings(tmp_path: Path) -> Settings:
 def local_model() -> LocalLlamaChat:
     """The bundled SmolLM2 GGUF through llama-cpp-python, shared by the whole session."""
     return LocalLlamaChat(model_path=str(bundled_gguf()), n_ctx=2048, temperature=0.2, max_tokens=400, seed=7)
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny Stable Diffusion pipeline folder and tiny VAE folder (random weights), built once per session."""
+    return make_tiny_sd(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

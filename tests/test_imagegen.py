@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import make_tiny_sd
+from builders import make_tiny_sdxl, pixels
 from PIL import Image
 
 from briefcraft.errors import ConfigError
@@ -17,24 +17,15 @@ from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.schemas import CreativeBrief
 from briefcraft.settings import Settings, load_settings
 from briefcraft.tools.imagegen import DiffusionRenderer, ImageGenerator, Quality, pipeline_kind
-from briefcraft.tools.render import RenderSpec, contrast_ratio
+from briefcraft.tools.render import RenderSpec
 
 FAST = Quality(steps=2, guidance=1.0)
-
-
-@pytest.fixture(scope="session")
-def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return make_tiny_sd(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="session")
 def generator(tiny_sd: tuple[Path, Path]) -> ImageGenerator:
     model, tiny_vae = tiny_sd
     return ImageGenerator.load(str(model), device="cpu", tiny_vae=str(tiny_vae))
-
-
-def _pixels(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.int16)
 
 
 def test_one_pipeline_serves_every_mode(generator: ImageGenerator) -> None:
@@ -53,17 +44,17 @@ def test_text_to_image_batches_variants_and_repeats_with_a_seed(generator: Image
                                     preview=True)
     assert [image.size for image in batch] == [(96, 64)] * 3
     alone = generator.text_to_image("oat milk cold brew", width=96, height=64, seed=12, quality=FAST, preview=True)
-    assert np.array_equal(_pixels(alone[0]), _pixels(batch[1]))  # variant i is seed + i, batch or not
-    assert not np.array_equal(_pixels(batch[0]), _pixels(batch[1]))
+    assert np.array_equal(pixels(alone[0]), pixels(batch[1]))  # variant i is seed + i, batch or not
+    assert not np.array_equal(pixels(batch[0]), pixels(batch[1]))
     other_prompt = generator.text_to_image("a red bicycle", width=96, height=64, seed=11, quality=FAST, preview=True)
-    assert not np.array_equal(_pixels(other_prompt[0]), _pixels(batch[0]))
+    assert not np.array_equal(pixels(other_prompt[0]), pixels(batch[0]))
 
 
 def test_image_to_image_and_inpainting(generator: ImageGenerator) -> None:
     product = Image.new("RGB", (128, 96), (200, 120, 40))
     staged = generator.image_to_image("on a kitchen table", product, seed=3, quality=Quality(3, 1.0, 0.6))
     assert staged.size == (128, 96)
-    assert np.array_equal(_pixels(staged), _pixels(
+    assert np.array_equal(pixels(staged), pixels(
         generator.image_to_image("on a kitchen table", product, seed=3, quality=Quality(3, 1.0, 0.6))))
     mask = Image.new("L", (128, 96), 0)
     mask.paste(255, (0, 0, 128, 48))
@@ -75,30 +66,45 @@ def test_image_to_image_and_inpainting(generator: ImageGenerator) -> None:
 
 def test_final_is_refined_from_the_preview(generator: ImageGenerator) -> None:
     preview = generator.text_to_image("cold brew", width=64, height=64, seed=5, quality=FAST, preview=True)[0]
-    final = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=5,
-                                         preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
-    unrelated = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=99,
-                                             preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
-    upscaled = _pixels(preview.resize((128, 128), Image.Resampling.LANCZOS))
-    assert np.abs(_pixels(final) - upscaled).mean() < np.abs(_pixels(unrelated) - upscaled).mean()
-    again = generator.final_from_preview("cold brew", preview_size=(64, 64), width=128, height=128, seed=5,
-                                         preview_quality=FAST, quality=Quality(2, 1.0, 0.3))
-    assert np.array_equal(_pixels(final), _pixels(again))
+    other = generator.text_to_image("cold brew", width=64, height=64, seed=99, quality=FAST, preview=True)[0]
+    refine = Quality(2, 1.0, 0.3)
+    final = generator.final_from_preview("cold brew", preview, width=128, height=128, seed=5, quality=refine)
+    unrelated = generator.final_from_preview("cold brew", other, width=128, height=128, seed=5, quality=refine)
+    upscaled = pixels(preview.resize((128, 128), Image.Resampling.LANCZOS))
+    assert final.size == (128, 128)
+    assert np.abs(pixels(final) - upscaled).mean() < np.abs(pixels(unrelated) - upscaled).mean()
+    again = generator.final_from_preview("cold brew", preview, width=128, height=128, seed=5, quality=refine)
+    assert np.array_equal(pixels(final), pixels(again))
 
 
-def test_renderer_gives_exact_channel_sizes_with_a_readable_headline(generator: ImageGenerator) -> None:
+def test_renderer_makes_pictures_for_previews_and_finals(generator: ImageGenerator, tmp_path: Path) -> None:
     renderer = DiffusionRenderer(generator, preview=FAST, final=Quality(2, 1.0, 0.5))
     palette = ("#F4EBD9", "#1B2A41")
-    spec = RenderSpec(width=300, height=157, headline="Cold brew, warm hello", subline="Oat cold brew",
-                      palette=palette, seed=2, prompt="cold brew bottle on a train")
-    image = renderer.render(spec)
-    assert image.size == (300, 157)  # generated at 304x152, resized to the channel's exact size
-    panel = image.getpixel((2, 156))
-    assert panel == (0x1B, 0x2A, 0x41)
-    assert contrast_ratio(panel, (255, 255, 255)) >= 4.5
+    spec = RenderSpec(width=300, height=157, palette=palette, seed=2, prompt="cold brew bottle on a train")
+    picture = renderer.render(spec)
+    assert picture.size == (288, 144)  # the latent grid's multiple of 16; the compositor crops to the channel's
+    assert np.array_equal(pixels(picture), pixels(renderer.render(spec)))
+    picture.save(tmp_path / "preview.png")
+    final = renderer.render(RenderSpec(width=600, height=300, palette=palette, seed=2, prompt=spec.prompt,
+                                       source=tmp_path / "preview.png"))
+    assert final.size == (592, 288)
     assert "AI image" in renderer.label
     with pytest.raises(ValueError, match="needs a prompt"):
-        renderer.render(RenderSpec(width=64, height=64, headline="h", subline="", palette=palette, seed=1))
+        renderer.render(RenderSpec(width=64, height=64, palette=palette, seed=1))
+
+
+def test_sdxl_loads_by_path_and_serves_every_mode(tmp_path_factory: pytest.TempPathFactory) -> None:
+    sdxl = ImageGenerator.load(str(make_tiny_sdxl(tmp_path_factory.mktemp("sdxl"))), device="cpu")
+    assert type(sdxl.text2image).__name__ == "StableDiffusionXLPipeline"
+    assert type(sdxl.inpainting).__name__ == "StableDiffusionXLInpaintPipeline"
+    batch = sdxl.text_to_image("oat milk", width=96, height=64, seed=4, quality=FAST, count=2, preview=True)
+    assert [image.size for image in batch] == [(96, 64)] * 2
+    alone = sdxl.text_to_image("oat milk", width=96, height=64, seed=5, quality=FAST, preview=True)[0]
+    assert np.array_equal(pixels(alone), pixels(batch[1]))
+    product = Image.new("RGB", (64, 96), (30, 90, 160))
+    assert sdxl.image_to_image("on a desk", product, seed=1, quality=Quality(2, 1.0, 0.5)).size == (64, 96)
+    mask = Image.new("L", (64, 96), 255)
+    assert sdxl.inpaint("a meadow", product, mask, seed=1, quality=Quality(2, 1.0, 1.0)).size == (64, 96)
 
 
 def test_bad_model_settings_are_one_line_errors(tmp_path: Path) -> None:
@@ -139,3 +145,8 @@ def test_graph_renders_ai_previews_and_finals(settings: Settings, local_model: A
     assert [(f.source_id, f.stage, f.renderer) for f in finals] == [(previews[0].id, "final", "diffusers")]
     with Image.open(Path(done.pack) / images[0]["path"]) as exported:
         assert exported.size == (1200, 600)
+    # The final's picture was refined from the approved preview's picture, then composed at the channel size.
+    assert finals[0].picture != previews[0].picture and finals[0].composition is not None
+    assert finals[0].composition.contrast >= 4.5
+    with Image.open(finals[0].picture) as picture:
+        assert picture.size == (1200, 592)  # the cover size, on the latent grid

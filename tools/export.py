@@ -51,7 +51,10 @@ def _deck_markdown(brief: CreativeBrief, copies: list[CopyVariant], images: list
         lines += ["## Images", ""]
         lines += [
             f"- `assets/{image.channel}/{image.id}.png` {image.width}x{image.height} — {image.label}; "
-            f"alt: {image.alt_text}"
+            f"alt: {image.alt_text}" + (
+                f"; text in {image.composition.font}, contrast {image.composition.contrast}:1"
+                if image.composition else ""
+            )
             for image in images
         ]
         lines.append("")
@@ -131,7 +134,9 @@ def write_pack(
                     "path": f"assets/{image.channel}/{image.id}.png", "renderer": image.renderer,
                     "label": image.label, "source_id": image.source_id, "alt_text": image.alt_text,
                     "asset_id": f"{thread_id}/{image.source_id or image.id}", "width": image.width,
-                    "height": image.height, "seed": image.seed, "prompt": image.prompt,
+                    "height": image.height, "seed": image.seed, "prompt": image.prompt, "headline": image.headline,
+                    "cta": image.cta, "style_loras": [lora.model_dump(mode="json") for lora in image.style_loras],
+                    "composition": image.composition.model_dump(mode="json") if image.composition else None,
                 }
                 for image in images
             ],

@@ -7,15 +7,18 @@ diffusers uses by default on torch 2; ``compile=True`` wraps the denoiser in ``t
 generators, one per image, so a seed gives the same image whatever else is in the batch.
 
 Previews are the cheap path: few steps, small, every variant in one batched call, decoded by a tiny VAE when one is
-configured. A final is the approved preview regenerated from its recorded seed, resized to the final size and
-refined with image-to-image at full steps, so it keeps the composition the director approved.
+configured. A final is the approved preview picture resized to the final size and refined with image-to-image at
+full steps from the same seed, so it keeps the composition the director approved.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,16 +26,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from PIL import Image
 
 from briefcraft.errors import ConfigError
-from briefcraft.tools.render import RenderSpec, overlay_headline
+from briefcraft.tools.render import RenderSpec
 
 if TYPE_CHECKING:
     import torch
 
+    from briefcraft.schemas import StyleLora
     from briefcraft.settings import Settings
 
 __all__ = ["DiffusionRenderer", "ImageGenerator", "Quality", "pipeline_kind", "resolve_device"]
 
-#: What the headline overlay and the channel crops add afterwards; kept out of the picture itself.
+#: What the compositor adds afterwards (copy, logo); kept out of the picture itself.
 NEGATIVE_PROMPT = "text, letters, words, watermark, logo, caption, blurry, deformed"
 
 #: A Hugging Face model id: ``org/name`` with the hub's characters.
@@ -150,8 +154,7 @@ class ImageGenerator:
         for pipe in (self.image2image, self.inpainting, self.preview_pipe):
             pipe.set_progress_bar_config(disable=True)
         self._lock = threading.RLock()
-        # The last preview regenerated for finals: a channel's sizes all refine the same one.
-        self._regenerated: tuple[tuple[Any, ...], Image.Image] | None = None
+        self._adapters, self._active_loras = {}, ()
 
     @classmethod
     def load(
@@ -222,27 +225,108 @@ class ImageGenerator:
                           image=image.convert("RGB"), mask_image=mask.convert("L"), strength=quality.strength)[0]
 
     def final_from_preview(
-        self, prompt: str, *, preview_size: tuple[int, int], width: int, height: int, seed: int,
-        preview_quality: Quality, quality: Quality, negative: str | None = None,
+        self, prompt: str, preview: Image.Image, *, width: int, height: int, seed: int, quality: Quality,
+        negative: str | None = None,
     ) -> Image.Image:
-        """Regenerate the approved preview from its seed, resize it to the final size, refine it image-to-image."""
-        key = (prompt, preview_size, seed, preview_quality, negative)
-        with self._lock:
-            if self._regenerated is None or self._regenerated[0] != key:
-                preview = self.text_to_image(prompt, width=preview_size[0], height=preview_size[1], seed=seed,
-                                             quality=preview_quality, negative=negative, preview=True)[0]
-                self._regenerated = (key, preview)
-            preview = self._regenerated[1]
-        base = preview.resize(self._size(width, height), Image.Resampling.LANCZOS)
+        """The approved preview picture resized to the final size and refined image-to-image at full steps."""
+        base = preview.convert("RGB").resize(self._size(width, height), Image.Resampling.LANCZOS)
         return self.image_to_image(prompt, base, seed=seed, quality=quality, negative=negative)
+
+    #: LoRA files loaded into the pipeline, by resolved path: (the file's mtime when loaded, its adapter name).
+    _adapters: dict[Path, tuple[int, str]]
+    #: The adapters active now, with their weights, in the pipeline's order; empty when LoRA is off.
+    _active_loras: tuple[tuple[str, float], ...]
+
+    def use_loras(self, loras: Sequence[StyleLora]) -> None:
+        """Make exactly ``loras`` active, at their weights, for the generations that follow; ``[]`` turns LoRA off.
+
+        Each file is loaded once and kept (again only when it changed on disk, e.g. retrained), so switching between
+        brands only re-weights. The adapters live in the denoiser and text encoder that every mode shares, so they
+        apply to text-to-image, image-to-image, inpainting and previews alike; with none active the output is
+        exactly the base model's. A missing or unusable file is a ``ConfigError`` naming it, and the adapters that
+        were active stay so. While other threads generate for other brands, use ``with_loras`` instead.
+        """
+        with self._lock:
+            paths = [lora.path.expanduser() for lora in loras]
+            if repeated := next((path for i, path in enumerate(paths) if path in paths[:i]), None):
+                raise ConfigError(f"style LoRA {repeated} is listed twice; list each adapter once")
+            self._activate(tuple((self._adapter(path), lora.weight) for path, lora in zip(paths, loras, strict=True)))
+
+    @contextmanager
+    def with_loras(self, loras: Sequence[StyleLora]) -> Iterator[ImageGenerator]:
+        """This generator with exactly ``loras`` active for the block, then the adapters active before it again.
+
+        The graph renders channels in parallel threads: the lock is held for the whole block, so no other brand's
+        adapters can be switched in between activation and generation. Pass the recalled brand's adapters::
+
+            with generator.with_loras(brand.style_loras) as gen:   # brand: the BrandContext
+                picture = gen.text_to_image(prompt, width=512, height=512, seed=7, quality=quality)[0]
+        """
+        with self._lock:
+            before = self._active_loras
+            self.use_loras(loras)
+            try:
+                yield self
+            finally:
+                self._activate(before)
+
+    def _adapter(self, path: Path) -> str:
+        """The adapter name of the LoRA file at ``path``, loading the file on first use or when it changed."""
+        import logging
+        import warnings
+
+        from diffusers.utils import logging as diffusers_logging
+
+        allowed = "allowed: a diffusers LoRA .safetensors file for this model, e.g. from `briefcraft brand train-lora`"
+        if not path.is_file() or path.suffix.lower() != ".safetensors":
+            raise ConfigError(f"style LoRA {path}: no such .safetensors file; {allowed}")
+        key = path.resolve()
+        stamp = key.stat().st_mtime_ns
+        if key in self._adapters and self._adapters[key][0] == stamp:
+            return self._adapters[key][1]
+        # A new name per file version; a hex digest is never part of a module path, which diffusers' missing-keys
+        # warning would otherwise match. A replaced version stays loaded: a caller may still restore it.
+        name = "style_" + hashlib.sha256(f"{key}:{stamp}".encode()).hexdigest()[:12]
+        verbosity = diffusers_logging.get_verbosity()
+        # diffusers logs a failed load in full, and notes on a LoRA without text-encoder layers: the ConfigError
+        # below says what matters in one line. peft warns that a second adapter joins: several is the point here.
+        diffusers_logging.set_verbosity(logging.CRITICAL)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+                self.text2image.load_lora_weights(str(key), adapter_name=name)
+        except (OSError, ValueError, RuntimeError, KeyError) as error:
+            reason = " ".join(str(error).split()) or type(error).__name__
+            reason = reason if len(reason) <= 200 else reason[:199] + "…"
+            raise ConfigError(f"style LoRA {path} cannot be used with image model {self.model}: {reason}; "
+                              f"{allowed}") from error
+        finally:
+            diffusers_logging.set_verbosity(verbosity)
+        self._adapters[key] = (stamp, name)
+        self._apply(self._active_loras)  # loading activated the new adapter alone
+        return name
+
+    def _activate(self, wanted: tuple[tuple[str, float], ...]) -> None:
+        """Make ``wanted`` the active adapters unless they already are."""
+        if wanted != self._active_loras:
+            self._apply(wanted)
+
+    def _apply(self, wanted: tuple[tuple[str, float], ...]) -> None:
+        """Set the pipeline's adapters and weights; none disables LoRA, which gives the base model's pixels exactly."""
+        if wanted:
+            self.text2image.enable_lora()
+            self.text2image.set_adapters([name for name, _ in wanted], adapter_weights=[w for _, w in wanted])
+        else:
+            self.text2image.disable_lora()
+        self._active_loras = wanted
 
 
 class DiffusionRenderer:
-    """The art director's AI backend: a generated picture at the spec's size with the headline set on it.
+    """The art director's AI backend: the picture for a spec, without copy (the compositor sets that).
 
-    A preview is generated at its (small) size with preview quality; a final (``spec.preview_size`` set) is
-    refined from its preview by ``ImageGenerator.final_from_preview``. Pictures are generated at the nearest
-    size the model's latent grid allows and resized to the exact channel size.
+    A preview is generated at its (small) size with preview quality, batched-call ready and decoded by the tiny
+    VAE when one is configured; a final (``spec.source`` set) refines that approved preview picture at full size.
+    Pictures come at the nearest size the model's latent grid allows; the compositor crops to the channel's.
     """
 
     renderer = "diffusers"
@@ -265,19 +349,17 @@ class DiffusionRenderer:
         )
 
     def render(self, spec: RenderSpec) -> Image.Image:
-        """Generate the picture for ``spec`` and set its headline; the same spec gives the same pixels."""
+        """Generate the picture for ``spec``; the same spec gives the same pixels."""
         if not spec.prompt:
             raise ValueError("an AI render needs a prompt; the art director writes one from the brief")
-        if spec.preview_size is None:
-            picture = self.generator.text_to_image(
-                spec.prompt, width=spec.width, height=spec.height, seed=spec.seed, quality=self.preview,
-                negative=NEGATIVE_PROMPT, preview=True,
-            )[0]
-        else:
-            picture = self.generator.final_from_preview(
-                spec.prompt, preview_size=spec.preview_size, width=spec.width, height=spec.height, seed=spec.seed,
-                preview_quality=self.preview, quality=self.final, negative=NEGATIVE_PROMPT,
-            )
-        if picture.size != (spec.width, spec.height):
-            picture = picture.resize((spec.width, spec.height), Image.Resampling.LANCZOS)
-        return overlay_headline(picture.convert("RGB"), spec)
+        with self.generator.with_loras(spec.style_loras) as generator:  # the brand's adapters, for this call only
+            if spec.source is None:
+                return generator.text_to_image(
+                    spec.prompt, width=spec.width, height=spec.height, seed=spec.seed, quality=self.preview,
+                    negative=NEGATIVE_PROMPT, preview=True,
+                )[0]
+            with Image.open(spec.source) as preview:
+                return generator.final_from_preview(
+                    spec.prompt, preview, width=spec.width, height=spec.height, seed=spec.seed, quality=self.final,
+                    negative=NEGATIVE_PROMPT,
+                )

@@ -1,5 +1,6 @@
 """The ``briefcraft`` command line: run a brief, resume a thread with decisions, read a thread's status,
-manage brand memory (``briefcraft memory ...``, in ``briefcraft.ui.memory_cli``).
+manage brand memory (``briefcraft memory ...``, in ``briefcraft.ui.memory_cli``) and the brand's image style
+(``briefcraft brand ...``, in ``briefcraft.ui.brand_cli``).
 
 Exit codes: 0 done, 3 waiting for a human, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -23,6 +24,7 @@ from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.runner import RunStatus
 from briefcraft.schemas import CreativeBrief, validation_message
 from briefcraft.settings import load_settings
+from briefcraft.ui.brand_cli import add_brand_parser, run_brand
 from briefcraft.ui.memory_cli import add_memory_parser, run_memory
 
 __all__ = ["main"]
@@ -64,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("thread")
     show.add_argument("--json", action="store_true", help="print the status as JSON")
     add_memory_parser(commands)
+    add_brand_parser(commands)
     return parser
 
 
@@ -210,7 +213,7 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``briefcraft`` command."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory}
+    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand}
     try:
         return handlers[args.command](args)
     except BriefcraftError as error:
