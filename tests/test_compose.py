@@ -148,9 +148,11 @@ def test_brand_font_is_found_by_family_and_used(tmp_path: Path) -> None:
     assets = Path(gradio.__file__).parent / "templates"  # gradio ships the KaTeX fonts as .ttf files
     fonts = tmp_path / "fonts"
     fonts.mkdir()
+    assert find_font(("KaTeX Main",), (fonts,)) is None
     for face in ("Regular", "Bold", "Italic"):
         shutil.copy(next(assets.rglob(f"KaTeX_Main-{face}*.ttf")), fonts / f"KaTeX_Main-{face}.ttf")
-    assert find_font(("Canela", "KaTeX Main"), (fonts,)) == fonts / "KaTeX_Main-Bold.ttf"  # first installed, bold
+    # Found once installed (no restart), the first family installed, the bold face.
+    assert find_font(("Canela", "KaTeX Main"), (fonts,)) == fonts / "KaTeX_Main-Bold.ttf"
     branded, used = compose(_photo(), 1080, 1080, _overlay(fonts=("Canela", "KaTeX Main"), font_dirs=(fonts,)))
     plain, fallback = compose(_photo(), 1080, 1080, _overlay(fonts=("Canela",), font_dirs=(fonts,)))
     assert used.font == "KaTeX_Main-Bold" and used.font_requested == ["Canela", "KaTeX Main"]

@@ -20,8 +20,8 @@ from PIL import Image, ImageColor, ImageDraw, ImageFont
 from briefcraft.schemas import Composition
 
 __all__ = [
-    "AA_CONTRAST", "BUNDLED_FONT", "Overlay", "compose", "contrast_ratio", "find_font", "relative_luminance",
-    "smart_crop", "subject_box",
+    "AA_CONTRAST", "BUNDLED_FONT", "Overlay", "check_palette", "check_size", "compose", "contrast_ratio", "find_font",
+    "relative_luminance", "smart_crop", "subject_box",
 ]
 
 #: WCAG 2.x AA minimum contrast for normal-size text.
@@ -41,6 +41,20 @@ _SYSTEM_FONT_DIRS = (
 _SALIENCY_SIDE = 96
 
 
+def check_size(width: int, height: int) -> None:
+    """Refuse an image size outside 16 to 8192 px a side, naming it."""
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise ValueError(f"size {width}x{height} is out of range; allowed: 16 to 8192 px a side")
+
+
+def check_palette(palette: tuple[str, ...]) -> None:
+    """Refuse an empty palette or a colour Pillow cannot read, naming it."""
+    if not palette:
+        raise ValueError("palette is empty; give at least one colour as '#RRGGBB'")
+    for colour in palette:
+        ImageColor.getrgb(colour)  # raises ValueError naming a bad colour
+
+
 @dataclass(frozen=True)
 class Overlay:
     """The copy and brand assets set on a picture: headline, call to action, palette, font and logo."""
@@ -55,10 +69,7 @@ class Overlay:
     safe_zone: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        if not self.palette:
-            raise ValueError("palette is empty; give at least one colour as '#RRGGBB'")
-        for colour in self.palette:
-            ImageColor.getrgb(colour)  # raises ValueError naming a bad colour
+        check_palette(self.palette)
         if not all(0 <= f < 0.5 for f in self.safe_zone):
             raise ValueError(f"safe_zone {self.safe_zone}: each side must be a fraction in [0, 0.5)")
 
@@ -81,12 +92,10 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(linear @ np.array([0.2126, 0.7152, 0.0722]))
 
 
-def _min_contrast(ink: RGB, pixels: np.ndarray) -> float:
-    """The lowest contrast between ``ink`` and any of ``pixels`` (an array of RGB)."""
-    lum = _luminance(pixels.reshape(-1, 3).astype(np.float64))
+def _min_contrast(ink: RGB, lum: np.ndarray) -> float:
+    """The lowest contrast between ``ink`` and any of the luminances ``lum``."""
     ink_lum = relative_luminance(ink)
-    ratios = (np.maximum(lum, ink_lum) + 0.05) / (np.minimum(lum, ink_lum) + 0.05)
-    return float(ratios.min())
+    return float(((np.maximum(lum, ink_lum) + 0.05) / (np.minimum(lum, ink_lum) + 0.05)).min())
 
 
 def _rgb(colour: str) -> RGB:
@@ -156,12 +165,14 @@ def _key(name: str) -> str:
 
 
 @cache
+def _fonts_in(folder: Path, _stamp: int) -> tuple[Path, ...]:
+    """The font files under ``folder``; cached per folder until its modification time (``_stamp``) changes."""
+    return tuple(sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".ttf", ".otf", ".ttc")))
+
+
 def _font_files(folders: tuple[Path, ...]) -> tuple[Path, ...]:
-    found: list[Path] = []
-    for folder in folders:
-        if folder.is_dir():
-            found += sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".ttf", ".otf", ".ttc"))
-    return tuple(found)
+    # A font dropped into a folder later (e.g. the brand's fonts dir) is found without a restart.
+    return tuple(f for folder in folders if folder.is_dir() for f in _fonts_in(folder, folder.stat().st_mtime_ns))
 
 
 def find_font(families: tuple[str, ...], folders: tuple[Path, ...] = ()) -> Path | None:
@@ -238,8 +249,9 @@ def _pair(palette: list[RGB]) -> _Colours:
 def _text_colours(behind: np.ndarray, palette: list[RGB]) -> _Colours:
     """Ink for text over ``behind`` (the pixels under it): a palette colour straight on the picture when it
     reaches 4.5:1 against every one of them, else the most legible palette pair as ink on a panel."""
-    direct = max(palette, key=lambda ink: (_min_contrast(ink, behind), -palette.index(ink)))
-    if (reached := _min_contrast(direct, behind)) >= AA_CONTRAST:
+    lum = _luminance(behind.reshape(-1, 3).astype(np.float64))
+    reached, _, direct = max((_min_contrast(ink, lum), -i, ink) for i, ink in enumerate(palette))
+    if reached >= AA_CONTRAST:
         return _Colours(direct, None, reached)
     return _pair(palette)
 
@@ -303,8 +315,7 @@ def compose(picture: Image.Image, width: int, height: int, overlay: Overlay) -> 
     corner. On a tile the headline and the call to action go in a band at the top or the bottom, whichever holds
     less of the subject; on a wide banner (3:1 or wider) they run left to right: headline, button, logo.
     """
-    if not (16 <= width <= 8192 and 16 <= height <= 8192):
-        raise ValueError(f"size {width}x{height} is out of range; allowed: 16 to 8192 px a side")
+    check_size(width, height)
     image, crop = smart_crop(picture, width, height)
     palette = [_rgb(c) for c in overlay.palette]
     font_path = find_font(overlay.fonts, overlay.font_dirs)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageColor, ImageDraw
 
 from briefcraft.schemas import StyleLora
+from briefcraft.tools.compose import check_palette, check_size
 
 __all__ = ["LABEL", "LayoutRenderer", "RenderSpec"]
 
@@ -36,12 +37,8 @@ class RenderSpec:
     style_loras: tuple[StyleLora, ...] = ()
 
     def __post_init__(self) -> None:
-        if not (16 <= self.width <= 8192 and 16 <= self.height <= 8192):
-            raise ValueError(f"size {self.width}x{self.height} is out of range; allowed: 16 to 8192 px a side")
-        if not self.palette:
-            raise ValueError("palette is empty; give at least one colour as '#RRGGBB'")
-        for colour in self.palette:
-            ImageColor.getrgb(colour)  # raises ValueError naming a bad colour
+        check_size(self.width, self.height)
+        check_palette(self.palette)
 
 
 class LayoutRenderer:
