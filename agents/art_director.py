@@ -8,24 +8,29 @@ the offline ``LayoutRenderer`` by default, ``DiffusionRenderer`` for AI imagery.
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
 from PIL import Image
 
+from briefcraft import __version__
 from briefcraft.channels import get_channel
-from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, StyleLora, Subtask
+from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Provenance, StyleLora, Subtask
 from briefcraft.settings import Settings
-from briefcraft.tools.assets import save_png
+from briefcraft.tools.assets import save_bytes, save_png
 from briefcraft.tools.compose import Overlay, compose
+from briefcraft.tools.image_checks import alt_text
 from briefcraft.tools.imagegen import DiffusionRenderer
 from briefcraft.tools.openai_images import OpenAIImagesRenderer
+from briefcraft.tools.provenance import COMPOSITE, COMPOSITE_SYNTHETIC, SignerFiles, Stamp, WatermarkMethod, stamp
 from briefcraft.tools.render import LayoutRenderer, RenderSpec
 
 __all__ = [
     "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "make_preview",
-    "make_renderer", "render_finals",
+    "make_renderer", "render_finals", "stamp_finals",
 ]
 
 #: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
@@ -66,9 +71,8 @@ def image_prompt(brief: CreativeBrief, brand: BrandContext) -> str:
 
 
 def _alt_text(headline: str, cta: str, product: str) -> str:
-    # The W3C alt decision tree: an image of text carries that text in its alt.
-    text = " ".join(part for part in (headline, cta) if part)
-    return text if headline == product else f"{text} — {product}"
+    # The picture shows the product; a headline that already names it needs no description saying so again.
+    return alt_text(headline=headline, cta=cta, subject="" if product.casefold() in headline.casefold() else product)
 
 
 def _overlay(channel: str, brand: BrandContext, headline: str, cta: str, font_dirs: tuple[Path, ...]) -> Overlay:
@@ -166,3 +170,40 @@ def render_finals(
         finals.append(asset)
         events.append(event)
     return finals, events
+
+
+def stamp_finals(
+    finals: Sequence[ImageAsset], store: Path, *, signer: SignerFiles, dev_ca: bool, watermark: bool,
+    watermark_method: WatermarkMethod, ai_label_channels: Sequence[str],
+) -> tuple[list[ImageAsset], list[AuditEvent]]:
+    """Stamp each final (visible label where its channel asks, watermark, IPTC metadata, signed C2PA manifest with
+    its picture as the ingredient) and keep the stamped file in the store in place of the unstamped one."""
+    stamped: list[ImageAsset] = []
+    events: list[AuditEvent] = []
+    with tempfile.TemporaryDirectory(dir=store) as scratch:
+        for asset in finals:
+            ai = asset.renderer != "layout"  # a layout render has no model imagery: no AI source type, no AI label
+            mark = Stamp(
+                title=f"{asset.headline} ({asset.channel}, {asset.width}x{asset.height})", alt_text=asset.alt_text,
+                digital_source_type=COMPOSITE if ai else COMPOSITE_SYNTHETIC,
+                software_agent=f"briefcraft {__version__}", model=asset.label,
+                ingredient=Path(asset.picture) if asset.picture else None, watermark=watermark,
+                watermark_payload=asset.sha256[:8], watermark_method=watermark_method,
+                ai_label="AI-generated" if ai and asset.channel in ai_label_channels else None,
+            )
+            report = stamp(Path(asset.path), Path(scratch) / f"{asset.id}.png", stamp=mark, signer=signer)
+            path, digest = save_bytes(Path(report.path).read_bytes(), store)
+            record = Provenance(
+                digital_source_type=report.digital_source_type, signer=report.signer, dev_ca=dev_ca,
+                actions=report.actions, ingredient=report.ingredient, watermark=report.watermark,
+                watermark_payload=mark.watermark_payload if report.watermark == "embedded" else None,
+                ai_label=mark.ai_label,
+            )
+            stamped.append(asset.model_copy(update={"path": str(path), "sha256": digest, "provenance": record}))
+            events.append(AuditEvent(
+                kind="provenance", node="finalize", item_id=asset.id, path=str(path), sha256=digest,
+                comment=f"C2PA {', '.join(report.actions)} signed by {report.signer}"
+                f"{' (dev CA)' if dev_ca else ''}; watermark {report.watermark}"
+                f"{'; label ' + repr(mark.ai_label) if mark.ai_label else ''}",
+            ))
+    return stamped, events

@@ -20,7 +20,7 @@ from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
 from briefcraft.channels import Channel, CopyField, get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
-from briefcraft.tools.checks import HASHTAG, forbidden_terms, mandatory_elements, term_pattern
+from briefcraft.tools.checks import EMOJI, HASHTAG, forbidden_terms, mandatory_elements, term_pattern
 
 __all__ = ["copy_schema", "enforce_limits", "fit", "write_channel_copy"]
 
@@ -61,7 +61,8 @@ def fit(text: str, limit: int) -> str:
     return head[:limit].rstrip(" ,;:-–—")
 
 
-def _drop_extra_hashtags(values: dict[str, list[str]], allowed: int) -> dict[str, list[str]]:
+def _drop_extra(values: dict[str, list[str]], pattern: re.Pattern[str], allowed: int) -> dict[str, list[str]]:
+    """Keep the first ``allowed`` matches of ``pattern`` (hashtags, emoji) across all fields; drop the rest."""
     seen = 0
 
     def keep(match: re.Match[str]) -> str:
@@ -69,13 +70,15 @@ def _drop_extra_hashtags(values: dict[str, list[str]], allowed: int) -> dict[str
         seen += 1
         return match.group(0) if seen <= allowed else ""
 
-    return {name: [" ".join(HASHTAG.sub(keep, v).split()) for v in vs] for name, vs in values.items()}
+    return {name: [" ".join(pattern.sub(keep, v).split()) for v in vs] for name, vs in values.items()}
 
 
 def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: list[str]) -> dict[str, list[str]]:
-    """Fit every value to its limit, cap hashtags, and add missing mandatory elements to the body field."""
+    """Fit every value to its limit, cap hashtags and emoji, and add missing mandatory elements to the body field."""
     if channel.max_hashtags is not None:
-        values = _drop_extra_hashtags(values, channel.max_hashtags)
+        values = _drop_extra(values, HASHTAG, channel.max_hashtags)
+    if channel.max_emoji is not None:
+        values = _drop_extra(values, EMOJI, channel.max_emoji)
     fitted = {spec.name: [fit(v, spec.max_chars) for v in values.get(spec.name, [])] for spec in channel.fields}
     body: CopyField = channel.body_field
     everything = "\n".join(v for vs in fitted.values() for v in vs)

@@ -20,7 +20,8 @@ from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
 
 __all__ = [
-    "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarifying_question", "read_brief", "read_product"
+    "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarification_line", "clarifying_question",
+    "read_brief", "read_product",
 ]
 
 _Short = Annotated[str, Field(max_length=100)]
@@ -43,6 +44,8 @@ _PRODUCT = re.compile(
     r"(?=\s+(?:to|on|for|in|at|with|via|across|through|into|among)\b|\s*[,.;:!?\n]|$)",
     re.IGNORECASE,
 )
+# "Product: Northbound Oat Cold Brew" on a line of its own, as a clarification answer is recorded.
+_PRODUCT_LINE = re.compile(r"^\s*product\s*:\s*(.{1,120}?)\s*$", re.IGNORECASE | re.MULTILINE)
 _KEY_MESSAGE = re.compile(r"\bkey messages?\s*:\s*([^\n.;]+)", re.IGNORECASE)
 #: Tone words read from the brief by code; the model may add others that the brief states.
 TONE_WORDS = (
@@ -92,8 +95,11 @@ def _quoted(pattern: re.Pattern[str], text: str) -> list[str]:
 
 
 def read_product(draft: str, request: str) -> str:
-    """The model's product when the request says it verbatim and it is not a channel; else the noun
-    phrase after 'our'/'the' in the request; else '' (and intake asks)."""
+    """A 'Product: ...' line of the request (the marketer's answer to the product question); else the model's
+    product when the request says it verbatim and it is not a channel; else the noun phrase after 'our'/'the'
+    in the request; else '' (and intake asks)."""
+    if labelled := _PRODUCT_LINE.findall(request):
+        return str(labelled[-1])
     if draft and draft.lower() in request.lower() and not detect_channels(draft):
         return draft
     for match in _PRODUCT.finditer(request):
@@ -115,6 +121,11 @@ def _stated(value: str, text: str) -> bool:
     """Whether the request mentions ``value``: one of its words (3+ letters) occurs in the text."""
     words = re.findall(r"\w{3,}", value.lower())
     return any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words)
+
+
+def clarification_line(missing: list[str], answer: str) -> str:
+    """How the marketer's answer joins the request: an answer to the product question alone is the product."""
+    return f"Product: {answer}" if missing == ["product"] else answer
 
 
 def clarifying_question(missing: list[str]) -> str:

@@ -44,6 +44,7 @@ class Channel(BaseModel):
     aliases: tuple[str, ...] = ()
     fields: tuple[CopyField, ...]
     max_hashtags: int | None = None
+    max_emoji: int | None = Field(default=None, ge=0, description="Most emoji across the copy (None: no limit).")
     images: tuple[tuple[int, int], ...] = ()
     safe_zone: tuple[float, float, float, float] = Field(
         default=(0.0, 0.0, 0.0, 0.0),

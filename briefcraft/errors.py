@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 __all__ = [
+    "AuditError",
     "BriefError",
     "BriefcraftError",
+    "CheckError",
     "ConfigError",
     "DecisionError",
     "ExportError",
     "GenerationError",
     "IngestError",
     "MemoryStoreError",
+    "ProvenanceError",
     "ProviderError",
     "StructuredOutputError",
     "ThreadError",
@@ -66,6 +69,22 @@ class GenerationError(BriefcraftError):
 
 class ExportError(BriefcraftError):
     """The campaign pack could not be written."""
+
+
+class CheckError(BriefcraftError):
+    """What was handed to a compliance check cannot be checked (unknown channel or field, unreadable image)."""
+
+    exit_code = 2
+
+
+class ProvenanceError(BriefcraftError):
+    """Signing, stamping or reading provenance failed (no signing certificate, a file C2PA cannot hold)."""
+
+    exit_code = 2
+
+
+class AuditError(BriefcraftError):
+    """An audit ledger is missing, unreadable, or fails verification (edited, reordered or truncated)."""
 
 
 class IngestError(BriefcraftError):

@@ -19,6 +19,7 @@ from briefcraft.errors import DecisionError
 
 __all__ = [
     "ASK_USER",
+    "IMAGE_ROLES",
     "KIT_FIELDS",
     "PUBLISH_COPY",
     "PUBLISH_IMAGE",
@@ -33,7 +34,13 @@ __all__ = [
     "CreativeBrief",
     "Finding",
     "ImageAsset",
+    "ImageRole",
+    "ItemCheck",
     "KitItem",
+    "LedgerEntry",
+    "LedgerHead",
+    "Provenance",
+    "ReferenceImage",
     "ReviewDecision",
     "Severity",
     "StyleLora",
@@ -45,6 +52,9 @@ Severity = Literal["error", "warning", "info"]
 Deliverable = Literal["copy", "image"]
 DELIVERABLES: tuple[Deliverable, ...] = ("copy", "image")
 ItemStatus = Literal["blocked", "review", "approved"]
+#: What a reference image in brand memory is: the brand's protected work, or a competitor's.
+ImageRole = Literal["protected", "competitor"]
+IMAGE_ROLES: tuple[ImageRole, ...] = ("protected", "competitor")
 
 #: HITL action names of the items under review, and of the clarifying question.
 PUBLISH_COPY = "publish_copy"
@@ -139,6 +149,10 @@ class BrandKit(_Model):
     forbidden_terms: list[KitItem] = Field(default_factory=list, description="Words never to use (an error).")
     required_disclaimers: list[KitItem] = Field(default_factory=list, description="Text every copy must carry.")
     product_names: list[KitItem] = Field(default_factory=list, description="Product names, spelled right.")
+    competitors: list[KitItem] = Field(default_factory=list, description="Competitor names copy must not use.")
+    style_rules: list[KitItem] = Field(
+        default_factory=list, description="House style rules in words, e.g. 'no exclamation marks', 'sentence case'."
+    )
     palette: list[KitItem] = Field(default_factory=list, description="Brand colours as '#RRGGBB'.")
     fonts: list[KitItem] = Field(default_factory=list)
     logo_rules: list[KitItem] = Field(default_factory=list)
@@ -168,16 +182,25 @@ class BrandKit(_Model):
 
 #: The kit's list fields, in the order people read them.
 KIT_FIELDS = (
-    "voice", "do_words", "dont_words", "forbidden_terms", "required_disclaimers", "product_names", "palette",
-    "fonts", "logo_rules",
+    "voice", "do_words", "dont_words", "forbidden_terms", "required_disclaimers", "product_names", "competitors",
+    "style_rules", "palette", "fonts", "logo_rules",
 )
+
+
+class ReferenceImage(_Model):
+    """An image in brand memory that new images must not copy: the brand's protected work or a competitor's."""
+
+    source: str
+    phash: str = Field(pattern=r"^[0-9a-f]{16}$", description="64-bit perceptual hash (imagehash.phash) as hex.")
+    role: ImageRole
 
 
 class BrandContext(_Model):
     """What brand memory recalled for a brief: voice, palette and rules, each with where it came from.
 
     Copy uses ``voice``, ``guidance`` and ``examples``; imagery ``palette``, ``fonts``, ``visual_rules`` and
-    ``style_loras``; compliance ``forbidden_terms``, ``dont_words`` and ``required_disclaimers``.
+    ``style_loras``; compliance ``forbidden_terms``, ``dont_words``, ``required_disclaimers``, ``product_names``,
+    ``competitors`` and ``style_rules``.
     """
 
     brand: str
@@ -189,12 +212,17 @@ class BrandContext(_Model):
     dont_words: list[Cited] = Field(default_factory=list)
     required_disclaimers: list[Cited] = Field(default_factory=list)
     product_names: list[Cited] = Field(default_factory=list)
+    competitors: list[Cited] = Field(default_factory=list)
+    style_rules: list[Cited] = Field(default_factory=list)
     guidance: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on voice.")
     visual_rules: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on visuals.")
     examples: list[BrandSnippet] = Field(default_factory=list, description="Approved past copy, best first.")
     citations: list[str] = Field(default_factory=list, description="Sources of what was recalled.")
     style_loras: list[StyleLora] = Field(
         default_factory=list, description="The brand kit's LoRA adapters, for ImageGenerator.use_loras."
+    )
+    references: list[ReferenceImage] = Field(
+        default_factory=list, description="Protected and competitor images new images must not copy."
     )
 
     def examples_for(self, channel: str) -> list[BrandSnippet]:
@@ -238,6 +266,19 @@ class Composition(_Model):
     notes: list[str] = Field(default_factory=list, description="Compromises, e.g. ink outside the palette.")
 
 
+class Provenance(_Model):
+    """How a final image was stamped: its C2PA manifest, IPTC metadata, invisible watermark and visible label."""
+
+    digital_source_type: str = Field(description="The IPTC digital source type, as a full URI.")
+    signer: str = Field(description="The subject of the certificate that signed the C2PA manifest.")
+    dev_ca: bool = Field(description="Signed with the local dev CA: valid, but trusted only where its root is.")
+    actions: list[str] = Field(description="The C2PA actions, in order.")
+    ingredient: str | None = Field(default=None, description="The picture it was made from, as a C2PA ingredient.")
+    watermark: str = Field(description="'embedded', 'off', 'skipped: ...' or 'unreadable: ...'.")
+    watermark_payload: str | None = Field(default=None, description="What the watermark carries, when embedded.")
+    ai_label: str | None = Field(default=None, description="The visible label drawn on it, if any.")
+
+
 class ImageAsset(_Model):
     """A channel image, stored content-addressed; ``renderer`` says how its picture was made."""
 
@@ -264,6 +305,7 @@ class ImageAsset(_Model):
     picture: str | None = Field(default=None, description="The picture before copy was set on it (content-addressed).")
     composition: Composition | None = None
     style_loras: list[StyleLora] = Field(default_factory=list, description="The brand adapters the picture used.")
+    provenance: Provenance | None = Field(default=None, description="For a final: how it was stamped.")
 
 
 class Finding(_Model):
@@ -278,6 +320,18 @@ class Finding(_Model):
     message: str
     suggestion: str | None = None
     source: str = Field(description="Where the rule comes from: the brief, a catalog limit, a guideline.")
+    origin: Literal["rule", "model"] = Field(
+        default="rule", description="rule: a deterministic check; model: the LLM reviewer's judgment."
+    )
+
+
+class ItemCheck(_Model):
+    """What the checks found on one item, which guidelines they tested, and which checks could not run."""
+
+    item_id: str
+    findings: list[Finding] = Field(default_factory=list)
+    tested: list[str] = Field(default_factory=list, description="Rule ids tested on the item, for the brand score.")
+    not_checked: list[str] = Field(default_factory=list, description="Checks that could not run, and why.")
 
 
 class ComplianceReport(_Model):
@@ -285,10 +339,43 @@ class ComplianceReport(_Model):
 
     findings: list[Finding] = Field(default_factory=list)
     checked: list[str] = Field(default_factory=list, description="Item ids that were checked.")
+    tested: dict[str, list[str]] = Field(
+        default_factory=dict, description="Item id -> the guidelines (rule ids) tested on it, for the brand score."
+    )
+    not_checked: dict[str, list[str]] = Field(
+        default_factory=dict, description="Item id -> checks that could not run (e.g. no safety classifier)."
+    )
+
+    @classmethod
+    def of(cls, checks: list[ItemCheck]) -> ComplianceReport:
+        """One report over the checks of several items."""
+        return cls(
+            findings=[f for check in checks for f in check.findings], checked=[c.item_id for c in checks],
+            tested={c.item_id: c.tested for c in checks},
+            not_checked={c.item_id: c.not_checked for c in checks if c.not_checked},
+        )
 
     def for_item(self, item_id: str) -> list[Finding]:
         """The findings on one item."""
         return [f for f in self.findings if f.item_id == item_id]
+
+    def _tally(self, item_id: str) -> tuple[int, int]:
+        """(guidelines passed, guidelines tested) on one item; a guideline fails with a warning or an error."""
+        tested = set(self.tested.get(item_id, []))
+        failed = {f.rule_id for f in self.for_item(item_id) if f.severity != "info"} & tested
+        return len(tested) - len(failed), len(tested)
+
+    def item_score(self, item_id: str) -> int:
+        """Brand score of one item: guidelines passed over guidelines tested, in % (100 when none was tested)."""
+        passed, tested = self._tally(item_id)
+        return round(100 * passed / tested) if tested else 100
+
+    @property
+    def score(self) -> int:
+        """Brand score of the bundle: guidelines passed over guidelines tested, across its items, in %."""
+        tallies = [self._tally(item_id) for item_id in self.checked]
+        tested = sum(t for _, t in tallies)
+        return round(100 * sum(p for p, _ in tallies) / tested) if tested else 100
 
     def item_status(self, item_id: str) -> ItemStatus:
         """'blocked' with any error, 'review' with warnings, else 'approved'."""
@@ -371,12 +458,14 @@ class ReviewDecision(_Model):
 
 
 class AuditEvent(_Model):
-    """One line of the audit ledger: a model call, a render, a human decision or an export."""
+    """One line of the audit ledger: a model call, a render, a human decision, a provenance stamp or an export."""
 
-    kind: Literal["model_call", "render", "clarification", "human_decision", "export", "remember"]
+    kind: Literal["model_call", "render", "clarification", "human_decision", "autofix", "provenance", "export",
+                  "remember"]
     at: datetime = Field(default_factory=_now)
     node: str
     item_id: str | None = None
+    revision: int | None = Field(default=None, description="The item revision the event is about.")
     # model calls
     provider: str | None = None
     model: str | None = None
@@ -390,9 +479,27 @@ class AuditEvent(_Model):
     role: str | None = None
     decision: str | None = None
     comment: str | None = None
-    # renders and exports
+    # renders, provenance stamps and exports
     path: str | None = None
-    sha256: str | None = None
+    sha256: str | None = Field(
+        default=None, description="A file's SHA-256; for a human decision, that of the exact item decided on."
+    )
+
+
+class LedgerEntry(_Model):
+    """One line of a thread's audit ledger file: the event, chained to the entry before it."""
+
+    seq: int = Field(ge=0)
+    prev: str = Field(pattern=r"^[0-9a-f]{64}$", description="The hash of the entry before (zeros for the first).")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 over seq, prev and the event.")
+    event: AuditEvent
+
+
+class LedgerHead(_Model):
+    """Where a ledger stands: how many entries it holds and the hash of the last one."""
+
+    count: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 def validation_message(error: ValidationError) -> str:

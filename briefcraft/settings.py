@@ -103,6 +103,39 @@ class Settings(BaseSettings):
     max_revision_rounds: int = Field(default=2, ge=0, le=10, description="Rewrite rounds for rejected items.")
     copy_variants: int = Field(default=1, ge=1, le=5, description="Copy variants written per channel.")
 
+    # compliance
+    compliance_autofix: bool = Field(
+        default=True, description="Give the copywriter one round to fix copy with errors before review."
+    )
+    compliance_llm_review: bool = Field(
+        default=False, description="Ask the LLM for nuanced findings too (marked as model judgment)."
+    )
+    palette_max_delta_e: float = Field(
+        default=25.0, gt=0, le=100, description="Largest CIEDE2000 distance of a dominant colour from the palette."
+    )
+    similarity_max_distance: int = Field(
+        default=8, ge=0, le=32, description="Perceptual-hash Hamming distance at which images count as near-duplicates."
+    )
+    safety_model: Path | None = Field(
+        default=None, description="A local diffusers StableDiffusionSafetyChecker folder; unset: safety not checked."
+    )
+    safety_unchecked_blocks: bool = Field(
+        default=False, description="Block images the safety check could not run on (else an info finding says so)."
+    )
+
+    # provenance
+    provenance_cert: Path | None = Field(
+        default=None, description="PEM certificate chain (signer, then CAs) for C2PA; unset: the dev CA's."
+    )
+    provenance_key: Path | None = Field(default=None, description="PEM private key of provenance_cert.")
+    watermark: bool = Field(default=True, description="Embed an invisible watermark in final images.")
+    watermark_method: Literal["dwtDct", "dwtDctSvd"] = Field(
+        default="dwtDct", description="dwtDct: SDXL's method; dwtDctSvd: reads back more often, survives JPEG q85."
+    )
+    ai_label_channels: list[str] = Field(
+        default_factory=list, description="Channels whose finals carry a visible 'AI-generated' label."
+    )
+
     @field_validator("llm")
     @classmethod
     def _check_llm(cls, value: str) -> str:
@@ -172,6 +205,16 @@ class Settings(BaseSettings):
     def packs_dir(self) -> Path:
         """Default parent folder of exported packs."""
         return self.data_dir / "packs"
+
+    @property
+    def provenance_dir(self) -> Path:
+        """The local dev CA (`briefcraft provenance init-dev-ca`) and its signing certificate."""
+        return self.data_dir / "provenance"
+
+    @property
+    def audit_dir(self) -> Path:
+        """Hash-chained audit ledgers, one JSONL file per thread."""
+        return self.data_dir / "audit"
 
     @property
     def fonts_dir(self) -> Path:

@@ -3,11 +3,13 @@
     intake ─(missing essentials)→ ask_clarification ─→ intake
       └→ recall_brand → plan ─Send→ write_copy x channels ┐
                               └Send→ make_visual x images ┴→ check_compliance → review
+    check_compliance ─(copy with errors, once per item)→ write_copy ─→ check_compliance
     review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
-      └→ finalize → export → remember_approved
+      └→ finalize → export → remember_approved → seal_ledger
 
 ``review`` and ``ask_clarification`` pause with ``interrupt()``; export reads approval from the recorded
-decisions and is reachable only through ``review``.
+decisions and is reachable only through ``review``. The sequential nodes append the thread's committed
+audit events to its hash-chained ledger file (``DATA_DIR/audit/THREAD.jsonl``); ``seal_ledger`` writes the last.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Send, interrupt
 from pydantic import ValidationError
 
-from briefcraft.agents.art_director import ImageRenderer, make_preview, make_renderer, render_finals
+from briefcraft.agents.art_director import ImageRenderer, make_preview, make_renderer, render_finals, stamp_finals
+from briefcraft.agents.compliance import autofix_feedback, check_bundle
 from briefcraft.agents.copywriter import write_channel_copy
-from briefcraft.agents.intake import clarifying_question, read_brief
+from briefcraft.agents.intake import clarification_line, clarifying_question, read_brief
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import make_chat_model
 from briefcraft.agents.planner import plan_subtasks
@@ -47,10 +50,22 @@ from briefcraft.graphs.review import (
 )
 from briefcraft.graphs.state import CHECKPOINTED_TYPES, BriefState, CopyTask, VisualTask
 from briefcraft.memory.store import BrandMemory, open_memory
-from briefcraft.schemas import AuditEvent, CopyVariant, ImageAsset, ReviewDecision, Subtask, validation_message
+from briefcraft.schemas import (
+    AuditEvent,
+    ComplianceReport,
+    CopyVariant,
+    ImageAsset,
+    LedgerHead,
+    ReviewDecision,
+    Subtask,
+    validation_message,
+)
 from briefcraft.settings import Settings
-from briefcraft.tools.checks import check_copy, check_items
+from briefcraft.tools.audit import Ledger, item_hash, ledger_path
+from briefcraft.tools.checks import check_copy
 from briefcraft.tools.export import write_pack
+from briefcraft.tools.image_checks import SafetyChecker
+from briefcraft.tools.provenance import signer_files
 
 __all__ = ["Deps", "build_graph"]
 
@@ -64,6 +79,23 @@ class Deps:
     who: ModelCall
     renderer: ImageRenderer
     memory: BrandMemory
+    safety: SafetyChecker | None
+
+
+def _thread(config: RunnableConfig) -> str:
+    return str(config.get("configurable", {}).get("thread_id", "unthreaded"))
+
+
+def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps) -> LedgerHead:
+    """Append the thread's committed audit events to its ledger (idempotent: a re-run node appends nothing)."""
+    return Ledger(ledger_path(deps.settings.audit_dir, _thread(config))).sync(state.get("audit", []))
+
+
+def _check(state: BriefState, deps: Deps, copies: list[CopyVariant], previews: list[ImageAsset], *,
+           llm: bool) -> tuple[ComplianceReport, list[AuditEvent]]:
+    review_model = deps.chat_model if llm and deps.settings.compliance_llm_review else None
+    return check_bundle(copies, previews, state["brief"], state["brand"], deps.settings, safety=deps.safety,
+                        model=review_model, who=deps.who)
 
 
 def _user(config: RunnableConfig) -> tuple[str, str]:
@@ -108,12 +140,12 @@ def ask_clarification(state: BriefState, config: RunnableConfig) -> dict[str, An
     answer = read_clarification(interrupt(clarification_request(question, state["missing"])))
     user, role = _user(config)
     event = AuditEvent(kind="clarification", node="ask_clarification", actor=user, role=role, comment=answer)
-    return {"request": f"{state['request']}\n{answer}", "audit": [event]}
+    return {"request": f"{state['request']}\n{clarification_line(state['missing'], answer)}", "audit": [event]}
 
 
-def recall_brand(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+def recall_brand(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Recall the brand's voice, palette and rules from brand memory."""
-    return {"brand": deps.memory.recall(state["brief"])}
+    return {"brand": deps.memory.recall(state["brief"]), "ledger": _sync_ledger(state, config, deps)}
 
 
 def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
@@ -138,10 +170,26 @@ def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
     return {"images": [asset], "audit": events}
 
 
-def check_compliance(state: BriefState, *, deps: Deps) -> dict[str, Any]:
-    """Check the live copy against channel limits and the brief's forbidden and mandatory terms."""
-    copies = [i for i in _live(state, deps.settings.max_revision_rounds) if isinstance(i, CopyVariant)]
-    return {"compliance": check_items(copies, state["brief"], state["brand"])}
+def check_compliance(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
+    """Check the live copy and previews; copy with rule errors goes back to the copywriter once."""
+    rounds = deps.settings.max_revision_rounds
+    live = _live(state, rounds)
+    copies = [i for i in live if isinstance(i, CopyVariant)]
+    report, audit = _check(state, deps, copies, [i for i in live if isinstance(i, ImageAsset)], llm=True)
+    done = set(state.get("autofixed", []))
+    decisions = state.get("decisions", [])
+    due = [
+        copy for copy in copies
+        if copy.author == "model" and copy.id not in done and item_state(copy, decisions, rounds) == "pending"
+        and any(f.severity == "error" and f.origin == "rule" for f in report.for_item(copy.id))
+    ] if deps.settings.compliance_autofix else []
+    audit += [
+        AuditEvent(kind="autofix", node="check_compliance", item_id=copy.id, revision=copy.revision,
+                   comment=autofix_feedback(report.for_item(copy.id)))
+        for copy in due
+    ]
+    return {"compliance": report, "audit": audit, "autofix": [c.id for c in due], "autofixed": [c.id for c in due],
+            "ledger": _sync_ledger(state, config, deps)}
 
 
 def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tuple[Item, ReviewDecision]:
@@ -172,29 +220,36 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     ]
     if not pending:
         return {}
+    head = _sync_ledger(state, config, deps)  # before the pause, so the ledger is current while a thread waits
     request = review_request(pending, state["compliance"])
     user, role = _user(config)
     recorded: list[ReviewDecision] = []
+    audit: list[AuditEvent] = []
     edits: dict[str, list[Any]] = {"copy": [], "images": []}
     decided = read_review(interrupt(request), request, reviewer=user, role=role)
-    for item, decision in zip(pending, decided, strict=True):
-        if decision.action == "edit":
-            new, applied = _apply_edit(item, decision, state)
-            edits["copy" if isinstance(new, CopyVariant) else "images"].append(new)
-            recorded.append(applied)
-        else:
-            recorded.append(decision)
-    audit = [
-        AuditEvent(
-            kind="human_decision", node="review", item_id=d.item_id, actor=d.reviewer, role=d.role,
-            decision=d.action, comment=d.comment, at=d.at,
-        )
-        for d in recorded
-    ]
-    return {"decisions": recorded, "audit": audit, **{k: v for k, v in edits.items() if v}}
+    for item, given in zip(pending, decided, strict=True):
+        decided_item, decision = _apply_edit(item, given, state) if given.action == "edit" else (item, given)
+        if decided_item is not item:
+            edits["copy" if isinstance(decided_item, CopyVariant) else "images"].append(decided_item)
+        recorded.append(decision)
+        audit.append(AuditEvent(
+            kind="human_decision", node="review", item_id=decision.item_id, revision=decided_item.revision,
+            sha256=item_hash(decided_item), actor=decision.reviewer, role=decision.role, decision=decision.action,
+            comment=_decision_comment(decision, state["compliance"]), at=decision.at,
+        ))
+    return {"decisions": recorded, "audit": audit, "ledger": head, **{k: v for k, v in edits.items() if v}}
 
 
-def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+def _decision_comment(decision: ReviewDecision, report: ComplianceReport) -> str | None:
+    """The reviewer's comment; an approval over blocking findings says so, naming them."""
+    if decision.action != "approve" or report.item_status(decision.item_id) != "blocked":
+        return decision.comment
+    rules = sorted({f.rule_id for f in report.for_item(decision.item_id) if f.severity == "error"})
+    return f"approved over blocking findings: {', '.join(rules)}" + (f"; {decision.comment}" if decision.comment
+                                                                         else "")
+
+
+def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Render every approved preview at all its channel's sizes, with the channel's approved headline and CTA."""
     rounds = deps.settings.max_revision_rounds
     approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
@@ -212,7 +267,16 @@ def finalize(state: BriefState, *, deps: Deps) -> dict[str, Any]:
         )
         finals += rendered
         audit += events
-    return {"finals": finals, "audit": audit}
+    if finals:
+        settings = deps.settings
+        dev_ca = settings.provenance_cert is None
+        finals, stamps = stamp_finals(
+            finals, settings.assets_dir, signer=signer_files(settings, create_dev_ca=dev_ca), dev_ca=dev_ca,
+            watermark=settings.watermark, watermark_method=settings.watermark_method,
+            ai_label_channels=settings.ai_label_channels,
+        )
+        audit += stamps
+    return {"finals": finals, "audit": audit, "ledger": _sync_ledger(state, config, deps)}
 
 
 def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
@@ -221,26 +285,31 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     copies: list[CopyVariant] = _approved(state, "copy", rounds)
     approved_previews = {image.id for image in _approved(state, "images", rounds)}
     finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
-    thread_id = str(config.get("configurable", {}).get("thread_id", "unthreaded"))
+    thread_id = _thread(config)
     out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
     event = AuditEvent(kind="export", node="export", path=str(out_dir))
+    report, _ = _check(state, deps, copies, finals, llm=False)
     manifest = write_pack(
-        out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals,
-        report=check_items(copies, state["brief"], state["brand"]), audit=[*state.get("audit", []), event],
-        brand=state["brand"],
+        out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals, report=report,
+        audit=[*state.get("audit", []), event], brand=state["brand"],
     )
-    return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event]}
+    return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event],
+            "ledger": _sync_ledger(state, config, deps)}
 
 
 def remember_approved(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Store the exported copy and images in brand memory as examples for the brand's next briefs."""
     rounds = deps.settings.max_revision_rounds
     items = [*_approved(state, "copy", rounds), *_approved(state, "images", rounds)]
-    thread_id = str(config.get("configurable", {}).get("thread_id", "unthreaded"))
-    stored = deps.memory.remember(state["brief"], items, thread_id=thread_id)
+    stored = deps.memory.remember(state["brief"], items, thread_id=_thread(config))
     event = AuditEvent(kind="remember", node="remember_approved", comment=f"{stored} approved item(s) stored as "
                        f"examples of brand {state['brief'].brand!r}")
     return {"audit": [event]}
+
+
+def seal_ledger(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
+    """Append the thread's last audit events to its ledger."""
+    return {"ledger": _sync_ledger(state, config, deps)}
 
 
 # --- routers -----------------------------------------------------------------------------------------
@@ -262,6 +331,17 @@ def _send(subtask: Subtask, state: BriefState, previous: CopyVariant | None) -> 
         return Send("write_copy", CopyTask(subtask=subtask, brief=state["brief"], brand=state["brand"],
                                            previous=previous))
     return Send("make_visual", VisualTask(subtask=subtask, brief=state["brief"], brand=state["brand"]))
+
+
+def route_after_check(state: BriefState) -> list[Send] | Literal["review"]:
+    """Copy the check just blocked goes back to the copywriter once, with the errors to fix; else review."""
+    due = set(state.get("autofix", []))
+    report = state["compliance"]
+    return [
+        _send(Subtask(id=copy.id, kind="copy", channel=copy.channel, variant=copy.variant, revision=copy.revision + 1,
+                      feedback=autofix_feedback(report.for_item(copy.id))), state, previous=copy)
+        for copy in state.get("copy", []) if copy.id in due
+    ] or "review"
 
 
 def route_after_review(
@@ -329,6 +409,7 @@ def build_graph(
         settings=settings, chat_model=chat_model, who=who,
         renderer=image_generator or make_renderer(settings),
         memory=memory or open_memory(settings),
+        safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None,
     )
     builder = StateGraph(BriefState)
     builder.add_node("intake", partial(intake, deps=deps))
@@ -342,6 +423,7 @@ def build_graph(
     builder.add_node("finalize", partial(finalize, deps=deps))
     builder.add_node("export", partial(export, deps=deps))
     builder.add_node("remember_approved", partial(remember_approved, deps=deps))
+    builder.add_node("seal_ledger", partial(seal_ledger, deps=deps))
 
     builder.add_edge(START, "intake")
     builder.add_conditional_edges("intake", route_after_intake, ["ask_clarification", "recall_brand"])
@@ -350,14 +432,15 @@ def build_graph(
     builder.add_conditional_edges("plan", route_to_work, ["write_copy", "make_visual", "check_compliance"])
     builder.add_edge("write_copy", "check_compliance")
     builder.add_edge("make_visual", "check_compliance")
-    builder.add_edge("check_compliance", "review")
+    builder.add_conditional_edges("check_compliance", route_after_check, ["write_copy", "review"])
     builder.add_conditional_edges(
         "review", partial(route_after_review, max_rounds=settings.max_revision_rounds),
         ["write_copy", "make_visual", "check_compliance", "finalize"],
     )
     builder.add_edge("finalize", "export")
     builder.add_edge("export", "remember_approved")
-    builder.add_edge("remember_approved", END)
+    builder.add_edge("remember_approved", "seal_ledger")
+    builder.add_edge("seal_ledger", END)
 
     if checkpointer is None:
         checkpointer = _sqlite_saver(settings.checkpoint_path)

@@ -56,6 +56,7 @@ def _action_name(item: Item) -> str:
 
 
 def _describe(item: Item, report: ComplianceReport) -> str:
+    lines: list[str] = []
     if isinstance(item, ImageAsset):
         text = f"{item.label}. Alt text: {item.alt_text}"
         if item.composition:
@@ -63,11 +64,17 @@ def _describe(item: Item, report: ComplianceReport) -> str:
                      f"{' on ' + item.composition.panel if item.composition.panel else ''}, "
                      f"contrast {item.composition.contrast}:1")
             text += "".join(f". {note}" for note in item.composition.notes)
-        return text
-    findings = report.for_item(item.id)
-    if not findings:
-        return "No findings from the channel-limit, forbidden-term and mandatory-element checks."
-    return "\n".join(f"{f.severity.upper()} {f.rule_id}: {f.message} (source: {f.source})" for f in findings)
+        lines.append(text)
+    if item.id in report.checked:
+        lines.append(f"Compliance: {report.item_status(item.id)}, brand score {report.item_score(item.id)}% "
+                     f"({len(report.tested.get(item.id, []))} guidelines tested)")
+    lines += [
+        f"{f.severity.upper()} {f.rule_id}: {f.message}" + (f" Fix: {f.suggestion}." if f.suggestion else "")
+        + f" (source: {f.source})"
+        for f in report.for_item(item.id) if not f.rule_id.endswith(".not-checked")  # the NOT CHECKED lines say it
+    ]
+    lines += [f"NOT CHECKED {what}" for what in report.not_checked.get(item.id, [])]
+    return "\n".join(lines)
 
 
 def review_request(items: Sequence[Item], report: ComplianceReport) -> HITLRequest:

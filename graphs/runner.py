@@ -17,9 +17,9 @@ from pydantic import BaseModel
 from briefcraft.agents.intake import check_request
 from briefcraft.errors import DecisionError, ThreadError
 from briefcraft.graphs.review import read_clarification, read_review
-from briefcraft.schemas import ASK_USER, CreativeBrief
+from briefcraft.schemas import ASK_USER, AuditEvent, CreativeBrief, LedgerHead
 
-__all__ = ["RunStatus", "approve_all", "check_response", "resume", "start", "status"]
+__all__ = ["RunStatus", "approve_all", "audit_record", "check_response", "resume", "start", "status"]
 
 Stage = Literal["waiting_for_clarification", "waiting_for_approval", "done", "failed", "interrupted"]
 
@@ -33,6 +33,8 @@ class RunStatus(BaseModel):
     """The pending HITL request (clarifying question or items under review)."""
     pack: str | None = None
     """The exported pack's folder, once done."""
+    compliance: dict[str, Any] | None = None
+    """The exported pack's compliance summary (status, brand score, per item), once done."""
     error: str | None = None
 
     @property
@@ -77,8 +79,18 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
         return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]))
     if snapshot.next:
         return RunStatus(thread_id=thread_id, stage="interrupted")
-    exported = snapshot.values.get("manifest") is not None
-    return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if exported else None)
+    manifest = snapshot.values.get("manifest")
+    return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if manifest else None,
+                     compliance=manifest.get("compliance") if manifest else None)
+
+
+def audit_record(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str
+                 ) -> tuple[LedgerHead | None, list[AuditEvent]]:
+    """What the thread's checkpoint says about its ledger: the head it reached and every audit event."""
+    snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+    if snapshot.created_at is None:
+        raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
+    return snapshot.values.get("ledger"), list(snapshot.values.get("audit", []))
 
 
 def start(

@@ -15,6 +15,7 @@ from briefcraft.schemas import (
     CreativeBrief,
     Finding,
     ImageAsset,
+    LedgerHead,
     ReviewDecision,
     Subtask,
 )
@@ -54,10 +55,16 @@ class BriefState(TypedDict, total=False):
     """Final renders of approved previews, one per channel size."""
     compliance: ComplianceReport
     """Findings on the latest revisions."""
+    autofix: list[str]
+    """Copy ids the last compliance check sent back to the copywriter to fix its errors."""
+    autofixed: Annotated[list[str], operator.add]
+    """Copy ids that have had their one automatic fixing round."""
     decisions: Annotated[list[ReviewDecision], operator.add]
     """Every human decision, in order; approval is read from these, never stored beside them."""
     audit: Annotated[list[AuditEvent], operator.add]
-    """The audit ledger: model calls, renders, human decisions, the export."""
+    """The audit events: model calls, renders, human decisions, the export (the ledger file chains them)."""
+    ledger: LedgerHead
+    """How far the thread's ledger file goes (entries and last hash): a shorter or rewritten file is caught."""
     out_dir: str
     """Folder the pack goes to: given at start or resume, or set by export to DATA_DIR/packs/THREAD_ID."""
     manifest: dict[str, Any]
@@ -84,5 +91,5 @@ class VisualTask(TypedDict):
 #: The classes checkpoints hold; LangGraph deserializes only registered classes (``with_allowlist``).
 CHECKPOINTED_TYPES = (
     AuditEvent, BrandContext, BrandSnippet, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding,
-    ImageAsset, ReviewDecision, Subtask,
+    ImageAsset, LedgerHead, ReviewDecision, Subtask,
 )

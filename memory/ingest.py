@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from briefcraft.errors import IngestError
+from briefcraft.imaging import IMAGE_TYPES, dominant_colours
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -40,10 +41,8 @@ DOCUMENT_TYPES = {
     ".htm": "text/html", ".pdf": "application/pdf",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-IMAGE_TYPES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 CHUNK_CHARS = 500
 CHUNK_OVERLAP = 50
-PALETTE_COLOURS = 5
 
 #: Phrases that address a model rather than a reader. A match is flagged in the ingest report and the
 #: chunk is kept out of prompts; the text itself stays stored, as data.
@@ -274,18 +273,7 @@ def _read_image(source: str, data: bytes, expected: str) -> ImageInfo:
             rgb = image.convert("RGB")
     except (UnidentifiedImageError, OSError) as error:
         raise IngestError(f"{source}: not a readable image ({error})") from error
-    scale = min(1.0, 128 / max(rgb.size))
-    # Nearest-neighbour sampling counts the image's own colours; a smoothing filter would invent blends.
-    small = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                       Image.Resampling.NEAREST)
-    quantized = small.quantize(colors=PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT)
-    flat = quantized.getpalette() or []
-    counts: list[tuple[int, int]] = sorted(quantized.getcolors() or [], reverse=True)  # type: ignore[arg-type]
-    total = sum(count for count, _ in counts)
-    palette = tuple(
-        ("#{:02X}{:02X}{:02X}".format(*flat[3 * index: 3 * index + 3]), round(count / total, 3))
-        for count, index in counts
-    )
+    palette = tuple(dominant_colours(rgb))
     return ImageInfo(width=rgb.width, height=rgb.height, palette=palette, phash=str(imagehash.phash(rgb)))
 
 

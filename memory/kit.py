@@ -31,6 +31,8 @@ _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dont_words", r"avoid|words to avoid|don'?t say|do not say"),
         ("required_disclaimers", r"always (?:include|say|add)|required (?:disclaimers?|text)|disclaimers?"),
         ("product_names", r"product names?|names and spelling|trademarks?"),
+        ("competitors", r"competitors?|competing brands?|rivals?"),
+        ("style_rules", r"(?:house |writing )?style(?: rules)?|punctuation|mechanics"),
         ("do_words", r"(?:do )?say|words we (?:love|use)|preferred words|use words like"),
         ("fonts", r"fonts?|typefaces?|typography"),
         ("logo_rules", r"logo(?: rules| usage)?"),
@@ -53,7 +55,7 @@ def _items(name: str, text: str) -> list[str]:
     """The values a labelled list holds: its quoted strings and its comma/semicolon-separated parts."""
     quoted = [q.strip() for q in _QUOTED.findall(text) if q.strip()]
     rest = _QUOTED.sub(",", text)
-    if name in {"logo_rules", "required_disclaimers"} and not quoted:
+    if name in {"logo_rules", "required_disclaimers", "style_rules"} and not quoted:
         return [text.strip().rstrip(".")]  # one rule per line: commas belong to the sentence
     if name == "voice":
         rest = re.split(r"\s[—–-]\s|:", rest)[0]  # "Warm — we talk like a friend" -> "Warm"

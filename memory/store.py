@@ -33,6 +33,7 @@ from briefcraft.errors import BriefError, IngestError, MemoryStoreError
 from briefcraft.memory.ingest import Chunk, ParsedDocument, chunk_document, citation, read_document
 from briefcraft.memory.kit import kit_rules, load_kit
 from briefcraft.schemas import (
+    IMAGE_ROLES,
     KIT_FIELDS,
     BrandContext,
     BrandKit,
@@ -41,7 +42,9 @@ from briefcraft.schemas import (
     CopyVariant,
     CreativeBrief,
     ImageAsset,
+    ImageRole,
     KitItem,
+    ReferenceImage,
 )
 
 if TYPE_CHECKING:
@@ -293,9 +296,16 @@ class ChromaBrandMemory:
 
     # --- documents -----------------------------------------------------------------------------------
 
-    def add(self, path: Path, *, brand: str, name: str | None = None) -> IngestReport:
-        """Ingest one file for ``brand``: all its chunks or none; unchanged content is a no-op."""
+    def add(self, path: Path, *, brand: str, name: str | None = None, role: ImageRole | None = None) -> IngestReport:
+        """Ingest one file for ``brand``: all its chunks or none; unchanged content is a no-op.
+
+        ``role`` marks an image as the brand's ``protected`` work or a ``competitor``'s: new images are checked
+        for near-duplicates of it. Adding an unchanged image again with another role changes only the role.
+        """
         document = read_document(path, max_bytes=int(self.settings.max_upload_mb * 1e6), name=name)
+        if role is not None and document.kind != "image":
+            raise IngestError(f"{document.source}: only images take a role ({', '.join(IMAGE_ROLES)}); "
+                              "this is a document")
         chunks = chunk_document(document) if document.kind == "document" else []
         store = self._store(brand, "docs", create=True)
         assert store is not None
@@ -305,8 +315,12 @@ class ChromaBrandMemory:
             stale = {"$and": [{"source": document.source}, {"sha": {"$ne": document.sha256}}]}
             if document.sha256 in shas:
                 store.delete(where=stale)  # leftovers of an interrupted replace
+                first = current["metadatas"][0] if current["metadatas"] else {}
+                if role is not None and first.get("role") != role:
+                    ids = store.get(where={"$and": [{"source": document.source}, {"chunk": 0}]})["ids"]
+                    self._collection(brand, "docs").update(ids=ids, metadatas=[{**first, "role": role}] * len(ids))
                 return self._report(document, "unchanged", chunks)
-            texts, metadatas = self._records(document, chunks, brand)
+            texts, metadatas = self._records(document, chunks, brand, role)
             limit = self._open().get_max_batch_size()
             if len(texts) > limit:
                 raise IngestError(f"{document.source}: {len(texts)} chunks; one document may have at most {limit}")
@@ -318,7 +332,7 @@ class ChromaBrandMemory:
         return self._report(document, "replaced" if shas else "added", chunks,
                             kit_items=len(json.loads(str(metadatas[0]["kit"]))))
 
-    def _records(self, document: ParsedDocument, chunks: list[Chunk], brand: str
+    def _records(self, document: ParsedDocument, chunks: list[Chunk], brand: str, role: ImageRole | None = None
                  ) -> tuple[list[str], list[dict[str, Any]]]:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         common = {"source": document.source, "sha": document.sha256, "kind": document.kind, "brand": brand}
@@ -333,7 +347,7 @@ class ChromaBrandMemory:
             text = f"Image {document.source}, {info.width}x{info.height} pixels; dominant colours {colours}."
             first |= {"palette": json.dumps(info.palette), "phash": info.phash, "width": info.width,
                       "height": info.height, "path": str(asset), "citation": document.source, "injection": "",
-                      "flagged": 0, "kit": "[]", "chunks": 1}
+                      "flagged": 0, "kit": "[]", "chunks": 1, "role": role or ""}
             return [text], [common | first | {"chunk": 0, "page": 0, "section": ""}]
         sections = [(citation(document.source, s.page, s.heading), s.heading, s.text) for s in document.sections]
         found = kit_rules(sections)
@@ -467,6 +481,20 @@ class ChromaBrandMemory:
         latest = max(logos, key=lambda m: (str(m["ingested_at"]), str(m["source"])), default=None)
         return Path(str(latest["path"])) if latest else None
 
+    def references(self, brand: str) -> list[ReferenceImage]:
+        """The brand's protected and competitor images (added with a role), for near-duplicate checks."""
+        store = self._store(brand, "docs", create=False)
+        if store is None:
+            return []
+        with self._reachable():
+            where = {"$and": [{"chunk": 0}, {"role": {"$in": list(IMAGE_ROLES)}}]}
+            found = store.get(where=where, include=["metadatas"])  # type: ignore[arg-type]
+        return sorted(
+            (ReferenceImage(source=str(m["source"]), phash=str(m["phash"]), role=m["role"])
+             for m in found["metadatas"] or []),
+            key=lambda ref: ref.source,
+        )
+
     def guidance(self, brand: str, query: str, *, k: int = 3) -> list[BrandSnippet]:
         """Guideline passages (never ones flagged as instructions to a model) for ``query``."""
         store = self._store(brand, "docs", create=False)
@@ -482,39 +510,48 @@ class ChromaBrandMemory:
 
     # --- recall and learning -------------------------------------------------------------------------
 
-    def recall(self, brief: CreativeBrief) -> BrandContext:
-        """The brand's kit, guideline passages for copy and visuals, and its best past examples per channel."""
-        kit = self.kit(brief.brand)
-        docs = self._store(brief.brand, "docs", create=False)
-        if kit is None and docs is None:
-            return _defaults(brief.brand, f"briefcraft defaults: no brand memory for {brief.brand!r} yet")
+    def rules(self, brand: str) -> BrandContext | None:
+        """The brand's kit as a context (voice, palette, rules, logo, reference images), without recalled
+        passages; None when the brand has nothing in memory."""
+        kit = self.kit(brand)
+        if kit is None and self._store(brand, "docs", create=False) is None:
+            return None
 
         def cited(items: list[KitItem]) -> list[Cited]:
             return [Cited(value=item.value, source=item.source) for item in items]
 
-        guidance = self.guidance(brief.brand, f"{_GUIDANCE_QUERY} {' '.join(brief.tone)} {brief.audience}")
-        visual = self.guidance(brief.brand, _VISUAL_QUERY)
-        examples = [e for channel in brief.channels for e in self.examples(brief, channel)]
         palette = [item.value for item in kit.palette] if kit and kit.palette else []
-        citations = sorted({
-            *(s.source for s in [*guidance, *visual, *examples]),
-            *(item.source for name in KIT_FIELDS for item in getattr(kit, name, [])),
-        })
+        citations = sorted({item.source for name in KIT_FIELDS for item in getattr(kit, name, [])})
         if not palette:
             citations.append("briefcraft defaults: palette (none in the brand kit)")
         return BrandContext(
-            brand=brief.brand,
+            brand=brand,
             voice=[item.value for item in kit.voice] if kit else [],
             palette=palette or list(DEFAULT_PALETTE),
             fonts=[item.value for item in kit.fonts] if kit else [],
-            logo=str(logo) if (logo := self.logo(brief.brand)) else None,
+            logo=str(logo) if (logo := self.logo(brand)) else None,
             forbidden_terms=cited(kit.forbidden_terms) if kit else [],
             dont_words=cited(kit.dont_words) if kit else [],
             required_disclaimers=cited(kit.required_disclaimers) if kit else [],
             product_names=cited(kit.product_names) if kit else [],
-            guidance=guidance, visual_rules=visual, examples=examples, citations=citations,
-            style_loras=kit.style_loras if kit else [],
+            competitors=cited(kit.competitors) if kit else [],
+            style_rules=cited(kit.style_rules) if kit else [],
+            citations=citations, style_loras=kit.style_loras if kit else [], references=self.references(brand),
         )
+
+    def recall(self, brief: CreativeBrief) -> BrandContext:
+        """The brand's kit, guideline passages for copy and visuals, and its best past examples per channel."""
+        context = self.rules(brief.brand)
+        if context is None:
+            return _defaults(brief.brand, f"briefcraft defaults: no brand memory for {brief.brand!r} yet")
+        guidance = self.guidance(brief.brand, f"{_GUIDANCE_QUERY} {' '.join(brief.tone)} {brief.audience}")
+        visual = self.guidance(brief.brand, _VISUAL_QUERY)
+        examples = [e for channel in brief.channels for e in self.examples(brief, channel)]
+        citations = sorted({*context.citations, *(s.source for s in [*guidance, *visual, *examples])},
+                           key=lambda c: (c.startswith("briefcraft defaults"), c))
+        return context.model_copy(update={
+            "guidance": guidance, "visual_rules": visual, "examples": examples, "citations": citations,
+        })
 
     def examples(self, brief: CreativeBrief, channel: str, *, k: int = 2) -> list[BrandSnippet]:
         """Approved past copy for ``channel``, ranked by similarity, past performance and audience match."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import socket
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import docx
@@ -187,3 +190,14 @@ def make_tiny_sdxl(folder: Path) -> Path:
         tokenizer_2=tokenizer_2, unet=unet, scheduler=_scheduler(),
     ).save_pretrained(folder / "tiny-sdxl")
     return folder / "tiny-sdxl"
+
+
+def load_script(name: str) -> ModuleType:
+    """``evals/NAME.py`` as a module (evals/ holds scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "evals" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module

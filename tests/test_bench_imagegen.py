@@ -5,16 +5,15 @@ Speed is never asserted: the figures are checked against each other, not against
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import torch
+from builders import load_script
 
 BENCH = Path(__file__).resolve().parents[1] / "evals" / "bench_imagegen.py"
 ROW = {"dtype", "decoder", "compiled", "seconds", "median_s", "ms_per_call", "s_per_image", "images_per_s",
@@ -23,13 +22,7 @@ ROW = {"dtype", "decoder", "compiled", "seconds", "median_s", "ms_per_call", "s_
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    """evals/bench_imagegen.py as a module (evals/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("bench_imagegen", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_imagegen")
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,63 @@
-"""Deterministic copy checks: exact findings with stable rule ids."""
+"""Deterministic copy checks: exact findings with stable rule ids, spans, suggestions and sources, per family."""
 
 from __future__ import annotations
 
-from briefcraft.schemas import CopyVariant, CreativeBrief
-from briefcraft.tools.checks import check_copy, check_items
+import json
+from types import ModuleType
+
+import pytest
+from builders import load_script
+
+from briefcraft.errors import CheckError
+from briefcraft.schemas import BrandContext, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding
+from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, check_items, forbidden_terms, term_pattern
 
 BRIEF = CreativeBrief(
     product="Oat cold brew", channels=["x_post", "google_rsa"], mandatory_elements=["Contains oats"],
     forbidden_terms=["cheap", "sugar free"],
 )
+KIT = "guidelines.md > Northbound Coffee brand guidelines"
+BRAND = BrandContext(
+    brand="northbound", palette=["#1F3A5F"],
+    forbidden_terms=[Cited(value="diet", source=f"{KIT} > Words")],
+    dont_words=[Cited(value="hack", source=f"{KIT} > Words"), Cited(value="crush it", source=f"{KIT} > Words")],
+    required_disclaimers=[Cited(value="Contains oats", source=f"{KIT} > Always include")],
+    product_names=[Cited(value=name, source=f"{KIT} > Product names")
+                   for name in ("Northbound Cold Brew", "Northbound Oat Cold Brew")],
+    competitors=[Cited(value="Oatly", source=f"{KIT} > Competitors")],
+    style_rules=[Cited(value="We never shout: no all-caps words and at most one exclamation mark per piece.",
+                       source=f"{KIT} > Voice")],
+)
+#: The brand's names and style rules without its disclaimer, for snippets that are not whole copy.
+NAMES_AND_STYLE = BRAND.model_copy(update={"required_disclaimers": []})
+#: No brief or brand terms: only the lexicon families (and channel limits) apply.
+PLAIN = CopyChecker()
+LEXICON_IDS = [
+    "unsubstantiated-claim.superlative", "unsubstantiated-claim.absolute", "unsubstantiated-claim.statistic",
+    "unsubstantiated-claim.evidence", "health-claim.disease", "health-claim.immunity", "health-claim.detox", "health-claim.weight",
+    "health-claim.biomarker", "health-claim.function", "financial-claim.guaranteed-return",
+    "financial-claim.return-promise", "financial-claim.risk-free", "financial-claim.get-rich",
+    "financial-claim.passive-income", "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
+    "inclusive-language.gendered", "inclusive-language.racialised", "inclusive-language.cultural",
+    "inclusive-language.ageist",
+]
 
 
 def _x(text: str, headline: str = "Smooth energy") -> CopyVariant:
     return CopyVariant(id="copy-x_post-1", channel="x_post", fields={"text": [text], "headline": [headline]})
+
+
+def _cut(text: str, finding: Finding) -> str:
+    """The part of ``text`` a finding's span covers ('' without a span)."""
+    return text[finding.span[0]:finding.span[1]] if finding.span else ""
+
+
+def _found(text: str, checker: CopyChecker = PLAIN, channel: str = "linkedin_post") -> list[tuple[str, str]]:
+    """(rule id, the text its span covers) for every finding on one snippet."""
+    return [(f.rule_id, _cut(text, f)) for f in checker.check_text(text, channel=channel).findings]
+
+
+# --- channel limits ----------------------------------------------------------------------------------------------
 
 
 def test_clean_copy_has_no_findings() -> None:
@@ -28,20 +73,6 @@ def test_over_limit_is_an_error_with_span() -> None:
     assert finding.message == "text is 284 characters; the limit is 280"
 
 
-def test_forbidden_terms_case_insensitive_and_multiword() -> None:
-    findings = check_copy(_x("Not CHEAP, just sugar  free joy. Contains oats."), BRIEF)
-    assert [(f.rule_id, f.span) for f in findings] == [("forbidden-term.brief", (4, 9)), ("forbidden-term.brief", (16, 27))]
-
-
-def test_word_boundaries_for_terms() -> None:
-    assert check_copy(_x("Cheapside cafe special. Contains oats."), BRIEF) == []
-
-
-def test_missing_disclosure_points_at_body_field() -> None:
-    (finding,) = check_copy(_x("Smooth oat cold brew."), BRIEF)
-    assert (finding.rule_id, finding.field, finding.source) == ("missing-disclosure.brief", "text", "brief: mandatory elements")
-
-
 def test_list_fields_counts_and_missing_values() -> None:
     rsa = CopyVariant(
         id="copy-google_rsa-1", channel="google_rsa",
@@ -55,11 +86,427 @@ def test_list_fields_counts_and_missing_values() -> None:
     ]
 
 
-def test_hashtag_limit() -> None:
+def test_unknown_field_and_too_many_values() -> None:
+    copy = CopyVariant(id="c", channel="x_post", fields={"text": ["Contains oats", "again"], "headline": ["Hi"],
+                                                         "caption": ["no such field"]})
+    assert [(f.rule_id, f.field, f.message) for f in check_copy(copy, BRIEF)] == [
+        ("channel-limit.too_many_values", "text", "text has 2 values; X post allows 1"),
+        ("channel-limit.unknown_field", "caption", "X post has no field 'caption'; allowed: text, headline"),
+    ]
+
+
+def test_hashtag_limit_points_at_the_first_one_too_many() -> None:
+    cta = " ".join(f"#t{i}" for i in range(11)) + " Contains oats"
+    story = CopyVariant(id="s", channel="instagram_story", fields={"headline": ["Go"], "cta": [cta]})
+    (finding,) = [f for f in check_copy(story, BRIEF) if f.rule_id == "channel-limit.hashtags"]
+    assert (finding.field, finding.index, _cut(cta, finding)) == ("cta", 0, "#t10")
+    assert (finding.message, finding.suggestion, finding.source) == (
+        "11 hashtags; Instagram story allows 10", "remove 1 hashtags", "channel catalog: Instagram story"
+    )
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("☕🔥✨", 3), ("👍🏽", 1), ("👩‍💻", 1), ("🇩🇪", 1), ("❤️", 1), ("❤", 0), ("Cold Brew™ ©", 0), ("#1 🥇", 1), ("5", 0),
+    ("5️⃣", 1),
+])
+def test_emoji_count_as_people_see_them(text: str, count: int) -> None:
+    assert len(EMOJI.findall(text)) == count
+
+
+def test_emoji_limit_per_channel() -> None:
+    check = PLAIN.check_text("Smooth oat cold brew ☕", channel="google_rsa", field="headlines")
+    assert [(f.rule_id, f.span, f.message, f.source) for f in check.findings] == [
+        ("channel-limit.emoji", (21, 22), "1 emoji; Google responsive search ad allows 0",
+         "channel catalog: Google responsive search ad")
+    ]
+    assert PLAIN.check_text("Smooth ☕☕☕", channel="instagram_feed").findings == []
+
+
+def test_check_text_applies_only_that_fields_limits() -> None:
+    assert _found("x" * 31, channel="display_300x250") == []  # the legal line (body) holds 60
+    check = PLAIN.check_text("x" * 31, channel="display_300x250", field="headline", item_id="h1")
+    assert [(f.rule_id, f.item_id, f.field, f.index, f.span) for f in check.findings] == [
+        ("channel-limit.max_chars", "h1", "headline", 0, (30, 31))
+    ]
+    assert [f.rule_id for f in PLAIN.check_text(" ", channel="x_post", field="headline").findings] == [
+        "channel-limit.missing_field"
+    ]
+    assert PLAIN.check_text("", channel="display_300x250", field="legal").findings == []  # optional small print
+
+
+def test_unknown_channel_or_field_names_the_allowed_ones() -> None:
+    with pytest.raises(CheckError, match=r"^unknown channel 'tiktok'; allowed: instagram_feed, instagram_story, "):
+        PLAIN.check_text("hi", channel="tiktok")
+    with pytest.raises(CheckError, match=r"^channel 'x_post' has no field 'caption'; allowed: text, headline$"):
+        PLAIN.check_text("hi", channel="x_post", field="caption")
+    with pytest.raises(CheckError, match=r"^unknown channel 'fax'"):
+        PLAIN.check(CopyVariant(id="c", channel="fax", fields={"text": ["hi"]}))
+
+
+# --- forbidden terms ---------------------------------------------------------------------------------------------
+
+
+def test_forbidden_terms_case_insensitive_and_multiword() -> None:
+    findings = check_copy(_x("Not CHEAP, just sugar  free joy. Contains oats."), BRIEF)
+    assert [(f.rule_id, f.span) for f in findings] == [("forbidden-term.brief", (4, 9)), ("forbidden-term.brief", (16, 27))]
+
+
+def test_word_boundaries_for_terms() -> None:
+    assert check_copy(_x("Cheapside cafe special. Contains oats."), BRIEF) == []
+
+
+@pytest.mark.parametrize(("term", "text", "hits"), [
+    ("cheap", "Cheaper, the cheapest, cheaply made, cheaps", ["Cheaper", "cheapest", "cheaply", "cheaps"]),
+    ("diet", "Diets, dieting, dieted; dietary fibre; a dietitian", ["Diets", "dieting", "dieted"]),
+    ("hack", "Hacks, hacked, hacking, a hacker", ["Hacks", "hacked", "hacking", "hacker"]),
+    ("try", "She tries, he tried, they are trying", ["tries", "tried", "trying"]),
+    ("stop", "Stopped, stopping, stops; a stopwatch", ["Stopped", "stopping", "stops"]),
+    ("use", "Used, using, uses, a user; usual", ["Used", "using", "uses", "user"]),
+    ("sugar free", "Sugar-free, sugar free, sugar\nfree; sugary", ["Sugar-free", "sugar free", "sugar\nfree"]),
+    ("guilt-free", "Guilt free and guilt-free joy", ["Guilt free", "guilt-free"]),
+    ("don't", "Don’t wait, don't stop", ["Don’t", "don't"]),
+    ("crush it", "Crushing it, crushed it, crush itself", ["Crushing it", "crushed it"]),
+    ("best coffee in the world", "The best coffee in the world, best coffees in the world", [
+        "best coffee in the world", "best coffees in the world"]),
+])
+def test_forbidden_terms_match_whole_words_with_inflections(term: str, text: str, hits: list[str]) -> None:
+    checker = CopyChecker(forbidden=[term])
+    found = checker.check_text(text, channel="linkedin_post").findings
+    assert [_cut(text, f) for f in found if f.rule_id == "forbidden-term.brief"] == hits
+
+
+def test_an_inflected_hit_names_the_term() -> None:
+    (finding,) = CopyChecker(forbidden=["cheap"]).check_text("Cheaper.", channel="x_post").findings
+    assert (finding.message, finding.suggestion, finding.source) == (
+        "uses 'Cheaper', which the brief forbids ('cheap')", "remove or rephrase 'Cheaper'", "brief: forbidden terms"
+    )
+
+
+def test_brand_terms_cite_the_guideline_with_their_severity() -> None:
+    checker = CopyChecker.for_brief(BRIEF, BRAND)
+    text = "No diet hacks: Oatly? Contains oats."
+    found = [(f.rule_id, f.severity, _cut(text, f), f.message, f.source)
+             for f in checker.check_text(text, channel="x_post").findings]
+    assert found == [
+        ("forbidden-term.brand", "error", "diet", "uses 'diet', which the brand forbids", f"{KIT} > Words"),
+        ("forbidden-term.brand-avoid", "warning", "hacks", "uses 'hacks', which the brand asks to avoid ('hack')",
+         f"{KIT} > Words"),
+        ("forbidden-term.competitor", "error", "Oatly", "names the competitor 'Oatly'", f"{KIT} > Competitors"),
+    ]
+
+
+def test_forbidden_terms_list_the_brief_then_the_brand_once_each() -> None:
+    brief = BRIEF.model_copy(update={"forbidden_terms": ["cheap", "Diet"]})
+    assert [(term, rule_id) for term, rule_id, _, _ in forbidden_terms(brief, BRAND)] == [
+        ("cheap", "forbidden-term.brief"), ("Diet", "forbidden-term.brief"), ("hack", "forbidden-term.brand-avoid"),
+        ("crush it", "forbidden-term.brand-avoid"), ("Oatly", "forbidden-term.competitor"),
+    ]
+
+
+# --- mandatory elements ------------------------------------------------------------------------------------------
+
+
+def test_missing_disclosure_points_at_body_field() -> None:
+    (finding,) = check_copy(_x("Smooth oat cold brew."), BRIEF)
+    assert (finding.rule_id, finding.field, finding.source) == ("missing-disclosure.brief", "text", "brief: mandatory elements")
+    assert (finding.message, finding.suggestion) == ("the mandatory element 'Contains oats' is missing",
+                                                     "add 'Contains oats' to text")
+
+
+@pytest.mark.parametrize(("element", "text", "present"), [
+    ("contains oats.", "Smooth. Contains oats", True),
+    ("Contains oats", "Smooth. CONTAINS\n  OATS.", True),
+    ("“T&Cs apply”", "Offer ends Sunday. T&Cs apply!", True),
+    ("Don't drink and drive", "Don’t drink and drive.", True),
+    ("Contains oats", "Contains oatmeal", False),
+    ("Contains oats", "Contains-oats", False),
+])
+def test_mandatory_elements_match_ignoring_case_spaces_quotes_and_punctuation(element: str, text: str,
+                                                                               present: bool) -> None:
+    assert bool(term_pattern(element).search(text)) is present
+    found = CopyChecker(mandatory=[element]).check_text(text, channel="x_post").findings
+    assert [f.rule_id for f in found] == ([] if present else ["missing-disclosure.brief"])
+
+
+def test_a_variant_carries_an_element_in_any_field() -> None:
+    story = CopyVariant(id="s", channel="instagram_story",
+                        fields={"headline": ["Go"], "cta": ["Shop now"], "legal": ["Contains oats."]})
+    assert check_copy(story, BRIEF) == []
+
+
+# --- claims ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The #1 cold brew in Berlin", [("unsubstantiated-claim.superlative", "#1")]),
+    ("Berlin's No. 1 and number one cold brew", [("unsubstantiated-claim.superlative", "No. 1"),
+                                                 ("unsubstantiated-claim.superlative", "number one")]),
+    ("Our best-selling, most popular, top-rated brew", [
+        ("unsubstantiated-claim.superlative", "best-selling"), ("unsubstantiated-claim.superlative", "most popular"),
+        ("unsubstantiated-claim.superlative", "top-rated")]),
+    ("The fastest brew at the lowest price", [("unsubstantiated-claim.superlative", "fastest"),
+                                              ("unsubstantiated-claim.superlative", "lowest price")]),
+    ("The world's best and the best coffee in the world", [
+        ("unsubstantiated-claim.superlative", "world's best"),
+        ("unsubstantiated-claim.superlative", "best coffee in the world")]),
+    ("Better than any other cold brew", [("unsubstantiated-claim.superlative", "Better than any")]),
+    ("Guaranteed to wake you up", [("unsubstantiated-claim.absolute", "Guaranteed")]),
+    ("100% natural and all-natural", [("unsubstantiated-claim.absolute", "100% natural"),
+                                      ("unsubstantiated-claim.absolute", "all-natural")]),
+    ("Clinically proven focus. Scientifically proven.", [("unsubstantiated-claim.absolute", "Clinically proven"),
+                                                         ("unsubstantiated-claim.absolute", "Scientifically proven")]),
+    ("Doctor recommended, never fails", [("unsubstantiated-claim.absolute", "Doctor recommended"),
+                                         ("unsubstantiated-claim.absolute", "never fails")]),
+    ("9 out of 10 commuters agree", [("unsubstantiated-claim.statistic", "9 out of 10")]),
+    ("73% of Berliners prefer it", [("unsubstantiated-claim.statistic", "73% of")]),
+    ("2x more energy, 3 times faster", [("unsubstantiated-claim.statistic", "2x more"),
+                                        ("unsubstantiated-claim.statistic", "3 times faster")]),
+    ("1 in 3 commuters skip breakfast", [("unsubstantiated-claim.statistic", "1 in 3")]),
+    ("Over 1 million bottles sold", [("unsubstantiated-claim.statistic", "Over 1 million bottles sold")]),
+    ("Reduces tiredness by 30%", [("unsubstantiated-claim.statistic", "Reduces tiredness by 30%")]),
+    ("Rated 4.8/5 by millions of happy customers", [("unsubstantiated-claim.statistic", "Rated 4.8/5"),
+                                                    ("unsubstantiated-claim.statistic", "millions of happy customers")]),
+    ("Studies show it lifts your mood", [("unsubstantiated-claim.evidence", "Studies show")]),
+    ("Berlin's leading cold brew, the strongest on the market", [
+        ("unsubstantiated-claim.superlative", "Berlin's leading"), ("unsubstantiated-claim.superlative", "strongest")]),
+])
+def test_unsubstantiated_claims(text: str, expected: list[tuple[str, str]]) -> None:
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Delicious, amazing and irresistibly smooth",  # puffery
+    "The best way to start your day. The best cold brew. Berlin's best.",  # unmeasurable opinion
+    "9 out of 10 commuters agree (YouGov, 2025)",
+    "73% of Berliners prefer it. Source: Nielsen",
+    "According to a 2025 YouGov poll, 8 in 10 commuters want better coffee",
+    "In a survey of 500 commuters, 8 in 10 chose it",
+    "9 out of 10 commuters agree.* *YouGov survey of 2,000 Berliners, March 2025",
+    "20% off today. Save 30%. Up to 50% off. Prices reduced by 20%",  # offers
+    "Made with 100% oat milk and 100% Arabica. 5% ABV",  # composition
+    "Money-back guarantee. A 2 in 1 blend. Ready in 2 minutes",
+    "Studies show it (Journal of Food Science, 2021). Rated 4.8/5 on Trustpilot",
+    "It's leading the way. Steeped for 18 hours",
+])
+def test_not_claims(text: str) -> None:
+    assert _found(text) == []
+
+
+def test_a_source_elsewhere_in_the_variant_clears_a_statistic() -> None:
     story = CopyVariant(id="s", channel="instagram_story", fields={
-        "headline": ["Go"], "cta": [" ".join(f"#t{i}" for i in range(11)) + " Contains oats"]})
-    rules = [f.rule_id for f in check_copy(story, BRIEF)]
-    assert "channel-limit.hashtags" in rules
+        "headline": ["9 out of 10 agree*"], "cta": ["Try it"], "legal": ["*YouGov survey of 2,000 adults, 2025"]})
+    assert PLAIN.check(story).findings == []
+    unsourced = story.model_copy(update={"fields": {**story.fields, "legal": ["Contains oats"]}})
+    [finding] = PLAIN.check(unsourced).findings
+    assert (finding.rule_id, finding.field, finding.index, finding.span, finding.source) == (
+        "unsubstantiated-claim.statistic", "headline", 0, (0, 11), "UK CAP Code 3.7 (substantiation)"
+    )
+    assert finding.message == "'9 out of 10' is a statistic without a stated source"
+    assert finding.suggestion == "state the source next to it, e.g. '(YouGov survey of 2,000 adults, 2025)', or remove it"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Cures hangovers and prevents colds", [("health-claim.disease", "Cures hangovers"),
+                                            ("health-claim.disease", "prevents colds")]),
+    ("Reduces the risk of heart disease", [("health-claim.disease", "Reduces the risk of heart disease")]),
+    ("Boosts your immune system", [("health-claim.immunity", "Boosts your immune system")]),
+    ("Immune-boosting oats", [("health-claim.immunity", "Immune-boosting")]),
+    ("A 3-day juice cleanse to detox", [("health-claim.detox", "juice cleanse"), ("health-claim.detox", "detox")]),
+    ("Flushes out toxins", [("health-claim.detox", "Flushes out toxins")]),
+    ("Weight loss in a bottle: burns fat", [("health-claim.weight", "Weight loss"), ("health-claim.weight", "burns fat")]),
+    ("Slimming and speeds up your metabolism", [("health-claim.weight", "Slimming"),
+                                                ("health-claim.weight", "speeds up your metabolism")]),
+    ("Lowers cholesterol and blood pressure", [("health-claim.biomarker", "Lowers cholesterol")]),
+    ("Anti-inflammatory turmeric", [("health-claim.function", "Anti-inflammatory")]),
+    ("Supports healthy digestion", [("health-claim.function", "Supports healthy digestion")]),
+])
+def test_health_claims(text: str, expected: list[tuple[str, str]]) -> None:
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Treat yourself to a cold brew", "A treat for cold days", "Digital detox weekend", "A sip to cleanse your palate",
+    "Boost your morning. Energy that lasts", "Low in sugar, high in flavour", "Supports local farmers",
+    "Fights the Monday blues. Beat the heat",
+])
+def test_not_health_claims(text: str) -> None:
+    assert _found(text) == []
+
+
+def test_a_guaranteed_return_is_both_families_and_a_claim_inside_a_health_claim_is_reported_once() -> None:
+    assert _found("Guaranteed returns, guaranteed fresh") == [
+        ("unsubstantiated-claim.absolute", "Guaranteed"), ("unsubstantiated-claim.absolute", "guaranteed"),
+        ("financial-claim.guaranteed-return", "Guaranteed returns"),
+    ]
+    assert _found("Clinically proven to lower cholesterol") == [
+        ("unsubstantiated-claim.absolute", "Clinically proven"), ("health-claim.biomarker", "lower cholesterol"),
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Guaranteed 10% returns", [("unsubstantiated-claim.absolute", "Guaranteed"),
+                                ("financial-claim.guaranteed-return", "Guaranteed 10% returns")]),
+    ("Earn 8% a year", [("financial-claim.return-promise", "Earn 8% a year")]),
+    ("Risk-free. You can't lose", [("financial-claim.risk-free", "Risk-free"), ("financial-claim.risk-free", "can't lose")]),
+    ("Get rich quick and double your money", [("financial-claim.get-rich", "Get rich quick"),
+                                              ("financial-claim.get-rich", "double your money")]),
+    ("Make $500 a day", [("financial-claim.get-rich", "Make $500 a day")]),
+    ("Passive income while you sleep", [("financial-claim.passive-income", "Passive income")]),
+])
+def test_financial_claims(text: str, expected: list[tuple[str, str]]) -> None:
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Save money on your morning coffee", "Try it risk-free for 30 days", "Start a risk-free trial",
+    "Earn rewards points. Earn 10% cashback", "Invest in your mornings", "You can't lose your keys with our app",
+])
+def test_not_financial_claims(text: str) -> None:
+    assert _found(text) == []
+
+
+# --- endorsements ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "indicator"), [
+    ("I've been drinking Northbound every morning and I love it", "I've been drinking"),
+    ("\"Best coffee ever\" — Anna, Berlin", "\"Best coffee ever\" — Anna, Berlin"),
+    ("Obsessed with my morning Northbound", "Obsessed with"),
+    ("This is my favourite cold brew", "my favourite"),
+    ("Honestly the best cold brew I’ve ever had", "I’ve ever had"),
+    ("Love this stuff — @annaberlin", "— @annaberlin"),
+    ("Been drinking this daily and can't get enough", "Been drinking"),
+    ("Highly recommend! Use my code ANNA10", "Highly recommend"),
+])
+def test_undisclosed_endorsements(text: str, indicator: str) -> None:
+    [finding] = PLAIN.check_text(text, channel="instagram_feed").findings
+    assert (finding.rule_id, finding.severity, _cut(text, finding)) == (
+        "endorsement-disclosure.undisclosed", "error", indicator
+    )
+    assert finding.source == "FTC Endorsement Guides 16 CFR 255.5; UK CAP Code 2.1 (recognisability)"
+
+
+@pytest.mark.parametrize("text", [
+    "#ad I've been drinking it every morning and I love it", "#AD obsessed with it", "Ad | my favourite",
+    "AD: I love it", "Sponsored. I swear by it", "Paid partnership with Northbound. My go-to",
+    "Gifted by Northbound — I love it", "Thanks to Northbound for sponsoring this post. I love it",
+    "Your new favourite ritual. Make it your go-to", "We love Berlin mornings", "Cold brew — smooth, slow-steeped",
+    "We highly recommend serving it over ice", "Berlin can't get enough", "Have you been drinking enough water?",
+])
+def test_disclosed_or_not_endorsements(text: str) -> None:
+    assert _found(text, channel="instagram_feed") == []
+
+
+def test_one_finding_per_piece_and_a_disclosure_in_any_field_counts() -> None:
+    feed = CopyVariant(id="f", channel="instagram_feed", fields={
+        "headline": ["My favourite"], "caption": ["I've been drinking it daily and I love it"]})
+    assert [(f.rule_id, f.field) for f in PLAIN.check(feed).findings] == [("endorsement-disclosure.undisclosed", "headline")]
+    disclosed = feed.model_copy(update={"fields": {**feed.fields, "headline": ["My favourite #Ad"]}})
+    assert PLAIN.check(disclosed).findings == []
+
+
+# --- inclusive language, terminology, style ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "rule_id", "suggestion"), [
+    ("This is crazy good", "inclusive-language.ableist", "say wild, unbelievable, surprising instead of 'crazy'"),
+    ("Insanely smooth", "inclusive-language.ableist", "say incredible, intense, extraordinary instead of 'Insanely'"),
+    ("Hey guys, meet cold brew", "inclusive-language.gendered", "say 'everyone', 'folks' or 'you all' instead of 'Hey guys'"),
+    ("Our chairman approves", "inclusive-language.gendered", "say chair, chairperson instead of 'chairman'"),
+    ("Added to the blacklist", "inclusive-language.racialised", "say blocklist, denylist instead of 'blacklist'"),
+    ("Cold brew is my spirit animal", "inclusive-language.cultural", "say favourite, kindred spirit instead of 'spirit animal'"),
+    ("Suffering from Monday mornings?", "inclusive-language.ableist", "say has, lives with instead of 'Suffering from'"),
+    ("No more wheelchair-bound commutes", "inclusive-language.ableist",
+     "say wheelchair user instead of 'wheelchair-bound'"),
+    ("I'm so OCD about my coffee", "inclusive-language.ableist", "say particular, meticulous instead of 'OCD'"),
+])
+def test_inclusive_language_suggests_an_alternative(text: str, rule_id: str, suggestion: str) -> None:
+    [finding] = PLAIN.check_text(text, channel="x_post").findings
+    assert (finding.rule_id, finding.severity, finding.suggestion) == (rule_id, "warning", suggestion)
+
+
+@pytest.mark.parametrize("text", [
+    "Master the art of cold brew in our masterclass", "The guys at the roastery", "Hey everyone",
+    "A blind taste test", "Black coffee, dumbbells and a human touch",
+])
+def test_not_non_inclusive(text: str) -> None:
+    assert _found(text) == []
+
+
+@pytest.mark.parametrize("wrong", [
+    "northbound cold brew", "NorthBound Cold Brew", "North-bound Cold Brew", "Northbound Coldbrew",
+    "Northbound cold brew", "Northbound Cold-Brew",
+])
+def test_misspelt_product_names_get_the_canonical_form(wrong: str) -> None:
+    checker = CopyChecker(brand=NAMES_AND_STYLE.model_copy(update={"style_rules": []}))
+    [finding] = checker.check_text(f"Meet {wrong} today.", channel="x_post", field="headline").findings
+    assert (finding.rule_id, finding.severity, finding.span, finding.suggestion, finding.source) == (
+        "terminology.product-name", "warning", (5, 5 + len(wrong)), "write 'Northbound Cold Brew'",
+        f"{KIT} > Product names",
+    )
+
+
+def test_product_names_spelled_right_pass() -> None:
+    checker = CopyChecker(brand=NAMES_AND_STYLE.model_copy(update={"style_rules": []}))
+    text = "Northbound Cold Brew, Northbound Oat Cold Brew, Northbound  Cold Brew™ and #NorthboundColdBrew."
+    assert checker.check_text(text, channel="x_post").findings == []
+
+
+def test_style_rules_understood_are_checked() -> None:
+    checker = CopyChecker(brand=NAMES_AND_STYLE)
+    check = checker.check_text("GET YOURS NOW!! Cold brew ABV UK", channel="x_post", field="headline")
+    assert [(f.rule_id, f.severity, f.span, f.message, f.source) for f in check.findings] == [
+        ("style.all-caps", "warning", (0, 3), "'GET' is in all caps", f"{KIT} > Voice"),
+        ("style.all-caps", "warning", (4, 9), "'YOURS' is in all caps", f"{KIT} > Voice"),
+        ("style.all-caps", "warning", (10, 13), "'NOW' is in all caps", f"{KIT} > Voice"),
+        ("style.exclamation", "warning", (14, 15), "2 exclamation marks; the brand allows 1 per piece", f"{KIT} > Voice"),
+    ]
+    assert check.not_checked == []
+    assert {"style.all-caps", "style.exclamation"} <= set(check.tested)
+
+
+@pytest.mark.parametrize(("rule", "text", "expected"), [
+    ("No exclamation marks.", "Go!", [("style.exclamation", "!", "remove the exclamation marks")]),
+    ("No emoji", "Go ☕", [("style.emoji", "☕", "remove the emoji")]),
+    ("At most 2 hashtags", "#a #b #c", [("style.hashtags", "#c", "keep at most 2")]),
+    ("Headlines in sentence case.", "Smooth Energy For The Ride",
+     [("style.sentence-case", "Energy For The Ride", "write 'Smooth energy for the ride' (keep proper nouns capitalised)")]),
+    ("Sentence case for headlines", "Smooth energy for Berlin commuters", []),
+    ("Sentences of at most 5 words.", "Short one. This sentence has far too many words.",
+     [("style.sentence-length", " This sentence has far too many words.", "split or shorten the sentence")]),
+    ("Keep sentences under 4 words", "Fine as is. One two three four.",
+     [("style.sentence-length", " One two three four.", "split or shorten the sentence")]),
+])
+def test_style_rule_phrasings(rule: str, text: str, expected: list[tuple[str, str, str]]) -> None:
+    brand = BrandContext(brand="b", palette=["#000000"], style_rules=[Cited(value=rule, source="kit")])
+    check = CopyChecker(brand=brand).check_text(text, channel="x_post", field="headline")
+    assert [(f.rule_id, _cut(text, f), f.suggestion) for f in check.findings] == expected
+    assert check.not_checked == []
+
+
+def test_style_rules_not_understood_are_reported_not_passed() -> None:
+    brand = BrandContext(brand="b", palette=["#000000"], style_rules=[
+        Cited(value="We write for commuters. No emoji!", source="kit"), Cited(value="Title case for headlines", source="kit")])
+    check = CopyChecker(brand=brand).check_text("Hi ☕", channel="x_post")
+    assert check.not_checked == ["style: 'We write for commuters.' not understood",
+                                 "style: 'Title case for headlines' not understood"]
+    assert [f.rule_id for f in check.findings] == ["style.emoji"]
+    assert [rule for rule in check.tested if rule.startswith("style.")] == ["style.emoji"]
+
+
+# --- what was tested, and the score ------------------------------------------------------------------------------
+
+
+def test_tested_lists_only_the_rules_that_apply() -> None:
+    plain = PLAIN.check_text("Smooth", channel="x_post", field="headline")
+    assert plain.tested == ["channel-limit.max_chars", "channel-limit.missing_field", "channel-limit.emoji", *LEXICON_IDS]
+    branded = CopyChecker.for_brief(BRIEF, BRAND).check(_x("Contains oats"))
+    assert branded.tested == [
+        "channel-limit.max_chars", "channel-limit.missing_field", "channel-limit.too_many_values",
+        "channel-limit.unknown_field", "channel-limit.emoji", "forbidden-term.brief", "forbidden-term.brand",
+        "forbidden-term.brand-avoid", "forbidden-term.competitor", "missing-disclosure.brief", *LEXICON_IDS,
+        "terminology.product-name", "style.all-caps", "style.exclamation",
+    ]
 
 
 def test_report_status() -> None:
@@ -69,3 +516,44 @@ def test_report_status() -> None:
     assert report.item_status(dirty.id) == "blocked"
     assert report.status == "blocked"
     assert report.checked == [clean.id, dirty.id]
+
+
+def test_brand_score_is_guidelines_passed_over_tested() -> None:
+    checker = CopyChecker.for_brief(BRIEF, BRAND)
+    # 34 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # inclusive-language.ableist (a warning fails it too)
+    copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
+    report = ComplianceReport.of([checker.check(copy)])
+    assert len(report.tested[copy.id]) == 34
+    assert sorted({f.rule_id for f in report.findings}) == [
+        "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
+    ]
+    assert report.item_score(copy.id) == round(100 * 31 / 34) == 91
+    assert report.item_status(copy.id) == "blocked"
+
+
+# --- the benchmark script ----------------------------------------------------------------------------------------
+
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    return load_script("bench_checks")
+
+
+def test_bench_runs_tiny_and_prints_its_figures(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    result = bench.main(["--n", "20", "--repeat", "1"])
+    assert json.loads(capsys.readouterr().out) == result
+    assert set(result) == {"n", "repeat", "median_s", "min_s", "snippets_per_s", "compile_s", "findings_per_batch",
+                           "findings_by_family", "python", "cpus"}
+    assert (result["n"], result["repeat"]) == (20, 1)
+    assert result["median_s"] == result["min_s"] > 0 and result["snippets_per_s"] > 0
+    assert result["findings_per_batch"] == sum(result["findings_by_family"].values()) > 0
+    assert bench.snippets(20, 7) == bench.snippets(20, 7)  # reproducible batches
+
+
+def test_bench_rejects_bad_arguments(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--n", "0"])
+    assert exit_.value.code == 2
+    assert "error: --n 0 --repeat 7: allowed --n >= 1, --repeat >= 1" in capsys.readouterr().err

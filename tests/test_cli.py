@@ -62,8 +62,11 @@ def test_run_approve_all_writes_the_whole_pack(briefcraft_exe: str, cli_env: dic
     assert all("not AI imagery" in i["label"] for i in manifest["images"])
 
     report = json.loads((out / "compliance.json").read_text())
-    assert report["checked"] == ["copy-instagram_feed-1", "copy-email-1"]
-    audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert report["checked"] == ["copy-instagram_feed-1", "copy-email-1",
+                                 *(Path(i["path"]).stem for i in manifest["images"])]
+    assert list(manifest["compliance"]["items"]) == report["checked"]
+    audit = [json.loads(line)["event"] for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert manifest["audit"]["entries"] == len(audit) and audit[-1]["kind"] == "export"
     calls = [e for e in audit if e["kind"] == "model_call"]
     assert [e["node"] for e in calls] == ["intake", "write_copy", "write_copy"] or len(calls) > 3
     for call in calls:
@@ -78,6 +81,7 @@ def test_run_approve_all_writes_the_whole_pack(briefcraft_exe: str, cli_env: dic
 def test_stop_at_review_then_resume_in_another_process(
     briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str, tmp_path: Path
 ) -> None:
+    cli_env["BRIEFCRAFT_COMPLIANCE_AUTOFIX"] = "false"  # revisions below count the reviewer's rounds only
     waiting = _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "th1", "--approve", "none")
     assert waiting.returncode == 3, waiting.stderr
     assert "thread th1: waiting for approval of 4 item(s)" in waiting.stdout
@@ -168,7 +172,7 @@ def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[
     assert "type a or r" in result.stdout
     assert "copy-email-1: [a]pprove or [r]eject?" in result.stdout
     pack = Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "ask1"
-    audit = [json.loads(line) for line in (pack / "audit.jsonl").read_text().splitlines()]
+    audit = [json.loads(line)["event"] for line in (pack / "audit.jsonl").read_text().splitlines()]
     assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [
         ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "approve", None)
     ]

@@ -26,7 +26,7 @@ def test_memory_cli_add_list_search_kit_remove(briefcraft_exe: str, cli_env: dic
     assert added.returncode == 2, added.stderr
     assert added.stderr.strip().splitlines()[-1] == "briefcraft: error: empty.md: the file is empty"
     lines = added.stdout.splitlines()
-    assert lines[0] == "added guidelines.md: 9 chunk(s)"
+    assert lines[0] == "added guidelines.md: 11 chunk(s)"
     assert lines[1] == "added logo.png: image 256x256, #F4E9D8 78%, #1F3A5F 18%, #E8A33D 4%"
     assert lines[2].startswith("brand kit ") and lines[2].endswith("4 forbidden_terms, 1 required_disclaimers, "
                                                                    "4 palette")

@@ -34,7 +34,7 @@ def test_schema_carries_limits_and_counts() -> None:
 @pytest.mark.parametrize("channel_id", list(load_catalog()))
 def test_enforced_copy_passes_checks_for_every_channel(channel_id: str) -> None:
     channel = get_channel(channel_id)
-    long = "Smooth oat energy for every commute " * 100 + " ".join(f"#tag{i}" for i in range(40))
+    long = "Smooth oat energy for every commute ☕🔥 " * 100 + " ".join(f"#tag{i}" for i in range(40))
     raw = {spec.name: [long] * spec.count for spec in channel.fields}
     brief = CreativeBrief(product="Cold brew", channels=[channel_id], mandatory_elements=["Contains oats", "T&Cs apply"])
     fields = enforce_limits(channel, raw, brief.mandatory_elements)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from briefcraft.agents.intake import check_request, read_brief, read_product
+from briefcraft.agents.intake import check_request, clarification_line, read_brief, read_product
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import LocalLlamaChat
 from briefcraft.channels import detect_channels
@@ -71,7 +71,15 @@ def test_bad_requests(text: str, message: str) -> None:
         ("linen tote bags", "Promote our handmade linen tote bags on Etsy.", "linen tote bags"),
         ("", "Ads for the new Acme Payroll app, aimed at HR", "Acme Payroll app"),
         ("", "Make something playful for commuters.", ""),
+        # the answer to "What product...?" is recorded as a Product line and wins over guesses
+        ("Berlin", "Launch Northbound Oat Cold Brew on X.\nProduct: Northbound Oat Cold Brew", "Northbound Oat Cold Brew"),
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
     assert read_product(model_says, text) == product
+
+
+def test_an_answer_to_the_product_question_alone_becomes_the_product_line() -> None:
+    assert clarification_line(["product"], "Northbound Oat Cold Brew") == "Product: Northbound Oat Cold Brew"
+    assert clarification_line(["product", "channels"], "Cold brew on X") == "Cold brew on X"
+    assert clarification_line(["channels"], "X and LinkedIn") == "X and LinkedIn"

@@ -31,6 +31,8 @@ def test_rules_read_labelled_lists_headings_and_colours() -> None:
         ("g.md > Typography", ("Typography",), "Fonts: Canela for headlines, Inter for body"),
         ("g.md > Colours", ("Colours",), "Primary #112233, accent #abcdef; not a colour: #12345."),
         ("g.md > Logo", ("Logo",), "- Keep clear space, always\n- Never over a face"),
+        ("g.md > Competitors", ("Competitors",), "Competitors: Oatly, Starbucks, and Nespresso"),
+        ("g.md > Style", ("Style",), "- No all-caps words, ever\n- At most one exclamation mark per piece"),
     ])
     assert _values(found, "forbidden_terms") == ["guilt-free", "best, ever", "cheap"]
     assert _values(found, "dont_words") == ["hack", "fuel"]
@@ -40,6 +42,8 @@ def test_rules_read_labelled_lists_headings_and_colours() -> None:
     assert _values(found, "fonts") == ["Canela for headlines", "Inter for body"]
     assert _values(found, "palette") == ["#112233", "#ABCDEF"]
     assert _values(found, "logo_rules") == ["Keep clear space, always", "Never over a face"]
+    assert _values(found, "competitors") == ["Oatly", "Starbucks", "Nespresso"]
+    assert _values(found, "style_rules") == ["No all-caps words, ever", "At most one exclamation mark per piece"]
     assert found["palette"][0] == KitItem(value="#112233", source="g.md > Colours", origin="rule")
 
 

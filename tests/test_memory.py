@@ -177,6 +177,25 @@ def test_images_get_palette_hash_and_size_and_are_kept(memory: ChromaBrandMemory
     assert memory.search("logo image", brand=brand)[0].source == "logo.png"
 
 
+def test_images_with_a_role_are_the_references_recall_returns(memory: ChromaBrandMemory, brand: str,
+                                                              tmp_path: Path) -> None:
+    rival = make_image(tmp_path / "rival-ad.png", ((0xEE, 0x11, 0x11), (0x11, 0x11, 0xEE)))
+    ours = make_image(tmp_path / "hero.png", ((0x11, 0x22, 0x33), (0xAB, 0xCD, 0xEF)))
+    plain = make_image(tmp_path / "mood.png", ((0x22, 0x22, 0x22), (0xDD, 0xDD, 0xDD)))
+    competitor = memory.add(rival, brand=brand, role="competitor")
+    memory.add(ours, brand=brand)
+    memory.add(plain, brand=brand)
+    assert memory.add(ours, brand=brand, role="protected").status == "unchanged"  # a new role, same content
+    refs = memory.references(brand)
+    assert [(r.source, r.role) for r in refs] == [("hero.png", "protected"), ("rival-ad.png", "competitor")]
+    assert refs[1].phash == competitor.phash
+    brief = CreativeBrief(product="Cold brew", channels=["email"], brand=brand)
+    assert memory.recall(brief).references == refs
+    with pytest.raises(IngestError, match=r"^guidelines.md: only images take a role \(protected, competitor\)"):
+        (tmp_path / "guidelines.md").write_text("# Voice\nWarm.\n")
+        memory.add(tmp_path / "guidelines.md", brand=brand, role="protected")
+
+
 def test_pdf_docx_and_html_keep_page_and_heading(memory: ChromaBrandMemory, brand: str, tmp_path: Path) -> None:
     pdf = tmp_path / "book.pdf"
     pdf.write_bytes(make_pdf(["Welcome to Acme.", "Never say: cheap\nOur colour is #112233."]))

@@ -98,7 +98,7 @@ def test_brief_runs_through_openai_compatible_server(server_url: str, tmp_path: 
     ]
     done = runner.resume(graph, "oc", runner.approve_all(current), user="cd")
     assert done.stage == "done"
-    audit = [json.loads(line) for line in (Path(done.pack or "") / "audit.jsonl").read_text().splitlines()]
+    audit = [json.loads(line)["event"] for line in (Path(done.pack or "") / "audit.jsonl").read_text().splitlines()]
     calls = [e for e in audit if e["kind"] == "model_call"]
     assert {(e["provider"], e["model"]) for e in calls} == {("openai-compatible", "smollm2")}
     assert all(e["input_tokens"] and e["output_tokens"] for e in calls)

@@ -1,4 +1,4 @@
-"""A content-addressed image store: the same pixels are written once, under their sha256."""
+"""A content-addressed image store: the same bytes are written once, under their sha256."""
 
 from __future__ import annotations
 
@@ -9,25 +9,29 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-__all__ = ["save_png"]
+__all__ = ["save_bytes", "save_png"]
 
 
-def save_png(image: Image.Image, store: Path, text: dict[str, str]) -> tuple[Path, str]:
-    """Write ``image`` as PNG (with ``text`` chunks) to ``store``; return its path and sha256.
+def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, str]:
+    """Write ``data`` to ``store`` under its sha256; return its path and sha256.
 
-    Writing the same image twice is a no-op, so a node that re-runs after a resume stores nothing twice.
+    Writing the same bytes twice is a no-op, so a node that re-runs after a resume stores nothing twice.
     """
-    info = PngImagePlugin.PngInfo()
-    for key, value in text.items():
-        info.add_text(key, value)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, optimize=False)
-    data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    path = store / digest[:2] / f"{digest}.png"
+    path = store / digest[:2] / f"{digest}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.part")
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a crash never leaves half an image under the final name
     return path, digest
+
+
+def save_png(image: Image.Image, store: Path, text: dict[str, str]) -> tuple[Path, str]:
+    """Write ``image`` as PNG (with ``text`` chunks) to ``store``; return its path and sha256."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info, optimize=False)
+    return save_bytes(buffer.getvalue(), store)

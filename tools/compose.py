@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor, ImageDraw, ImageFont
 
+from briefcraft.imaging import srgb_to_linear
 from briefcraft.schemas import Composition
 
 __all__ = [
@@ -87,9 +88,7 @@ def contrast_ratio(a: RGB, b: RGB) -> float:
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
     """Relative luminance of sRGB values (last axis R, G, B in 0-255)."""
-    c = rgb / 255.0
-    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return np.asarray(linear @ np.array([0.2126, 0.7152, 0.0722]))
+    return np.asarray(srgb_to_linear(rgb) @ np.array([0.2126, 0.7152, 0.0722]))
 
 
 def _min_contrast(ink: RGB, lum: np.ndarray) -> float:

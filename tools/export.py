@@ -13,6 +13,7 @@ from pathlib import Path
 from briefcraft.channels import get_channel
 from briefcraft.errors import ExportError
 from briefcraft.schemas import AuditEvent, BrandContext, ComplianceReport, CopyVariant, CreativeBrief, ImageAsset
+from briefcraft.tools.audit import GENESIS, chain
 
 __all__ = ["PACK_FILES", "write_pack"]
 
@@ -98,6 +99,7 @@ def write_pack(
     The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack.
     """
     stage = _prepare(out_dir)
+    ledger = chain(audit)
     try:
         rows = _deck_rows(copies)
         deck = [copy.model_dump(mode="json") for copy in copies]
@@ -107,7 +109,7 @@ def write_pack(
             "copy_deck.csv": _deck_csv(rows),
             "copy_deck.md": _deck_markdown(brief, copies, images),
             "compliance.json": report.model_dump_json(indent=2),
-            "audit.jsonl": "".join(event.model_dump_json() + "\n" for event in audit),
+            "audit.jsonl": "".join(entry.model_dump_json() + "\n" for entry in ledger),
         }
         for name, text in texts.items():
             (stage / name).write_text(text, encoding="utf-8")
@@ -121,6 +123,14 @@ def write_pack(
             "product": brief.product,
             "brand": {"name": brief.brand, "citations": brand.citations if brand else []},
             "copy": [{"asset_id": f"{thread_id}/{copy.id}", "channel": copy.channel} for copy in copies],
+            "compliance": {
+                "status": report.status, "score": report.score,
+                "items": {
+                    item_id: {"status": report.item_status(item_id), "score": report.item_score(item_id)}
+                    for item_id in report.checked
+                },
+            },
+            "audit": {"entries": len(ledger), "head": ledger[-1].hash if ledger else GENESIS},
             "files": [
                 {
                     "path": p.relative_to(stage).as_posix(),
@@ -137,6 +147,7 @@ def write_pack(
                     "height": image.height, "seed": image.seed, "prompt": image.prompt, "headline": image.headline,
                     "cta": image.cta, "style_loras": [lora.model_dump(mode="json") for lora in image.style_loras],
                     "composition": image.composition.model_dump(mode="json") if image.composition else None,
+                    "provenance": image.provenance.model_dump(mode="json") if image.provenance else None,
                 }
                 for image in images
             ],

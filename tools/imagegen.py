@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from briefcraft.schemas import StyleLora
     from briefcraft.settings import Settings
 
-__all__ = ["DiffusionRenderer", "ImageGenerator", "Quality", "pipeline_kind", "resolve_device"]
+__all__ = ["DiffusionRenderer", "ImageGenerator", "Quality", "import_diffusers", "pipeline_kind", "resolve_device"]
 
 #: What the compositor adds afterwards (copy, logo); kept out of the picture itself.
 NEGATIVE_PROMPT = "text, letters, words, watermark, logo, caption, blurry, deformed"
@@ -97,7 +97,7 @@ def pipeline_kind(model: str) -> Literal["directory", "hub"]:
     return "hub"
 
 
-def _diffusers() -> Any:  # the diffusers module; untyped
+def import_diffusers() -> Any:  # the diffusers module; untyped
     """diffusers, imported without the image-processor warnings transformers prints on its import."""
     from transformers.utils import logging as transformers_logging
 
@@ -116,7 +116,7 @@ def _diffusers() -> Any:  # the diffusers module; untyped
 def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
     kind = pipeline_kind(model)
     try:
-        return _diffusers().AutoPipelineForText2Image.from_pretrained(
+        return import_diffusers().AutoPipelineForText2Image.from_pretrained(
             str(Path(model).expanduser()) if kind == "directory" else model, dtype=dtype
         )
     except (OSError, ValueError) as error:
@@ -137,7 +137,7 @@ class ImageGenerator:
     ) -> None:
         import torch
 
-        diffusers = _diffusers()
+        diffusers = import_diffusers()
         self.model = name
         self.device, self.dtype = resolve_device(device)
         self.text2image = self._on_device(pipeline)
@@ -163,7 +163,7 @@ class ImageGenerator:
         """Load ``model`` (a diffusers folder or a Hugging Face id) and, if given, a tiny VAE for previews."""
         _, dtype = resolve_device(device)
         pipeline = _load(model, dtype)
-        vae = _diffusers().AutoencoderTiny.from_pretrained(tiny_vae, dtype=dtype) if tiny_vae else None
+        vae = import_diffusers().AutoencoderTiny.from_pretrained(tiny_vae, dtype=dtype) if tiny_vae else None
         return cls(pipeline, name=Path(model).name or model, device=device, tiny_vae=vae, compile=compile)
 
     def _on_device(self, module: Any) -> Any:

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from briefcraft.errors import ConfigError, IngestError
+from briefcraft.imaging import IMAGE_TYPES
 from briefcraft.tools.imagegen import ImageGenerator
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 #: The UNet layers that learn, as in diffusers' example: the attention projections.
 TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]
 #: The image files a training folder may hold (the types brand memory ingests).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+IMAGE_SUFFIXES = tuple(IMAGE_TYPES)
 _MAX_GRAD_NORM = 1.0
 
 

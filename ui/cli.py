@@ -1,6 +1,8 @@
 """The ``briefcraft`` command line: run a brief, resume a thread with decisions, read a thread's status,
 manage brand memory (``briefcraft memory ...``, in ``briefcraft.ui.memory_cli``) and the brand's image style
-(``briefcraft brand ...``, in ``briefcraft.ui.brand_cli``).
+(``briefcraft brand ...``, in ``briefcraft.ui.brand_cli``), check copy and images and verify a thread's audit
+ledger (``briefcraft check|audit ...``, in ``briefcraft.ui.compliance_cli``), sign and verify provenance
+(``briefcraft provenance|verify ...``, in ``briefcraft.ui.provenance_cli``).
 
 Exit codes: 0 done, 3 waiting for a human, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -25,7 +27,9 @@ from briefcraft.graphs.runner import RunStatus
 from briefcraft.schemas import CreativeBrief, validation_message
 from briefcraft.settings import load_settings
 from briefcraft.ui.brand_cli import add_brand_parser, run_brand
+from briefcraft.ui.compliance_cli import add_compliance_parsers, run_audit, run_check
 from briefcraft.ui.memory_cli import add_memory_parser, run_memory
+from briefcraft.ui.provenance_cli import add_provenance_parsers, run_provenance
 
 __all__ = ["main"]
 
@@ -67,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the status as JSON")
     add_memory_parser(commands)
     add_brand_parser(commands)
+    add_compliance_parsers(commands)
+    add_provenance_parsers(commands)
     return parser
 
 
@@ -97,6 +103,9 @@ def _print(current: RunStatus, as_json: bool) -> None:
         return
     tid = current.thread_id
     if current.stage == "done":
+        if current.compliance:
+            print(f"compliance: {current.compliance['status']}, brand score {current.compliance['score']}% "
+                  f"(findings in compliance.json; ledger: briefcraft audit verify {tid})")
         print(f"thread {tid}: done; pack written to {current.pack}")
     elif current.stage == "waiting_for_clarification":
         print(f"thread {tid}: waiting for clarification\n  {current.question}")
@@ -213,7 +222,8 @@ def _status(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``briefcraft`` command."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand}
+    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand,
+                "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance}
     try:
         return handlers[args.command](args)
     except BriefcraftError as error:

@@ -19,7 +19,7 @@ from briefcraft.agents.models import make_chat_model
 from briefcraft.errors import BriefcraftError, ConfigError
 from briefcraft.memory.kit import apply_edit, kit_yaml, parse_kit, save_kit
 from briefcraft.memory.store import ChromaBrandMemory
-from briefcraft.schemas import BrandKit
+from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole
 from briefcraft.settings import Settings, load_settings
 
 __all__ = ["add_memory_parser", "run_memory"]
@@ -35,6 +35,8 @@ def add_memory_parser(commands: Any) -> None:
 
     add = verbs.add_parser("add", parents=[brand], help="ingest guideline documents and brand images")
     add.add_argument("paths", nargs="+", metavar="PATH", help=".md .txt .html .pdf .docx .png .jpg .webp")
+    add.add_argument("--role", choices=IMAGE_ROLES,
+                     help="for images: the brand's protected work or a competitor's (new images must not copy it)")
     search = verbs.add_parser("search", parents=[brand], help="search the brand's memory, with citations")
     search.add_argument("query")
     search.add_argument("--k", type=int, default=5, help="how many hits (1-100, default 5)")
@@ -55,7 +57,7 @@ def run_memory(args: argparse.Namespace) -> int:
     brand = args.brand or settings.brand
     with ChromaBrandMemory(settings) as memory:
         if args.verb == "add":
-            return _add(memory, settings, brand, [Path(p) for p in args.paths], args.json)
+            return _add(memory, settings, brand, [Path(p) for p in args.paths], args.json, args.role)
         if args.verb == "search":
             hits = memory.search(args.query, brand=brand, k=args.k)
             _out([h.model_dump() for h in hits], args.json, [f"{h.score:.3f}  {h.source}{'  [flagged]' * h.flagged}\n"
@@ -80,12 +82,13 @@ def run_memory(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[Path], as_json: bool) -> int:
+def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[Path], as_json: bool,
+         role: ImageRole | None) -> int:
     reports: list[dict[str, Any]] = []
     failed = 0
     for path in paths:
         try:
-            report = memory.add(path, brand=brand)
+            report = memory.add(path, brand=brand, role=role)
         except BriefcraftError as error:
             failed += 1
             print(f"briefcraft: error: {error}", file=sys.stderr)

@@ -1,0 +1,155 @@
+"""The audit ledger: append-only, hash-chained JSONL, one file per thread.
+
+Each entry carries the hash of the one before it, so editing, reordering or deleting an entry breaks the chain;
+the thread's checkpoint keeps the head (entry count and last hash), so cutting entries off the end is caught too.
+The graph only ever writes events its checkpoint already holds, which makes the file a prefix of the thread's
+``audit`` list: anything else in the file is tampering.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from briefcraft.errors import AuditError
+from briefcraft.schemas import AuditEvent, LedgerEntry, LedgerHead, validation_message
+
+__all__ = ["GENESIS", "Ledger", "LedgerCheck", "chain", "item_hash", "ledger_path"]
+
+#: The ``prev`` of the first entry.
+GENESIS = "0" * 64
+
+
+def ledger_path(folder: Path, thread_id: str) -> Path:
+    """The ledger file of ``thread_id`` in ``folder``; ids that are not safe file names are hashed."""
+    safe = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", thread_id)
+    return folder / f"{thread_id if safe else hashlib.sha256(thread_id.encode()).hexdigest()}.jsonl"
+
+
+def _canonical(data: object) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def item_hash(item: BaseModel) -> str:
+    """SHA-256 of an item's canonical JSON: what a human decision approved, byte for byte."""
+    return hashlib.sha256(_canonical(item.model_dump(mode="json"))).hexdigest()
+
+
+def _entry_hash(seq: int, prev: str, event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical({"seq": seq, "prev": prev, "event": event.model_dump(mode="json")})).hexdigest()
+
+
+def chain(events: Sequence[AuditEvent], *, after: LedgerHead | None = None) -> list[LedgerEntry]:
+    """The ledger entries of ``events``, continuing the chain after ``after`` (from the start when None)."""
+    seq, prev = (after.count, after.hash) if after else (0, GENESIS)
+    entries: list[LedgerEntry] = []
+    for event in events:
+        digest = _entry_hash(seq, prev, event)
+        entries.append(LedgerEntry(seq=seq, prev=prev, hash=digest, event=event))
+        seq, prev = seq + 1, digest
+    return entries
+
+
+class LedgerCheck(BaseModel):
+    """The result of verifying a ledger: valid or not, and the first problem found."""
+
+    path: str
+    valid: bool
+    entries: int
+    head: str
+    problem: str | None = None
+
+
+class Ledger:
+    """One thread's ledger file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> list[LedgerEntry]:
+        """Every entry, chain-checked; ``AuditError`` naming the first broken line."""
+        if not self.path.exists():
+            return []
+        entries: list[LedgerEntry] = []
+        prev = GENESIS
+        with self.path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                where = f"{self.path} line {number}"
+                try:
+                    entry = LedgerEntry.model_validate_json(line)
+                except ValidationError as error:
+                    raise AuditError(f"{where} is not a ledger entry: {validation_message(error)}") from error
+                if entry.seq != number - 1:
+                    raise AuditError(f"{where}: entry {entry.seq} is out of order (expected {number - 1}); "
+                                     "entries were removed or moved")
+                if entry.prev != prev:
+                    raise AuditError(f"{where}: does not follow the entry before it; an entry was removed or moved")
+                if _entry_hash(entry.seq, entry.prev, entry.event) != entry.hash:
+                    raise AuditError(f"{where}: its content does not match its hash; the entry was edited")
+                entries.append(entry)
+                prev = entry.hash
+        return entries
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.path.parent / f".{self.path.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def sync(self, events: Sequence[AuditEvent]) -> LedgerHead:
+        """Append the events the file does not hold yet; the file must hold the others, unchanged, in order."""
+        with self._locked():
+            held = self._read()
+            if len(held) > len(events):
+                raise AuditError(f"{self.path} holds {len(held)} entries but the thread has {len(events)} events; "
+                                 "the ledger belongs to another thread or was written to by hand")
+            expected = chain(events[: len(held)])
+            for mine, theirs in zip(expected, held, strict=True):
+                if mine.hash != theirs.hash:
+                    raise AuditError(f"{self.path} entry {theirs.seq} differs from the thread's event "
+                                     f"{theirs.seq}; the ledger was edited")
+            head = LedgerHead(count=len(held), hash=held[-1].hash if held else GENESIS)
+            new = chain(events[len(held):], after=head)
+            if new:
+                with self.path.open("a", encoding="utf-8") as out:
+                    out.writelines(entry.model_dump_json() + "\n" for entry in new)
+                    out.flush()
+                    os.fsync(out.fileno())
+                head = LedgerHead(count=new[-1].seq + 1, hash=new[-1].hash)
+            return head
+
+    def verify(self, *, head: LedgerHead | None = None, events: Sequence[AuditEvent] | None = None) -> LedgerCheck:
+        """Check the chain, and against the thread's recorded ``head`` and ``events`` where they are given."""
+        try:
+            held = self._read()
+        except AuditError as error:
+            return LedgerCheck(path=str(self.path), valid=False, entries=0, head=GENESIS, problem=str(error))
+        last = held[-1].hash if held else GENESIS
+        result = LedgerCheck(path=str(self.path), valid=True, entries=len(held), head=last)
+        if not self.path.exists():
+            return result.model_copy(update={"valid": False, "problem": f"{self.path} does not exist"})
+        if head is not None and (head.count > len(held) or (head.count and held[head.count - 1].hash != head.hash)):
+            return result.model_copy(update={
+                "valid": False,
+                "problem": f"the thread's checkpoint records {head.count} entries ending in {head.hash[:12]}; "
+                f"the file has {len(held)} ending in {last[:12]}: entries were cut off or rewritten",
+            })
+        if events is not None:
+            for mine, theirs in zip(chain(events), held, strict=False):
+                if mine.hash != theirs.hash:
+                    return result.model_copy(update={
+                        "valid": False, "problem": f"entry {theirs.seq} differs from the thread's event {theirs.seq}",
+                    })
+        return result
