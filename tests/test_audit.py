@@ -87,9 +87,13 @@ def test_a_ledger_longer_than_the_thread_is_refused(tmp_path: Path) -> None:
         ledger.sync(_events(2))
 
 
-def test_a_missing_ledger_does_not_verify(tmp_path: Path) -> None:
-    check = Ledger(tmp_path / "none.jsonl").verify()
-    assert not check.valid and check.problem == f"{tmp_path / 'none.jsonl'} does not exist"
+def test_a_missing_ledger_verifies_only_for_a_thread_that_has_not_written_one(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "none.jsonl")
+    problem = f"{tmp_path / 'none.jsonl'} does not exist"
+    assert ledger.verify().problem == problem
+    assert ledger.verify(head=LedgerHead(count=2, hash="a" * 64), events=_events(2)).problem == problem
+    young = ledger.verify(head=None, events=_events(1))  # waiting at the clarifying question: nothing written yet
+    assert (young.valid, young.entries) == (True, 0)
 
 
 def test_item_hash_names_the_exact_revision() -> None:

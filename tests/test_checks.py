@@ -10,7 +10,7 @@ from builders import load_script
 
 from briefcraft.errors import CheckError
 from briefcraft.schemas import BrandContext, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding
-from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, check_items, forbidden_terms, term_pattern
+from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, forbidden_terms, term_pattern
 
 BRIEF = CreativeBrief(
     product="Oat cold brew", channels=["x_post", "google_rsa"], mandatory_elements=["Contains oats"],
@@ -511,7 +511,8 @@ def test_tested_lists_only_the_rules_that_apply() -> None:
 
 def test_report_status() -> None:
     clean, dirty = _x("Fine. Contains oats."), _x("cheap").model_copy(update={"id": "copy-x_post-2"})
-    report = check_items([clean, dirty], BRIEF)
+    checker = CopyChecker.for_brief(BRIEF)
+    report = ComplianceReport.of([checker.check(clean), checker.check(dirty)])
     assert report.item_status(clean.id) == "approved"
     assert report.item_status(dirty.id) == "blocked"
     assert report.status == "blocked"

@@ -252,16 +252,16 @@ def test_cli_verify_exit_codes_and_output(png: tuple[Path, StampReport], jpeg: t
     assert (read["validation_state"], read["verified"], read["errors"]) == ("Trusted", True, [])
 
     other = init_dev_ca(tmp_path / "other")
-    assert main(["verify", str(png[0]), "--trust", str(other.root)]) == 1  # intact, but not from that root
+    assert main(["verify", str(png[0]), "--trust", str(other.root)]) == 4  # intact, but not from that root
     assert capsys.readouterr().out.splitlines()[0] == f"{png[0]}: C2PA manifest Valid (NOT verified)"
 
-    assert main(["verify", str(work / "picture.png")]) == 1
+    assert main(["verify", str(work / "picture.png")]) == 4
     assert capsys.readouterr().out.splitlines()[0] == f"{work / 'picture.png'}: no C2PA manifest"
 
     data = bytearray(jpeg[0].read_bytes())
     data[len(data) // 2] ^= 0x01
     (tampered := tmp_path / "tampered.jpg").write_bytes(bytes(data))
-    assert main(["verify", str(tampered)]) == 1
+    assert main(["verify", str(tampered)]) == 4
     assert capsys.readouterr().out.splitlines()[0] == f"{tampered}: C2PA manifest Invalid (NOT verified)"
 
     for argv, error in [

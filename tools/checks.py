@@ -23,7 +23,6 @@ from briefcraft.errors import CheckError
 from briefcraft.schemas import (
     BrandContext,
     Cited,
-    ComplianceReport,
     CopyVariant,
     CreativeBrief,
     Finding,
@@ -36,7 +35,6 @@ __all__ = [
     "HASHTAG",
     "CopyChecker",
     "check_copy",
-    "check_items",
     "forbidden_terms",
     "mandatory_elements",
     "term_pattern",
@@ -682,10 +680,3 @@ def _lexicon_findings(item_id: str, values: list[_Value]) -> list[Finding]:
 def check_copy(copy: CopyVariant, brief: CreativeBrief, brand: BrandContext | None = None) -> list[Finding]:
     """Every deterministic finding on one copy variant (brand rules too when ``brand`` is given)."""
     return CopyChecker.for_brief(brief, brand).check(copy).findings
-
-
-def check_items(copies: list[CopyVariant], brief: CreativeBrief, brand: BrandContext | None = None
-                ) -> ComplianceReport:
-    """A report over the copy of a bundle: findings, the rule ids tested per item, and what could not be checked."""
-    checker = CopyChecker.for_brief(brief, brand)
-    return ComplianceReport.of([checker.check(copy) for copy in copies])

@@ -123,7 +123,9 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.json:
         print(result.model_dump_json(indent=2))
     elif result.valid:
-        print(f"ledger of thread {args.thread!r} verifies: {result.entries} entries, head {result.head[:16]}")
+        pending = len(events) - result.entries
+        print(f"ledger of thread {args.thread!r} verifies: {result.entries} entries, head {result.head[:16]}"
+              + (f" ({pending} newer event(s) are written at the thread's next step)" if pending > 0 else ""))
     else:
         print(f"ledger of thread {args.thread!r} does NOT verify: {result.problem}", file=sys.stderr)
     return 0 if result.valid else EXIT_BLOCKED

@@ -2,8 +2,8 @@
 provenance (C2PA manifest, XMP, invisible watermark), or with ``--survival`` measures which of them survive the
 re-encoding platforms do.
 
-``verify`` exits 0 when the C2PA manifest validates (with ``--trust``: and chains to that root), 1 when there is
-no manifest or it does not validate, 2 for bad input (one line on stderr). With ``--survival`` it exits 0 once the
+``verify`` exits 0 when the C2PA manifest validates (with ``--trust``: and chains to that root), 4 when there is
+no manifest or it does not validate (as ``check`` and ``audit verify`` do), 2 for bad input (one line on stderr). With ``--survival`` it exits 0 once the
 table is printed.
 """
 
@@ -19,7 +19,10 @@ from briefcraft.settings import load_settings
 if TYPE_CHECKING:
     from briefcraft.tools.provenance import SurvivalReport, VerifyReport
 
-__all__ = ["add_provenance_parsers", "run_provenance"]
+__all__ = ["EXIT_NOT_VERIFIED", "add_provenance_parsers", "run_provenance"]
+
+#: Exit code of a file whose provenance does not verify (the code ``check`` uses for blocked).
+EXIT_NOT_VERIFIED = 4
 
 
 def add_provenance_parsers(commands: Any) -> None:
@@ -36,7 +39,7 @@ def add_provenance_parsers(commands: Any) -> None:
 
     check = commands.add_parser(
         "verify", help="read an image's provenance: C2PA manifest, XMP, watermark",
-        description="Exit codes: 0 the C2PA manifest validates (with --trust: and chains to that root), 1 no "
+        description="Exit codes: 0 the C2PA manifest validates (with --trust: and chains to that root), 4 no "
                     "manifest or it does not validate, 2 bad input. With --survival: 0 once the table is printed.",
     )
     check.add_argument("file", metavar="FILE", type=Path, help="a PNG, JPEG or WebP image")
@@ -60,7 +63,7 @@ def run_provenance(args: argparse.Namespace) -> int:
             print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
         else:
             print("\n".join(_verify_lines(report)))
-        return 0 if report.verified else 1
+        return 0 if report.verified else EXIT_NOT_VERIFIED
     ca = init_dev_ca(load_settings().provenance_dir, force=args.force)
     if args.json:
         print(json.dumps({"root": str(ca.root), "cert": str(ca.cert), "key": str(ca.key)}, indent=2))
