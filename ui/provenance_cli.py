@@ -3,8 +3,8 @@ provenance (C2PA manifest, XMP, invisible watermark), or with ``--survival`` mea
 re-encoding platforms do.
 
 ``verify`` exits 0 when the C2PA manifest validates (with ``--trust``: and chains to that root), 4 when there is
-no manifest or it does not validate (as ``check`` and ``audit verify`` do), 2 for bad input (one line on stderr). With ``--survival`` it exits 0 once the
-table is printed.
+no manifest or it does not validate (as ``check`` and ``audit verify`` do), 2 for bad input (one line on
+stderr). With ``--survival`` it exits 0 once the table is printed.
 """
 
 from __future__ import annotations
