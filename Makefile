@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip --disable-pip-version-check
 INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: run test
+.PHONY: run demo test
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -22,11 +22,15 @@ $(VENV)/.dev: $(VENV)/.all
 	$(INSTALL) -e '.[all,dev]'
 	touch $@
 
-# The sample brand goes into brand memory on first start (later starts find it unchanged), then the sample brief runs.
+# The sample brand goes into brand memory on first start (later starts find it unchanged), then the studio starts
+# on http://127.0.0.1:7860 (BRIEFCRAFT_UI_PORT). `make demo` runs the sample brief through the CLI to a pack instead.
 run: $(VENV)/.all
 	$(VENV)/bin/briefcraft memory add examples/brands/northbound/* --brand northbound
-	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound \
-		--approve all --out out/demo
+	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft ui
+
+demo: $(VENV)/.all
+	$(VENV)/bin/briefcraft memory add examples/brands/northbound/* --brand northbound
+	$(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound --approve all --out out/demo
 
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -5,15 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from briefcraft.errors import ConfigError
 
-__all__ = ["PROVIDERS", "Settings", "load_settings"]
+__all__ = ["PROVIDERS", "Settings", "UiUser", "load_settings"]
 
 #: The chat-model providers the factory knows, as written before the colon in ``llm``.
 PROVIDERS = ("local", "openai", "anthropic", "openai-compatible")
+
+
+class UiUser(BaseModel):
+    """A studio login: a password and what the user may do (marketer: briefs; approver: also decisions; admin: all)."""
+
+    password: SecretStr = Field(min_length=1)
+    role: Literal["marketer", "approver", "admin"] = "marketer"
 
 
 class Settings(BaseSettings):
@@ -123,6 +130,16 @@ class Settings(BaseSettings):
         default=False, description="Block images the safety check could not run on (else an info finding says so)."
     )
 
+    # studio (Gradio)
+    ui_host: str = Field(default="127.0.0.1", description="Address the studio binds; 0.0.0.0 exposes it.")
+    ui_port: int = Field(default=7860, ge=1, le=65535)
+    ui_users: dict[str, UiUser] = Field(
+        default_factory=dict,
+        description='Logins as JSON, e.g. {"maya": {"password": "...", "role": "marketer"}}; empty: no login, '
+        "one local admin (only with the default 127.0.0.1 binding).",
+    )
+    ui_concurrency: int = Field(default=4, ge=1, le=64, description="Graph runs the studio serves at once.")
+
     # provenance
     provenance_cert: Path | None = Field(
         default=None, description="PEM certificate chain (signer, then CAs) for C2PA; unset: the dev CA's."
@@ -170,6 +187,13 @@ class Settings(BaseSettings):
                 f"BRIEFCRAFT_CHECKPOINTER_URL has unsupported scheme {scheme!r}; allowed: sqlite:///PATH or a path"
             )
         return Path(url)
+
+    @model_validator(mode="after")
+    def _check_ui_exposure(self) -> Settings:
+        if not self.ui_users and self.ui_host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"BRIEFCRAFT_UI_HOST={self.ui_host} exposes the studio beyond this machine; set "
+                             "BRIEFCRAFT_UI_USERS (logins with roles) first")
+        return self
 
     @model_validator(mode="after")
     def _check_image_backend(self) -> Settings:

@@ -6,7 +6,8 @@ checkpoint *before* the graph sees them, so a malformed decision leaves the thre
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -17,9 +18,30 @@ from pydantic import BaseModel
 from briefcraft.agents.intake import check_request
 from briefcraft.errors import DecisionError, ThreadError
 from briefcraft.graphs.review import read_clarification, read_review
-from briefcraft.schemas import ASK_USER, AuditEvent, CreativeBrief, LedgerHead
+from briefcraft.schemas import (
+    ASK_USER,
+    AuditEvent,
+    BrandContext,
+    ComplianceReport,
+    CreativeBrief,
+    LedgerHead,
+    ReviewDecision,
+    Subtask,
+)
 
-__all__ = ["RunStatus", "approve_all", "audit_record", "check_response", "resume", "start", "status"]
+__all__ = [
+    "RunStatus",
+    "StepUpdate",
+    "approve_all",
+    "audit_record",
+    "check_response",
+    "resume",
+    "resume_input",
+    "start",
+    "start_input",
+    "status",
+    "stream",
+]
 
 Stage = Literal["waiting_for_clarification", "waiting_for_approval", "done", "failed", "interrupted"]
 
@@ -93,6 +115,29 @@ def audit_record(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str
     return snapshot.values.get("ledger"), list(snapshot.values.get("audit", []))
 
 
+def start_input(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    brief: str | CreativeBrief,
+    *,
+    thread_id: str,
+    max_brief_chars: int,
+    out_dir: str | None = None,
+    brand: str = "default",
+) -> dict[str, Any]:
+    """The checked graph input that starts ``thread_id``; ``ThreadError`` when the thread exists, ``BriefError``
+    for an empty or too long brief."""
+    if graph.get_state({"configurable": {"thread_id": thread_id}}).created_at is not None:
+        raise ThreadError(f"thread {thread_id!r} already exists; use 'briefcraft resume {thread_id}'")
+    state: dict[str, Any] = {"brand_id": brand}
+    if isinstance(brief, CreativeBrief):
+        state |= {"brief": brief, "request": brief.model_dump_json(), "brand_id": brief.brand}
+    else:
+        state["request"] = check_request(brief, max_brief_chars)
+    if out_dir:
+        state["out_dir"] = out_dir
+    return state
+
+
 def start(
     graph: CompiledStateGraph[Any, Any, Any, Any],
     brief: str | CreativeBrief,
@@ -105,15 +150,8 @@ def start(
     role: str = "approver",
 ) -> RunStatus:
     """Start a thread on chat text or a structured brief; runs until the first checkpoint or the end."""
-    if graph.get_state({"configurable": {"thread_id": thread_id}}).created_at is not None:
-        raise ThreadError(f"thread {thread_id!r} already exists; use 'briefcraft resume {thread_id}'")
-    state: dict[str, Any] = {"brand_id": brand}
-    if isinstance(brief, CreativeBrief):
-        state |= {"brief": brief, "request": brief.model_dump_json(), "brand_id": brief.brand}
-    else:
-        state["request"] = check_request(brief, max_brief_chars)
-    if out_dir:
-        state["out_dir"] = out_dir
+    state = start_input(graph, brief, thread_id=thread_id, max_brief_chars=max_brief_chars, out_dir=out_dir,
+                        brand=brand)
     graph.invoke(state, _config(thread_id, user, role), durability="sync")
     return status(graph, thread_id)
 
@@ -128,6 +166,30 @@ def check_response(current: RunStatus, response: object) -> None:
         read_review(response, current.request, reviewer="check", role="check")  # type: ignore[arg-type]
 
 
+def resume_input(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    thread_id: str,
+    response: Mapping[str, Any] | None,
+    *,
+    out_dir: str | None = None,
+) -> Command[Any] | None:
+    """The checked graph input that resumes ``thread_id`` (``None`` retries a failed or interrupted step).
+    ``ThreadError`` for finished threads, ``DecisionError`` for responses that do not fit the pending checkpoint."""
+    current = status(graph, thread_id)
+    if current.stage == "done":
+        raise ThreadError(f"thread {thread_id!r} is done; nothing to resume (pack: {current.pack})")
+    if current.waiting:
+        if response is None:
+            raise DecisionError(f"thread {thread_id!r} is {current.stage.replace('_', ' ')}; give decisions")
+        check_response(current, response)
+        return Command(resume=dict(response), update={"out_dir": out_dir} if out_dir else None)
+    if response is not None:
+        raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
+    if out_dir:
+        raise DecisionError(f"thread {thread_id!r} is {current.stage}: --out is taken only at a checkpoint")
+    return None
+
+
 def resume(
     graph: CompiledStateGraph[Any, Any, Any, Any],
     thread_id: str,
@@ -140,22 +202,105 @@ def resume(
     """Resume a thread: with an HITL response when it waits for one, or with nothing to retry a failed
     or interrupted step; ``out_dir`` changes where the pack goes. ``ThreadError`` for finished threads,
     ``DecisionError`` for responses that do not fit the pending checkpoint (the thread is left untouched)."""
-    current = status(graph, thread_id)
-    if current.stage == "done":
-        raise ThreadError(f"thread {thread_id!r} is done; nothing to resume (pack: {current.pack})")
-    if current.waiting:
-        if response is None:
-            raise DecisionError(f"thread {thread_id!r} is {current.stage.replace('_', ' ')}; give decisions")
-        check_response(current, response)
-        update = {"out_dir": out_dir} if out_dir else None
-        graph.invoke(Command(resume=dict(response), update=update), _config(thread_id, user, role), durability="sync")
-    else:
-        if response is not None:
-            raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
-        if out_dir:
-            raise DecisionError(f"thread {thread_id!r} is {current.stage}: --out is taken only at a checkpoint")
-        graph.invoke(None, _config(thread_id, user, role), durability="sync")
+    value = resume_input(graph, thread_id, response, out_dir=out_dir)
+    graph.invoke(value, _config(thread_id, user, role), durability="sync")
     return status(graph, thread_id)
+
+
+class StepUpdate(BaseModel):
+    """One graph task starting or ending, as a progress line for the studio."""
+
+    task_id: str
+    node: str
+    item: str | None = None
+    """The copy or image id a parallel branch works on."""
+    status: Literal["pending", "done", "waiting", "failed"]
+    """pending: started; done: finished; waiting: paused for a human; failed: raised (the thread stays resumable)."""
+    seconds: float = 0.0
+    summary: str = ""
+
+    @property
+    def title(self) -> str:
+        """The node name, with the item a branch works on."""
+        return f"{self.node} {self.item}" if self.item else self.node
+
+
+def _branch_item(task_input: object) -> str | None:
+    """The subtask id of a ``write_copy`` / ``make_visual`` branch (their input is a ``Send`` payload)."""
+    subtask = task_input.get("subtask") if isinstance(task_input, Mapping) else None
+    return subtask.id if isinstance(subtask, Subtask) else None
+
+
+def _summary(node: str, result: Mapping[str, Any]) -> str:
+    """What a node did, in one line, from the state keys it wrote."""
+    if node == "intake":
+        if brief := result.get("brief"):
+            return f"brief: {brief.product} on {', '.join(brief.channels)}"
+        return f"missing: {', '.join(result.get('missing', []))}" if result.get("missing") else "brief as given"
+    if node == "recall_brand":
+        brand: BrandContext = result["brand"]
+        return (f"brand {brand.brand!r}: {len(brand.guidance)} guideline passage(s), {len(brand.examples)} "
+                f"approved example(s), palette {' '.join(brand.palette)}")
+    if node == "plan":
+        kinds = [task.kind for task in result["subtasks"]]
+        return f"{kinds.count('copy')} copy and {kinds.count('visual')} visual subtask(s)"
+    if node == "write_copy":
+        (copy,) = result["copy"]
+        first, values = next(iter(copy.fields.items()))
+        return f"revision {copy.revision}, {first}: {values[0] if values else ''}"
+    if node == "make_visual":
+        (image,) = result["images"]
+        return f"{image.width}x{image.height}, {image.label}"
+    if node == "check_compliance":
+        report: ComplianceReport = result["compliance"]
+        fixing = result.get("autofix") or []
+        return (f"bundle {report.status}, brand score {report.score}%"
+                + (f"; back to the copywriter to fix: {', '.join(fixing)}" if fixing else ""))
+    if node == "review":
+        decisions: list[ReviewDecision] = result.get("decisions", [])
+        return ", ".join(f"{d.item_id} {d.action}" for d in decisions) or "nothing left to decide"
+    if node == "finalize":
+        return f"{len(result.get('finals', []))} final image(s) rendered and signed"
+    if node == "export":
+        return f"pack written to {result['out_dir']}"
+    if node in ("remember_approved", "ask_clarification"):
+        return next((e.comment for e in result.get("audit", []) if e.comment), "")
+    if node == "seal_ledger":
+        return f"ledger sealed at {result['ledger'].count} entries"
+    return ""
+
+
+def stream(
+    graph: CompiledStateGraph[Any, Any, Any, Any],
+    thread_id: str,
+    value: dict[str, Any] | Command[Any] | None,
+    *,
+    user: str | None = None,
+    role: str = "approver",
+) -> Iterator[StepUpdate]:
+    """Run ``value`` (from ``start_input`` or ``resume_input``) on the thread, yielding each task as it starts
+    and ends; ``status`` tells where the thread stands afterwards. A node's error is raised after its update."""
+    # "tasks" events carry task ids, so parallel branches of one node are told apart, and mark starts as well as
+    # ends; "updates" events only say which node finished.
+    started: dict[str, tuple[float, str | None]] = {}
+    for event in graph.stream(value, _config(thread_id, user, role), stream_mode="tasks", durability="sync"):
+        task_id, node = event["id"], event["name"]
+        if "result" not in event:
+            started[task_id] = (time.monotonic(), _branch_item(event["input"]))
+            yield StepUpdate(task_id=task_id, node=node, item=started[task_id][1], status="pending")
+            continue
+        began, item = started.pop(task_id, (time.monotonic(), None))
+        seconds = round(time.monotonic() - began, 2)
+        if event["error"] is not None:
+            error = event["error"]
+            yield StepUpdate(task_id=task_id, node=node, item=item, status="failed", seconds=seconds,
+                             summary=f"{type(error).__name__}: {error}")
+        elif event["interrupts"]:
+            yield StepUpdate(task_id=task_id, node=node, item=item, status="waiting", seconds=seconds,
+                             summary="waiting for a human")
+        else:
+            yield StepUpdate(task_id=task_id, node=node, item=item, status="done", seconds=seconds,
+                             summary=_summary(node, event["result"]))
 
 
 def approve_all(current: RunStatus) -> dict[str, Any]:

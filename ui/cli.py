@@ -2,7 +2,8 @@
 manage brand memory (``briefcraft memory ...``, in ``briefcraft.ui.memory_cli``) and the brand's image style
 (``briefcraft brand ...``, in ``briefcraft.ui.brand_cli``), check copy and images and verify a thread's audit
 ledger (``briefcraft check|audit ...``, in ``briefcraft.ui.compliance_cli``), sign and verify provenance
-(``briefcraft provenance|verify ...``, in ``briefcraft.ui.provenance_cli``).
+(``briefcraft provenance|verify ...``, in ``briefcraft.ui.provenance_cli``), and serve the studio
+(``briefcraft ui``, in ``briefcraft.ui.studio_cli``).
 
 Exit codes: 0 done, 3 waiting for a human, 2 bad input (one line on stderr), 1 internal error.
 """
@@ -30,6 +31,7 @@ from briefcraft.ui.brand_cli import add_brand_parser, run_brand
 from briefcraft.ui.compliance_cli import add_compliance_parsers, run_audit, run_check
 from briefcraft.ui.memory_cli import add_memory_parser, run_memory
 from briefcraft.ui.provenance_cli import add_provenance_parsers, run_provenance
+from briefcraft.ui.studio_cli import add_ui_parser, run_ui
 
 __all__ = ["main"]
 
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     add_brand_parser(commands)
     add_compliance_parsers(commands)
     add_provenance_parsers(commands)
+    add_ui_parser(commands)
     return parser
 
 
@@ -223,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``briefcraft`` command."""
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand,
-                "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance}
+                "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance,
+                "ui": run_ui}
     try:
         return handlers[args.command](args)
     except BriefcraftError as error:

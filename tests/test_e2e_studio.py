@@ -1,0 +1,246 @@
+"""The studio in a real browser: `briefcraft ui` in a subprocess (the local model writes the copy), Debian's chromium
+driven by Playwright. The flows run in file order on one server and one data dir:
+
+(a) maya (marketer) submits the sample brief, sees each step and the previews; the thread waits for approval;
+(c) lea (another marketer) submits a brief of her own and never sees maya's thread;
+(b) cd (approver) rejects a copy item of maya's thread, sees its new revision, approves everything, downloads the pack;
+(d) the server stops and starts again, and cd approves lea's waiting thread to the end.
+
+Screenshots of the three tabs go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+pytestmark = pytest.mark.llm
+
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+USERS = {"maya": ("maya-pw", "marketer"), "lea": ("lea-pw", "marketer"), "cd": ("cd-pw", "approver")}
+LEA_BRIEF = "Launch our oat-milk cold brew on Instagram. Must say 'Contains oats'."
+RUN_S = 180_000  # ms a graph run may take on 2 busy cores (the local model writes every copy item)
+
+
+class _Server:
+    """``briefcraft ui`` in a subprocess on a free port, with its own data dir; startable again."""
+
+    def __init__(self, exe: str, home: Path):
+        self.exe, self.home = exe, home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFCRAFT_")}
+        self.env |= {
+            "BRIEFCRAFT_DATA_DIR": str(home / "data"), "GRADIO_ANALYTICS_ENABLED": "False",
+            "BRIEFCRAFT_UI_USERS": json.dumps({n: {"password": p, "role": r} for n, (p, r) in USERS.items()}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log = (self.home / "server.log").open("ab")
+        # cwd: the temp dir, so no .env of the checkout is read
+        self.process = subprocess.Popen([self.exe, "ui", "--port", str(port)], cwd=self.home, env=self.env,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"briefcraft ui exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", "/")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.3)
+        pytest.fail(f"briefcraft ui did not answer within 60 s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGINT)  # Ctrl+C: what a person stopping the studio does
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return (self.home / "server.log").read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture(scope="module")
+def server(briefcraft_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
+    if not CHROMIUM.exists():
+        if os.environ.get("BRIEFCRAFT_E2E_REQUIRED") == "1":
+            pytest.fail("chromium not installed (apt-get install chromium) and BRIEFCRAFT_E2E_REQUIRED=1")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    studio = _Server(briefcraft_exe, tmp_path_factory.mktemp("studio"))
+    studio.start()
+    yield studio
+    studio.stop()
+    print(studio.log())  # shown by pytest when a flow failed
+
+
+@pytest.fixture(scope="module")
+def browser(server: _Server) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def threads() -> dict[str, str]:
+    """The thread ids the flows create, by owner."""
+    return {}
+
+
+def _login(browser: Browser, server: _Server, user: str) -> Page:
+    """A fresh browser context (its own cookies) logged in as ``user``, on the Brief tab."""
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True).new_page()
+    page.goto(server.url, wait_until="load")
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(USERS[user][0])
+    page.get_by_role("button", name="Login").click()
+    page.locator("#brief-input textarea").wait_for()
+    return page
+
+
+def _submit_brief(page: Page, text: str) -> str:
+    """Send a brief and wait until it waits for approval; returns its thread id."""
+    page.locator("#brief-input textarea").fill(text)
+    page.locator("#brief-send").click()
+    chat = page.locator("#brief-chat")
+    expect(chat).to_contain_text("open the Review tab", timeout=RUN_S)
+    found = re.search(r"Thread (\w+) waits for approval", chat.inner_text())
+    assert found is not None
+    return found.group(1)
+
+
+def _choose(page: Page, dropdown: str, thread_id: str) -> None:
+    """Pick the thread in a dropdown (typing filters the options)."""
+    page.locator(f"{dropdown} input").fill(thread_id)
+    page.get_by_role("option", name=re.compile(thread_id)).click()
+
+
+def _load_review(page: Page, thread_id: str) -> None:
+    page.get_by_role("tab", name="Review").click()
+    _choose(page, "#review-thread", thread_id)
+    page.locator("#review-load").click()
+    expect(page.locator("#review-status")).to_contain_text("wait for a decision")
+    page.locator("#decision-0").wait_for()
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # the chat from its start: the steps, rather than only the last messages
+    page.locator("#brief-chat").evaluate(
+        "chat => chat.querySelectorAll('*').forEach(e => { if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; })"
+    )
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_marketer_submits_the_sample_brief(browser: Browser, server: _Server, sample_brief: str,
+                                            threads: dict[str, str]) -> None:
+    page = _login(browser, server, "maya")
+    threads["maya"] = _submit_brief(page, sample_brief)
+    chat = page.locator("#brief-chat")
+    for step in ("intake", "recall_brand", "plan", "write_copy copy-instagram_feed-1", "write_copy copy-email-1",
+                 "make_visual img-instagram_feed-1", "make_visual img-email-1", "check_compliance", "review"):
+        expect(chat).to_contain_text(step)
+    expect(chat).to_contain_text("Compliance: ")
+    expect(page.locator("#brief-previews img")).to_have_count(2)
+    expect(page.locator("#brief-input textarea")).to_have_value("")
+    _shot(page, "brief")
+    page.context.close()
+
+
+def test_c_another_marketer_does_not_see_the_thread(browser: Browser, server: _Server,
+                                                    threads: dict[str, str]) -> None:
+    page = _login(browser, server, "lea")
+    threads["lea"] = _submit_brief(page, LEA_BRIEF)
+    page.get_by_role("tab", name="Runs").click()
+    table = page.locator("#runs-table")
+    expect(table).to_contain_text(threads["lea"])
+    expect(table).not_to_contain_text(threads["maya"])
+    page.locator("#runs-thread input").click()
+    expect(page.get_by_role("option")).to_have_count(1)
+    expect(page.get_by_role("option")).to_contain_text(threads["lea"])
+    page.context.close()
+
+
+def test_b_an_approver_rejects_approves_and_downloads_the_pack(browser: Browser, server: _Server,
+                                                               threads: dict[str, str], tmp_path: Path) -> None:
+    page = _login(browser, server, "cd")
+    _load_review(page, threads["maya"])
+    expect(page.locator("[id^=decision-]")).to_have_count(4)
+    expect(page.locator("#item-0")).to_contain_text("copy-instagram_feed-1")
+    page.locator("#decision-0").get_by_label("reject").check()
+    page.locator("#comment-0 textarea").fill("Warmer, less salesy")
+    for i in (1, 2, 3):
+        page.locator(f"#decision-{i}").get_by_label("approve").check()
+    _shot(page, "review")
+    page.locator("#review-submit").click()
+    status = page.locator("#review-status")
+    expect(status).to_contain_text("waits for approval of 1 item(s)", timeout=RUN_S)
+    expect(status).to_contain_text("copy-instagram_feed-1 reject")
+    expect(page.locator("[id^=decision-]")).to_have_count(1)
+    header = page.locator("#item-0").inner_text()
+    revision = re.search(r"copy for instagram_feed, revision (\d+)", header)
+    assert revision is not None and int(revision.group(1)) >= 1, header
+
+    page.locator("#decision-0").get_by_label("approve").check()
+    page.locator("#review-submit").click()
+    expect(status).to_contain_text("is done; pack written to", timeout=RUN_S)
+
+    page.get_by_role("tab", name="Runs").click()
+    expect(page.locator("#runs-table")).to_contain_text("done")
+    _choose(page, "#runs-thread", threads["maya"])
+    page.locator("#runs-open").click()
+    expect(page.locator("#runs-detail")).to_contain_text("ledger verifies")
+    expect(page.locator("#runs-audit")).to_contain_text("human_decision")
+    with page.expect_download() as download:
+        page.locator("#runs-download a").first.click()
+    archive = tmp_path / "pack.zip"
+    download.value.save_as(archive)
+    with zipfile.ZipFile(archive) as pack:
+        assert "manifest.json" in pack.namelist()
+        assert json.loads(pack.read("manifest.json"))["compliance"]["status"] in ("approved", "review", "blocked")
+    _shot(page, "runs")
+    page.context.close()
+
+
+def test_d_a_waiting_thread_completes_after_a_restart(browser: Browser, server: _Server,
+                                                      threads: dict[str, str]) -> None:
+    server.stop()
+    server.start()
+    page = _login(browser, server, "cd")
+    _load_review(page, threads["lea"])
+    count = page.locator("[id^=decision-]").count()
+    for i in range(count):
+        page.locator(f"#decision-{i}").get_by_label("approve").check()
+    page.locator("#review-submit").click()
+    expect(page.locator("#review-status")).to_contain_text("is done; pack written to", timeout=RUN_S)
+    page.get_by_role("tab", name="Runs").click()
+    expect(page.locator("#runs-table")).not_to_contain_text("waiting_for_approval")
+    page.context.close()

@@ -1,0 +1,550 @@
+"""The Gradio studio: chat a brief (Brief), decide on its items (Review), list threads and download packs (Runs).
+
+Handlers are methods of ``Studio``: Gradio values in, ``graphs.runner`` calls, Gradio values out. One ``Studio``
+and one graph serve the whole process; what belongs to one browser session (its chat, its current thread, the
+checkpoint it loaded for review) lives in ``gr.State``. Every handler checks who asks: marketers see and open
+only their own threads, and only approvers and admins decide. Nothing launches on import.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import queue
+import threading
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple, TypedDict
+
+import gradio as gr
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from briefcraft.errors import BriefcraftError, ConfigError, DecisionError, ThreadError
+from briefcraft.graphs import runner
+from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.graphs.runner import RunStatus, StepUpdate
+from briefcraft.memory.store import brand_key
+from briefcraft.schemas import PUBLISH_COPY, PUBLISH_IMAGE
+from briefcraft.settings import Settings
+from briefcraft.tools.audit import Ledger, ledger_path
+from briefcraft.ui.threads import ThreadRecord, ThreadRegistry, Viewer
+
+__all__ = [
+    "AUDIT_HEADERS",
+    "DECISIONS",
+    "RUNS_HEADERS",
+    "ItemChoice",
+    "Loaded",
+    "Studio",
+    "build_studio",
+    "check_login",
+    "edit_text",
+    "hitl_response",
+    "launch",
+    "read_edit",
+    "zip_pack",
+]
+
+_log = logging.getLogger(__name__)
+
+DECISIONS = ["approve", "reject", "edit"]
+RUNS_HEADERS = ["thread", "owner", "stage", "brand", "created"]
+AUDIT_HEADERS = ["#", "at", "kind", "node", "item", "revision", "actor", "role", "decision", "comment"]
+_LOCAL = Viewer(name="local", role="admin")
+_DOWNLOAD = " Download it from the Runs tab."
+
+Graph = CompiledStateGraph[Any, Any, Any, Any]
+Message = dict[str, Any]
+Preview = tuple[str, str]
+
+
+class Loaded(TypedDict):
+    """The review checkpoint a session loaded: the thread and its pending action requests, as shown."""
+
+    thread: str
+    items: list[dict[str, Any]]
+
+
+class ItemChoice(NamedTuple):
+    """What a reviewer set for one item: the decision, a comment, and the item's fields as 'name: value' lines."""
+
+    decision: str | None
+    comment: str | None = None
+    edit: str | None = None
+
+
+# --- presenting graph values -------------------------------------------------------------------------
+
+
+def _say(text: str, **metadata: Any) -> Message:
+    return {"role": "assistant", "content": text, **({"metadata": metadata} if metadata else {})}
+
+
+def _step_message(update: StepUpdate) -> Message:
+    """A collapsible chat message for a graph step: a spinner while it runs, its summary and time once done."""
+    if update.status == "pending":
+        return _say("running…", title=update.title, status="pending")
+    text = f"failed: {update.summary}" if update.status == "failed" else update.summary
+    # the log line shows beside the title while the step's message is collapsed
+    return _say(text, title=update.title, status="done", duration=update.seconds, log=_short(text))
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _step_line(update: StepUpdate) -> str:
+    if update.status == "pending":
+        return f"- ⏳ {update.title}"
+    mark = "✗" if update.status == "failed" else "✓"
+    return f"- {mark} {update.title} ({update.seconds:.1f} s): {update.summary}"
+
+
+def _edit_names(action: dict[str, Any]) -> list[str]:
+    """The fields a reviewer may edit: a copy item's catalog fields, an image's alt text."""
+    return list(action["args"]["fields"]) if action["name"] == PUBLISH_COPY else ["alt_text"]
+
+
+def edit_text(action: dict[str, Any]) -> str:
+    """An item's editable fields as 'name: value' lines (a list field gives one line per value)."""
+    args = action["args"]
+    if action["name"] != PUBLISH_COPY:
+        return f"alt_text: {args['alt_text']}"
+    return "\n".join(f"{name}: {value}" for name, values in args["fields"].items() for value in values)
+
+
+def read_edit(action: dict[str, Any], text: str) -> dict[str, Any]:
+    """The edited action's args from 'name: value' lines; a line without a field name continues the value above.
+    ``DecisionError`` for text before the first field, unknown fields, or an image without one alt_text line."""
+    item_id, names = action["args"]["id"], _edit_names(action)
+    fields: dict[str, list[str]] = {}
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        name, colon, value = line.partition(":")
+        if colon and name.strip() in names:
+            current = name.strip()
+            fields.setdefault(current, []).append(value.strip())
+        elif current is not None:
+            fields[current][-1] += "\n" + line
+        elif line.strip():
+            raise DecisionError(f"edit of {item_id!r} line {number}: start with a field name and a colon "
+                                f"({', '.join(names)})")
+    fields = {name: [value.rstrip() for value in values] for name, values in fields.items()}  # trailing blank lines
+    if action["name"] == PUBLISH_COPY:
+        return {"fields": fields}
+    if len(fields.get("alt_text", [])) != 1:
+        raise DecisionError(f"edit of {item_id!r}: give the alt text on one 'alt_text:' line")
+    return {"alt_text": fields["alt_text"][0]}
+
+
+def _decision(action: dict[str, Any], choice: ItemChoice) -> dict[str, Any]:
+    """One HITL decision from what the reviewer set on an item."""
+    item_id = action["args"]["id"]
+    if choice.decision == "approve":
+        return {"type": "approve"}
+    if choice.decision == "reject":
+        comment = (choice.comment or "").strip()
+        return {"type": "reject", **({"message": comment} if comment else {})}
+    if choice.decision == "edit":
+        args = read_edit(action, choice.edit or "")
+        return {"type": "edit", "edited_action": {"name": action["name"], "args": args}}
+    raise DecisionError(f"choose {', '.join(DECISIONS)} for {item_id!r}")
+
+
+def hitl_response(items: Sequence[dict[str, Any]], choices: Sequence[ItemChoice]) -> dict[str, Any]:
+    """The HITLResponse for the shown items, in their order."""
+    if len(choices) != len(items):
+        raise DecisionError(f"got {len(choices)} decisions for {len(items)} items; load the thread again")
+    return {"decisions": [_decision(action, choice) for action, choice in zip(items, choices, strict=True)]}
+
+
+def _item_text(action: dict[str, Any]) -> str:
+    """A copy item for the chat: its id, fields and findings (severity, rule, message, source)."""
+    args = action["args"]
+    lines = [f"**{args['id']}** (revision {args['revision']})", edit_text(action), *action["description"].splitlines()]
+    return "\n".join(lines)
+
+
+def _item_header(action: dict[str, Any]) -> str:
+    args = action["args"]
+    kind = "copy" if action["name"] == PUBLISH_COPY else "image"
+    findings = "\n".join(f"- {line}" for line in action["description"].splitlines())
+    return f"### {args['id']}\n{kind} for {args['channel']}, revision {args['revision']}\n\n{findings}"
+
+
+def _previews(current: RunStatus) -> list[Preview]:
+    return [(a["args"]["path"], f"{a['args']['id']}: {a['args']['label']}")
+            for a in current.items if a["name"] == PUBLISH_IMAGE]
+
+
+def _outcome(current: RunStatus) -> str:
+    """Where a thread stands after a run, in one line."""
+    tid = current.thread_id
+    if current.stage == "waiting_for_approval":
+        return f"Thread {tid} waits for approval of {len(current.items)} item(s): open the Review tab."
+    if current.stage == "waiting_for_clarification":
+        return current.question or ""
+    if current.stage == "done":
+        score = (f" Compliance: {current.compliance['status']}, brand score {current.compliance['score']}%."
+                 if current.compliance else "")
+        return f"Thread {tid} is done; pack written to {current.pack}.{score}"
+    return f"Thread {tid} stopped ({current.stage}); it keeps every step before that."
+
+
+def _choice(record: ThreadRecord) -> tuple[str, str]:
+    """A thread as a dropdown choice: (title · owner · id, id)."""
+    return f"{record.title} · {record.owner} · {record.thread_id}", record.thread_id
+
+
+def _title(brief: str) -> str:
+    line = brief.strip().splitlines()[0]
+    return line if len(line) <= 80 else line[:79] + "…"
+
+
+def check_login(settings: Settings, username: str, password: str) -> bool:
+    """Gradio's login check against ``settings.ui_users`` (constant-time on the password)."""
+    user = settings.ui_users.get(username)
+    return user is not None and hmac.compare_digest(user.password.get_secret_value().encode(), password.encode())
+
+
+def zip_pack(pack: Path, dest: Path) -> Path:
+    """Zip the pack folder's files (paths relative to the pack, sorted) into ``dest``."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_suffix(".part")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in pack.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(pack).as_posix())
+    partial.replace(dest)  # a download never sees a half-written zip
+    return dest
+
+
+# --- the handlers --------------------------------------------------------------------------------------
+
+
+class Studio:
+    """The studio's handlers, sharing one graph and the thread registry (one instance per process)."""
+
+    def __init__(self, settings: Settings, graph: Graph):
+        self.settings = settings
+        self.graph = graph
+        self.threads = ThreadRegistry(settings.data_dir / "studio.sqlite")
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+
+    def viewer(self, request: gr.Request | None) -> Viewer:
+        """Who asks: the logged-in user and their role; without logins, the local admin."""
+        if not self.settings.ui_users:
+            return _LOCAL
+        name = request.username if request is not None else None
+        user = self.settings.ui_users.get(name or "")
+        if name is None or user is None:
+            raise ConfigError(f"user {name!r} is not in BRIEFCRAFT_UI_USERS; log in again")
+        return Viewer(name=name, role=user.role)
+
+    # running threads
+
+    def _claim(self, thread_id: str) -> None:
+        with self._busy_lock:
+            if thread_id in self._busy:
+                raise ThreadError(f"thread {thread_id!r} is running; wait for it to finish")
+            self._busy.add(thread_id)
+
+    def _release(self, thread_id: str) -> None:
+        with self._busy_lock:
+            self._busy.discard(thread_id)
+
+    def _run(self, thread_id: str, value: Callable[[], dict[str, Any] | Command[Any] | None],
+             viewer: Viewer) -> Iterator[StepUpdate]:
+        """Run the thread on a worker thread of its own, so a closed browser tab does not stop the graph midway;
+        the returned iterator relays its steps. ``value`` is computed (and checked) once the thread is claimed."""
+        self._claim(thread_id)
+        try:
+            graph_input = value()
+        except BaseException:
+            self._release(thread_id)
+            raise
+        steps: queue.Queue[StepUpdate | BaseException | None] = queue.Queue()
+
+        def work() -> None:
+            try:
+                for update in runner.stream(self.graph, thread_id, graph_input, user=viewer.name, role=viewer.role):
+                    steps.put(update)
+                steps.put(None)
+            except BaseException as error:  # relayed to the handler, which shows it
+                steps.put(error)
+            finally:
+                self._release(thread_id)
+
+        threading.Thread(target=work, name=f"briefcraft-{thread_id}", daemon=True).start()
+
+        def relay() -> Iterator[StepUpdate]:
+            while (step := steps.get()) is not None:
+                if isinstance(step, BaseException):
+                    raise step
+                yield step
+
+        return relay()
+
+    # Brief tab
+
+    def send(self, message: str, brand: str, history: list[Message] | None, thread: str | None,
+             request: gr.Request) -> Iterator[tuple[list[Message], Any, Any, str | None]]:
+        """Chat input: a new brief, or the answer to the thread's clarifying question. Yields (chat, input box,
+        previews, the session's thread waiting for an answer) as the graph's steps start and end."""
+        chat = [*(history or []), {"role": "user", "content": message}]
+        try:
+            viewer = self.viewer(request)
+            if thread and runner.status(self.graph, self.threads.open(viewer, thread).thread_id).stage == \
+                    "waiting_for_clarification":
+                answer = {"decisions": [{"type": "respond", "message": message}]}
+                steps = self._run(thread, lambda: runner.resume_input(self.graph, thread, answer), viewer)
+                thread_id = thread
+            else:
+                thread_id, brand = uuid.uuid4().hex[:12], brand.strip()
+                brand_key(brand)  # one line on a brand name brand memory cannot store
+                start = runner.start_input(self.graph, message, thread_id=thread_id,
+                                           max_brief_chars=self.settings.max_brief_chars, brand=brand)
+                self.threads.add(thread_id, owner=viewer.name, brand=brand, title=_title(message))
+                steps = self._run(thread_id, lambda: start, viewer)
+        except BriefcraftError as error:
+            yield [*chat, _say(f"⚠ {error}")], message, gr.skip(), thread  # the text stays in the box
+            return
+        yield list(chat), "", [], None  # the thread holds the text now
+        shown: dict[str, int] = {}
+        try:
+            for update in steps:
+                if update.task_id not in shown:
+                    shown[update.task_id] = len(chat)
+                    chat.append(_step_message(update))
+                else:
+                    chat[shown[update.task_id]] = _step_message(update)
+                yield list(chat), gr.skip(), gr.skip(), None  # a snapshot: later steps replace messages
+        except BriefcraftError as error:
+            chat.append(_say(f"⚠ {error}"))
+        except Exception as error:
+            _log.exception("thread %s failed", thread_id)
+            chat.append(_say(f"⚠ internal error: {type(error).__name__}: {error}"))
+        for index in shown.values():  # steps a failure cut short keep no spinner
+            if chat[index]["metadata"]["status"] == "pending":
+                chat[index] = _say("did not finish", title=chat[index]["metadata"]["title"], status="done",
+                                   log="did not finish")
+        current = runner.status(self.graph, thread_id)
+        if current.stage == "waiting_for_approval":
+            chat += [_say(_item_text(a)) for a in current.items if a["name"] == PUBLISH_COPY]
+        chat.append(_say(_outcome(current) + (_DOWNLOAD if current.stage == "done" else "")))
+        asking = thread_id if current.stage == "waiting_for_clarification" else None
+        yield chat, gr.skip(), _previews(current), asking
+
+    # Review tab
+
+    def _waiting(self, viewer: Viewer) -> list[ThreadRecord]:
+        return [r for r in self.threads.visible_to(viewer) if self._stage(r.thread_id) == "waiting_for_approval"]
+
+    def _stage(self, thread_id: str) -> str:
+        try:
+            return runner.status(self.graph, thread_id).stage
+        except ThreadError:
+            return "not started"
+
+    def waiting_threads(self, request: gr.Request) -> gr.Dropdown:
+        """The review dropdown: the threads the user may see that wait for approval."""
+        return gr.Dropdown(choices=[_choice(r) for r in self._waiting(self.viewer(request))], value=None)
+
+    def load_review(self, thread_id: str | None, request: gr.Request) -> tuple[Loaded | None, str]:
+        """Load the thread's pending items for review: (the loaded checkpoint, the status line)."""
+        try:
+            viewer = self.viewer(request)
+            record = self.threads.open(viewer, thread_id)
+            current = runner.status(self.graph, record.thread_id)
+        except BriefcraftError as error:
+            return None, f"⚠ {error}"
+        if current.stage != "waiting_for_approval":
+            return None, f"Thread {record.thread_id} is {current.stage.replace('_', ' ')}: nothing to review."
+        note = "" if viewer.decides else f" You can read them; only approvers and admins decide ({viewer.name} is " \
+                                         f"a {viewer.role})."
+        return Loaded(thread=record.thread_id, items=current.items), (
+            f"**{record.title}** (thread {record.thread_id} by {record.owner}, brand {record.brand}): "
+            f"{len(current.items)} item(s) wait for a decision.{note}"
+        )
+
+    def _review_input(self, thread_id: str, shown: list[dict[str, Any]], response: dict[str, Any]
+                      ) -> Command[Any] | None:
+        current = runner.status(self.graph, thread_id)
+        if [(a["args"]["id"], a["args"]["revision"]) for a in current.items] != \
+                [(a["args"]["id"], a["args"]["revision"]) for a in shown]:
+            raise ThreadError(f"thread {thread_id!r} changed since you loaded it; load it again")
+        return runner.resume_input(self.graph, thread_id, response)
+
+    def submit_review(self, loaded: Loaded | None, choices: Sequence[ItemChoice], request: gr.Request
+                      ) -> Iterator[tuple[str, Any]]:
+        """Submit the decisions on the loaded items and run the thread on. Yields (status, loaded checkpoint):
+        progress while it runs, then the next checkpoint's items, or the pack once done."""
+        try:
+            viewer = self.viewer(request)
+            if loaded is None:
+                raise ThreadError("load a thread first")
+            thread_id = self.threads.open(viewer, loaded["thread"]).thread_id
+            if not viewer.decides:
+                raise DecisionError(f"{viewer.name} is a {viewer.role}: only approvers and admins submit decisions")
+            response = hitl_response(loaded["items"], choices)
+            steps = self._run(thread_id, lambda: self._review_input(thread_id, loaded["items"], response), viewer)
+        except BriefcraftError as error:
+            yield f"⚠ Not submitted: {error}", gr.skip()
+            return
+        latest: dict[str, StepUpdate] = {}
+        head = f"Decisions on thread {thread_id} by {viewer.name} ({viewer.role}):"
+        error_line: list[str] = []
+        try:
+            for update in steps:
+                latest[update.task_id] = update
+                yield "\n".join([head, *map(_step_line, latest.values())]), gr.skip()
+        except BriefcraftError as error:
+            error_line = [f"⚠ {error}"]
+        except Exception as error:
+            _log.exception("thread %s failed", thread_id)
+            error_line = [f"⚠ internal error: {type(error).__name__}: {error}"]
+        lines = [_step_line(u) if u.status != "pending" else f"- ✗ {u.title}: did not finish" for u in latest.values()]
+        current = runner.status(self.graph, thread_id)
+        after = Loaded(thread=thread_id, items=current.items) if current.stage == "waiting_for_approval" else None
+        hint = _DOWNLOAD if current.stage == "done" else ""
+        yield "\n".join([head, *lines, *error_line, "", f"**{_outcome(current)}**{hint}"]), after
+
+    # Runs tab
+
+    def runs(self, request: gr.Request) -> tuple[list[list[str]], gr.Dropdown]:
+        """The runs table and the thread dropdown: the user's threads (every thread for approvers and admins)."""
+        records = self.threads.visible_to(self.viewer(request))
+        rows = [[r.thread_id, r.owner, self._stage(r.thread_id), r.brand, r.created.strftime("%Y-%m-%d %H:%M UTC")]
+                for r in records]
+        return rows, gr.Dropdown(choices=[_choice(r) for r in records])
+
+    def open_run(self, thread_id: str | None, request: gr.Request) -> tuple[str, str | None, list[list[Any]]]:
+        """Open a thread: (where it stands and whether its ledger verifies, the pack as a zip, its audit events)."""
+        try:
+            record = self.threads.open(self.viewer(request), thread_id)
+            current = runner.status(self.graph, record.thread_id)
+            head, events = runner.audit_record(self.graph, record.thread_id)
+        except BriefcraftError as error:
+            return f"⚠ {error}", None, []
+        check = Ledger(ledger_path(self.settings.audit_dir, record.thread_id)).verify(head=head, events=events)
+        ledger = (f"ledger verifies: {check.entries} entries, head {check.head[:16]}" if check.valid
+                  else f"ledger does NOT verify: {check.problem}")
+        download = None
+        if current.stage == "done" and current.pack and Path(current.pack).is_dir():
+            dest = self.settings.data_dir / "downloads" / f"briefcraft-{record.thread_id}.zip"
+            download = str(zip_pack(Path(current.pack), dest))
+        rows = [[n, e.at.isoformat(timespec="seconds"), e.kind, e.node, e.item_id, e.revision, e.actor, e.role,
+                 e.decision, e.comment] for n, e in enumerate(events)]
+        failure = f" Error: {current.error}." if current.error else ""
+        return f"**{record.title}** (thread {record.thread_id} by {record.owner}): {_outcome(current)}{failure} " \
+            f"{ledger}.", download, rows
+
+
+# --- layout and launch ---------------------------------------------------------------------------------
+
+
+def _brief_tab(studio: Studio, graph_runs: dict[str, Any]) -> None:
+    chat = gr.Chatbot(elem_id="brief-chat", label="Brief", height=520, buttons=["copy_all"], feedback_options=None)
+    with gr.Row():
+        text = gr.Textbox(elem_id="brief-input", label="Your brief (or the answer to a question)", lines=3, scale=4,
+                          placeholder="Launch our oat-milk cold brew on Instagram and email...")
+        brand = gr.Textbox(studio.settings.brand, elem_id="brief-brand", label="Brand", scale=1)
+    send = gr.Button("Send", elem_id="brief-send", variant="primary")
+    previews = gr.Gallery(elem_id="brief-previews", label="Previews", columns=4, fit_columns=False, height=320,
+                          object_fit="contain")
+    asking = gr.State(None)
+    send.click(studio.send, [text, brand, chat, asking], [chat, text, previews, asking], **graph_runs)
+
+
+def _review_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
+    with gr.Row():
+        pick = gr.Dropdown(label="Threads waiting for approval", elem_id="review-thread", choices=[], scale=4)
+        load = gr.Button("Load", elem_id="review-load", scale=1)
+    loaded = gr.State(None)
+
+    def _items(current: Loaded | None) -> None:
+        """One block per pending item, rendered again whenever the session loads another checkpoint."""
+        if not current:
+            gr.Markdown("Choose a thread and press Load.")
+            return
+        widgets: list[gr.components.Component] = []
+        for i, action in enumerate(current["items"]):
+            with gr.Column(elem_id=f"item-{i}", variant="panel"):
+                gr.Markdown(_item_header(action))
+                if action["name"] == PUBLISH_IMAGE:
+                    gr.Image(action["args"]["path"], label=action["args"]["label"], interactive=False, height=260,
+                             elem_id=f"image-{i}")
+                edit = gr.Textbox(edit_text(action), label="Fields, one 'name: value' line each (change them and "
+                                  "choose edit)", lines=3, elem_id=f"edit-{i}")
+                with gr.Row():
+                    decision = gr.Radio(DECISIONS, label="Decision", elem_id=f"decision-{i}")
+                    comment = gr.Textbox(label="Comment (why, for a rejection)", elem_id=f"comment-{i}")
+            widgets += [decision, comment, edit]
+
+        def _submit(request: gr.Request, shown: Loaded | None, *values: str | None) -> Iterator[tuple[str, Any]]:
+            choices = [ItemChoice(*values[k:k + 3]) for k in range(0, len(values), 3)]
+            yield from studio.submit_review(shown, choices, request)
+
+        submit.click(_submit, [loaded, *widgets], [status, loaded], **graph_runs)
+
+    gr.render(inputs=[loaded])(_items)  # here, so the items sit between the thread picker and the submit button
+    submit = gr.Button("Submit decisions", elem_id="review-submit", variant="primary")
+    status = gr.Markdown(elem_id="review-status")
+    load.click(studio.load_review, [pick], [loaded, status])
+    tab.select(studio.waiting_threads, None, [pick])
+
+
+def _runs_tab(studio: Studio, tab: gr.Tab) -> None:
+    refresh = gr.Button("Refresh", elem_id="runs-refresh")
+    table = gr.Dataframe(headers=RUNS_HEADERS, elem_id="runs-table", interactive=False)
+    with gr.Row():
+        pick = gr.Dropdown(label="Thread", elem_id="runs-thread", choices=[], scale=4)
+        open_run = gr.Button("Open", elem_id="runs-open", scale=1)
+    detail = gr.Markdown(elem_id="runs-detail")
+    download = gr.File(label="Pack (zip)", elem_id="runs-download", interactive=False)
+    audit = gr.Dataframe(headers=AUDIT_HEADERS, elem_id="runs-audit", interactive=False, wrap=True)
+    refresh.click(studio.runs, None, [table, pick])
+    tab.select(studio.runs, None, [table, pick])
+    open_run.click(studio.open_run, [pick], [detail, download, audit])
+
+
+def build_studio(settings: Settings, *, graph: Graph | None = None) -> gr.Blocks:
+    """The studio's Blocks (queued, nothing launched); builds the graph from ``settings`` unless given one."""
+    studio = Studio(settings, graph if graph is not None else build_graph(settings))
+    # The events that run the graph share one limit: settings.ui_concurrency runs at once, whichever tab.
+    graph_runs: dict[str, Any] = {"concurrency_id": "graph", "concurrency_limit": settings.ui_concurrency}
+    demo = gr.Blocks(title="briefcraft studio", analytics_enabled=False)
+    with demo:
+        gr.Markdown("## briefcraft studio")
+        with gr.Tabs():
+            with gr.Tab("Brief", id="brief"):
+                _brief_tab(studio, graph_runs)
+            with gr.Tab("Review", id="review") as review:
+                _review_tab(studio, review, graph_runs)
+            with gr.Tab("Runs", id="runs") as runs:
+                _runs_tab(studio, runs)
+    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    return demo
+
+
+def launch(settings: Settings, *, graph: Graph | None = None) -> None:
+    """Serve the studio on ``settings.ui_host:ui_port`` until interrupted, printing its URL."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # launching otherwise calls home
+    # Gradio serves copies of the files handlers return from its cache: keep those in the data dir too.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str((settings.data_dir / "gradio").resolve()))
+    demo = build_studio(settings, graph=graph)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _, url, _ = demo.launch(
+        server_name=settings.ui_host, server_port=settings.ui_port, prevent_thread_lock=True, quiet=True,
+        auth=partial(check_login, settings) if settings.ui_users else None, auth_message="briefcraft studio",
+        allowed_paths=[str(settings.data_dir.resolve())], ssr_mode=False, footer_links=[],
+    )
+    who = f"{len(settings.ui_users)} login(s)" if settings.ui_users else "no login: you are the local admin"
+    print(f"briefcraft studio: {url} ({who}); Ctrl+C stops it", flush=True)
+    demo.block_thread()
+
