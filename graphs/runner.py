@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
@@ -24,16 +25,15 @@ from briefcraft.schemas import (
     BrandContext,
     ComplianceReport,
     CreativeBrief,
-    LedgerHead,
     ReviewDecision,
     Subtask,
 )
+from briefcraft.tools.audit import Ledger, LedgerCheck, ledger_path
 
 __all__ = [
     "RunStatus",
     "StepUpdate",
     "approve_all",
-    "audit_record",
     "check_response",
     "resume",
     "resume_input",
@@ -41,6 +41,7 @@ __all__ = [
     "start_input",
     "status",
     "stream",
+    "verify_ledger",
 ]
 
 Stage = Literal["waiting_for_clarification", "waiting_for_approval", "done", "failed", "interrupted"]
@@ -106,13 +107,15 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
                      compliance=manifest.get("compliance") if manifest else None)
 
 
-def audit_record(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str
-                 ) -> tuple[LedgerHead | None, list[AuditEvent]]:
-    """What the thread's checkpoint says about its ledger: the head it reached and every audit event."""
+def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, audit_dir: Path
+                  ) -> tuple[LedgerCheck, list[AuditEvent]]:
+    """Check the thread's ledger file against the head and events its checkpoint holds; also return the events."""
     snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
     if snapshot.created_at is None:
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
-    return snapshot.values.get("ledger"), list(snapshot.values.get("audit", []))
+    events = list(snapshot.values.get("audit", []))
+    check = Ledger(ledger_path(audit_dir, thread_id)).verify(head=snapshot.values.get("ledger"), events=events)
+    return check, events
 
 
 def start_input(

@@ -20,12 +20,12 @@ from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.store import ChromaBrandMemory
 from briefcraft.schemas import BrandContext, ComplianceReport, ItemCheck
 from briefcraft.settings import Settings, load_settings
-from briefcraft.tools.audit import Ledger, ledger_path
 from briefcraft.tools.checks import CopyChecker
 from briefcraft.tools.image_checks import SafetyChecker, check_image_file
 
 __all__ = ["EXIT_BLOCKED", "add_compliance_parsers", "run_audit", "run_check"]
 
+#: Exit code of a check that blocks, and of a ledger or an image's provenance that does not verify.
 EXIT_BLOCKED = 4
 
 
@@ -118,8 +118,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_audit(args: argparse.Namespace) -> int:
     """Run ``audit verify``; returns the exit code."""
     settings = load_settings()
-    head, events = runner.audit_record(build_graph(settings), args.thread)
-    result = Ledger(ledger_path(settings.audit_dir, args.thread)).verify(head=head, events=events)
+    result, events = runner.verify_ledger(build_graph(settings), args.thread, settings.audit_dir)
     if args.json:
         print(result.model_dump_json(indent=2))
     elif result.valid:

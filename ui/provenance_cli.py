@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from briefcraft.settings import load_settings
+from briefcraft.ui.compliance_cli import EXIT_BLOCKED
 
 if TYPE_CHECKING:
     from briefcraft.tools.provenance import SurvivalReport, VerifyReport
 
-__all__ = ["EXIT_NOT_VERIFIED", "add_provenance_parsers", "run_provenance"]
-
-#: Exit code of a file whose provenance does not verify (the code ``check`` uses for blocked).
-EXIT_NOT_VERIFIED = 4
+__all__ = ["add_provenance_parsers", "run_provenance"]
 
 
 def add_provenance_parsers(commands: Any) -> None:
@@ -63,7 +61,7 @@ def run_provenance(args: argparse.Namespace) -> int:
             print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
         else:
             print("\n".join(_verify_lines(report)))
-        return 0 if report.verified else EXIT_NOT_VERIFIED
+        return 0 if report.verified else EXIT_BLOCKED
     ca = init_dev_ca(load_settings().provenance_dir, force=args.force)
     if args.json:
         print(json.dumps({"root": str(ca.root), "cert": str(ca.cert), "key": str(ca.key)}, indent=2))

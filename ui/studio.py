@@ -31,7 +31,6 @@ from briefcraft.graphs.runner import RunStatus, StepUpdate
 from briefcraft.memory.store import brand_key
 from briefcraft.schemas import PUBLISH_COPY, PUBLISH_IMAGE
 from briefcraft.settings import Settings
-from briefcraft.tools.audit import Ledger, ledger_path
 from briefcraft.ui.threads import ThreadRecord, ThreadRegistry, Viewer
 
 __all__ = [
@@ -428,10 +427,9 @@ class Studio:
         try:
             record = self.threads.open(self.viewer(request), thread_id)
             current = runner.status(self.graph, record.thread_id)
-            head, events = runner.audit_record(self.graph, record.thread_id)
+            check, events = runner.verify_ledger(self.graph, record.thread_id, self.settings.audit_dir)
         except BriefcraftError as error:
             return f"⚠ {error}", None, []
-        check = Ledger(ledger_path(self.settings.audit_dir, record.thread_id)).verify(head=head, events=events)
         ledger = (f"ledger verifies: {check.entries} entries, head {check.head[:16]}" if check.valid
                   else f"ledger does NOT verify: {check.problem}")
         download = None
