@@ -36,6 +36,6 @@ test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	rm -rf .typecheck && mkdir -p .typecheck/briefcraft
 	ln -s $(CURDIR)/briefcraft/*.py $(CURDIR)/briefcraft/py.typed .typecheck/briefcraft/
-	for p in agents tools graphs memory ui; do ln -s $(CURDIR)/$$p .typecheck/briefcraft/$$p; done
+	for p in agents tools graphs memory ui evals; do ln -s $(CURDIR)/$$p .typecheck/briefcraft/$$p; done
 	cd .typecheck && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p briefcraft
 	$(VENV)/bin/pytest

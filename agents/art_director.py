@@ -18,6 +18,7 @@ from PIL import Image
 
 from briefcraft import __version__
 from briefcraft.channels import get_channel
+from briefcraft.pricing import PricingTable
 from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Provenance, StyleLora, Subtask
 from briefcraft.settings import Settings
 from briefcraft.tools.assets import save_bytes, save_png
@@ -26,15 +27,17 @@ from briefcraft.tools.image_checks import alt_text
 from briefcraft.tools.imagegen import DiffusionRenderer
 from briefcraft.tools.openai_images import OpenAIImagesRenderer
 from briefcraft.tools.provenance import COMPOSITE, COMPOSITE_SYNTHETIC, SignerFiles, Stamp, WatermarkMethod, stamp
-from briefcraft.tools.render import LayoutRenderer, RenderSpec
+from briefcraft.tools.render import LayoutRenderer, Rendered, RenderSpec
 
 __all__ = [
     "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "make_preview",
-    "make_renderer", "render_finals", "stamp_finals",
+    "make_renderer", "render_cost", "render_finals", "stamp_finals",
 ]
 
 #: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
 PREVIEW_MAX_SIDE = 512
+#: Seeds apart between image variants, so no variant's rewrite takes the seed of the next variant.
+_VARIANT_SEEDS = 1000
 #: A final picture's longer side at most: every catalog size crops from it (Etsy's 2000 px is the largest).
 FINAL_MAX_SIDE = 2048
 
@@ -45,8 +48,9 @@ class ImageRenderer(Protocol):
     renderer: str
     label: str
 
-    def render(self, spec: RenderSpec) -> Image.Image:
-        """The picture for ``spec``, without copy; about the spec's size (the compositor crops it exactly)."""
+    def render(self, spec: RenderSpec) -> Rendered:
+        """The picture for ``spec``, without copy, about the spec's size (the compositor crops it exactly), with
+        what making it used."""
         ...
 
 
@@ -82,17 +86,38 @@ def _overlay(channel: str, brand: BrandContext, headline: str, cta: str, font_di
     )
 
 
-def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, *, item_id: str, node: str
-             ) -> tuple[Image.Image, Path, AuditEvent]:
+def render_cost(renderer: str, made: Rendered, pricing: PricingTable) -> float | None:
+    """USD for one picture: GPU-seconds at the GPU rate, an API's tokens at its model's price, nothing for a picture
+    made on this machine's CPU; None when the model has no price row or the API reported no usage."""
+    if made.gpu_seconds is not None:
+        return round(pricing.gpu_cost(made.gpu_seconds), 8)
+    if renderer == "diffusers":
+        return 0.0
+    price = pricing.image_price(renderer, made.model or "*")
+    if price is None:
+        return None
+    if made.model is None:
+        return price.cost(0, 0, 0)
+    if made.input_tokens is None or made.output_tokens is None:
+        return None
+    return round(price.cost(made.input_tokens, made.input_image_tokens or 0, made.output_tokens), 8)
+
+
+def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: PricingTable, *, item_id: str,
+             node: str) -> tuple[Image.Image, Path, AuditEvent]:
     """Make and keep the picture (before copy): a final is refined from it, every size is cropped from it."""
     started = time.perf_counter()
-    picture = renderer.render(spec)
+    made = renderer.render(spec)
     latency = (time.perf_counter() - started) * 1000
-    path, digest = save_png(picture, store, {"briefcraft:renderer": renderer.renderer,
-                                             "briefcraft:label": renderer.label, "briefcraft:prompt": spec.prompt})
-    event = AuditEvent(kind="render", node=node, item_id=item_id, provider=renderer.renderer, seed=spec.seed,
-                       path=str(path), sha256=digest, latency_ms=round(latency, 1))
-    return picture, path, event
+    path, digest = save_png(made.image, store, {"briefcraft:renderer": renderer.renderer,
+                                                "briefcraft:label": renderer.label, "briefcraft:prompt": spec.prompt})
+    event = AuditEvent(
+        kind="render", node=node, item_id=item_id, provider=renderer.renderer, model=made.model, seed=spec.seed,
+        path=str(path), sha256=digest, latency_ms=round(latency, 1), input_tokens=made.input_tokens,
+        input_image_tokens=made.input_image_tokens, output_tokens=made.output_tokens, gpu_seconds=made.gpu_seconds,
+        cost_usd=render_cost(renderer.renderer, made, pricing),
+    )
+    return made.image, path, event
 
 
 def _compose(
@@ -119,15 +144,16 @@ def _compose(
 
 def make_preview(
     renderer: ImageRenderer, subtask: Subtask, brief: CreativeBrief, brand: BrandContext, store: Path, seed: int,
-    *, font_dirs: tuple[Path, ...] = (),
+    *, pricing: PricingTable, font_dirs: tuple[Path, ...] = (),
 ) -> tuple[ImageAsset, list[AuditEvent]]:
-    """Render the preview for a visual subtask; a rewrite (revision > 0) takes a new seed."""
+    """Render the preview for a visual subtask; each variant, and each rewrite of it, takes its own seed."""
     width, height = get_channel(subtask.channel).images[0]
     scale = PREVIEW_MAX_SIDE / max(width, height)
     size = (max(16, round(width * scale)), max(16, round(height * scale)))
-    spec = RenderSpec(width=size[0], height=size[1], palette=tuple(brand.palette), seed=seed + subtask.revision,
+    spec = RenderSpec(width=size[0], height=size[1], palette=tuple(brand.palette),
+                      seed=seed + _VARIANT_SEEDS * (subtask.variant - 1) + subtask.revision,
                       prompt=image_prompt(brief, brand), style_loras=tuple(brand.style_loras))
-    picture, picture_path, made = _picture(renderer, spec, store, item_id=subtask.id, node="make_visual")
+    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=subtask.id, node="make_visual")
     headline = brief.key_messages[0] if brief.key_messages else brief.product
     asset, composed = _compose(
         renderer, picture, picture_path, size, _overlay(subtask.channel, brand, headline, "", font_dirs), store,
@@ -147,7 +173,7 @@ def cover_size(sizes: tuple[tuple[int, int], ...], aspect: float, max_side: int 
 
 def render_finals(
     renderer: ImageRenderer, preview: ImageAsset, headline: str, cta: str, product: str, brand: BrandContext,
-    store: Path, *, font_dirs: tuple[Path, ...] = (),
+    store: Path, *, pricing: PricingTable, font_dirs: tuple[Path, ...] = (),
 ) -> tuple[list[ImageAsset], list[AuditEvent]]:
     """Refine the approved preview's picture once at full size, then compose it at every size of its channel."""
     sizes = get_channel(preview.channel).images
@@ -156,7 +182,7 @@ def render_finals(
         prompt=preview.prompt, source=Path(preview.picture) if preview.picture else None,
         style_loras=tuple(preview.style_loras),  # what the approved preview was made with, not today's kit
     )
-    picture, picture_path, made = _picture(renderer, spec, store, item_id=preview.id, node="finalize")
+    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=preview.id, node="finalize")
     overlay = _overlay(preview.channel, brand, headline, cta, font_dirs)
     finals: list[ImageAsset] = []
     events = [made]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from briefcraft.agents.models import describe_model
 from briefcraft.agents.prompts import REPAIR
 from briefcraft.errors import StructuredOutputError
+from briefcraft.pricing import PricingTable, TokenPrice
 from briefcraft.schemas import AuditEvent
 
 __all__ = ["ModelCall", "invoke_structured"]
@@ -32,14 +33,25 @@ class ModelCall(BaseModel):
     seed: int | None = None
     method: str | None = None
     """``with_structured_output`` method; None for the model's default."""
+    price: TokenPrice | None = None
+    """What its tokens cost; None: no row in the pricing table (its calls are 'unpriced')."""
 
     @classmethod
     def of(
-        cls, model: BaseChatModel, *, provider: str | None = None, seed: int | None = None, method: str | None = None
+        cls, model: BaseChatModel, *, provider: str | None = None, seed: int | None = None, method: str | None = None,
+        pricing: PricingTable | None = None,
     ) -> ModelCall:
-        """Describe ``model``; ``provider`` overrides the LangChain type (e.g. 'openai-compatible')."""
+        """Describe ``model``; ``provider`` overrides the provider read from its type (e.g. 'openai-compatible')."""
         kind, name = describe_model(model)
-        return cls(provider=provider or kind, model=name, seed=seed, method=method)
+        provider = provider or kind
+        price = pricing.chat_price(provider, name) if pricing is not None else None
+        return cls(provider=provider, model=name, seed=seed, method=method, price=price)
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+        """USD for one call, or None when it cannot be priced (no price row, or the provider gave no token counts)."""
+        if self.price is None or input_tokens is None or output_tokens is None:
+            return None
+        return round(self.price.cost(input_tokens, output_tokens), 8)
 
 
 def _prompt_hash(messages: list[BaseMessage]) -> str:
@@ -94,10 +106,11 @@ def invoke_structured(
             except OutputParserException as exc:
                 error = exc
         usage = getattr(raw, "usage_metadata", None) or {}
+        tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         events.append(AuditEvent(
             kind="model_call", node=node, item_id=item_id, provider=who.provider, model=who.model,
-            prompt_hash=_prompt_hash(attempt), seed=who.seed, input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"), latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            prompt_hash=_prompt_hash(attempt), seed=who.seed, input_tokens=tokens_in, output_tokens=tokens_out,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1), cost_usd=who.cost(tokens_in, tokens_out),
         ))
         raw_text = _raw_text(raw)
         if parsed is not None:

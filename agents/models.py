@@ -188,8 +188,13 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     )
 
 
+#: LangChain's type ids of the providers BRIEFCRAFT_LLM names, so the ledger and the pricing table use one name.
+_PROVIDERS = {"llama-cpp": "local", "openai-chat": "openai", "anthropic-chat": "anthropic"}
+
+
 def describe_model(model: BaseChatModel) -> tuple[str, str]:
-    """(provider, model name) of a chat model, for the audit ledger."""
+    """(provider, model name) of a chat model, for the audit ledger: BRIEFCRAFT_LLM's provider name where it has
+    one, else LangChain's type id."""
     name = getattr(model, "model_name", None) or getattr(model, "model", None) or type(model).__name__
-    return model._llm_type, str(name)
+    return _PROVIDERS.get(model._llm_type, model._llm_type), str(name)
 

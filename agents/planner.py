@@ -1,4 +1,5 @@
-"""Planner: a brief becomes subtasks, one copy subtask per channel and variant, one visual per image channel.
+"""Planner: a brief becomes subtasks, one copy subtask per channel and variant, one visual per image channel and
+variant.
 
 Planning is code, not a model call: which channels and sizes exist is catalog data, and a plan that can
 drop or invent a channel would break the promise that every channel in the brief gets its deliverables.
@@ -12,8 +13,9 @@ from briefcraft.schemas import CreativeBrief, Subtask
 __all__ = ["plan_subtasks"]
 
 
-def plan_subtasks(brief: CreativeBrief, copy_variants: int) -> list[Subtask]:
-    """Copy subtasks (``copy_variants`` per channel), then a visual per channel that takes images."""
+def plan_subtasks(brief: CreativeBrief, copy_variants: int, image_variants: int = 1) -> list[Subtask]:
+    """Copy subtasks (``copy_variants`` per channel), then visuals (``image_variants`` per channel that takes
+    images)."""
     subtasks: list[Subtask] = []
     if "copy" in brief.deliverables:
         subtasks += [
@@ -23,8 +25,9 @@ def plan_subtasks(brief: CreativeBrief, copy_variants: int) -> list[Subtask]:
         ]
     if "image" in brief.deliverables:
         subtasks += [
-            Subtask(id=f"img-{channel}-1", kind="visual", channel=channel)
+            Subtask(id=f"img-{channel}-{n}", kind="visual", channel=channel, variant=n)
             for channel in brief.channels
             if get_channel(channel).images
+            for n in range(1, image_variants + 1)
         ]
     return subtasks

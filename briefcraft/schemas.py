@@ -23,10 +23,12 @@ __all__ = [
     "KIT_FIELDS",
     "PUBLISH_COPY",
     "PUBLISH_IMAGE",
+    "RAISE_BUDGET",
     "AuditEvent",
     "BrandContext",
     "BrandKit",
     "BrandSnippet",
+    "Budget",
     "Cited",
     "ComplianceReport",
     "Composition",
@@ -60,6 +62,7 @@ IMAGE_ROLES: tuple[ImageRole, ...] = ("protected", "competitor")
 PUBLISH_COPY = "publish_copy"
 PUBLISH_IMAGE = "publish_image"
 ASK_USER = "ask_user"
+RAISE_BUDGET = "raise_budget"
 
 
 def _now() -> datetime:
@@ -68,6 +71,15 @@ def _now() -> datetime:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Budget(_Model):
+    """Limits on what a brief may spend; None: no limit (``max_revision_rounds``: the setting's)."""
+
+    max_cost_usd: float | None = Field(default=None, ge=0, description="USD for model, image and GPU calls.")
+    max_gpu_seconds: float | None = Field(default=None, ge=0, description="GPU-seconds of diffusers renders.")
+    max_revision_rounds: int | None = Field(default=None, ge=0, le=10,
+                                            description="Rewrite rounds per rejected item.")
 
 
 class CreativeBrief(_Model):
@@ -89,6 +101,7 @@ class CreativeBrief(_Model):
     locale: str = Field(default="en", max_length=35, description="BCP 47 language tag of the copy.")
     brand: str = Field(default="default", min_length=1, max_length=100, description="Brand memory scope.")
     budget: str | None = Field(default=None, max_length=200, description="Media budget as the marketer said it.")
+    limits: Budget = Field(default_factory=Budget, description="What generating this brief may spend.")
 
     @field_validator("channels")
     @classmethod
@@ -399,20 +412,22 @@ class ReviewDecision(_Model):
 
     item_id: str
     revision: int = Field(ge=0, description="The revision of the item that was decided on.")
-    action: Literal["approve", "edit", "reject"]
-    comment: str | None = Field(default=None, max_length=2000, description="Why, for a rejection.")
+    action: Literal["approve", "edit", "reject", "drop"]
+    """approve; edit (approve the edited item); reject (rework it with the comment); drop (leave it out of the
+    pack without reworking it, e.g. the image variants not picked)."""
+    comment: str | None = Field(default=None, max_length=2000, description="Why, for a rejection or a drop.")
     edited: dict[str, Any] | None = Field(default=None, description="The item's new args, for an edit.")
     reviewer: str = Field(default="anonymous", min_length=1, max_length=200)
     role: str = Field(default="approver", min_length=1, max_length=50)
     at: datetime = Field(default_factory=_now)
 
     def to_hitl(self, action_name: str) -> dict[str, Any]:
-        """This decision as a LangChain HITL decision (``approve`` / ``edit`` / ``reject``)."""
+        """This decision as a LangChain HITL decision (``approve`` / ``edit`` / ``reject``, and our ``drop``)."""
         if self.action == "approve":
             return {"type": "approve"}
         if self.action == "edit":
             return {"type": "edit", "edited_action": {"name": action_name, "args": self.edited or {}}}
-        decision: dict[str, Any] = {"type": "reject"}
+        decision: dict[str, Any] = {"type": self.action}
         if self.comment:
             decision["message"] = self.comment
         return decision
@@ -434,12 +449,12 @@ class ReviewDecision(_Model):
         kind = decision.get("type")
         if kind == "approve":
             return cls(item_id=item_id, revision=item["revision"], action="approve", reviewer=reviewer, role=role)
-        if kind == "reject":
+        if kind in ("reject", "drop"):
             message = decision.get("message")
             if message is not None and not isinstance(message, str):
-                raise DecisionError(f"reject decision for {item_id!r}: 'message' must be text")
+                raise DecisionError(f"{kind} decision for {item_id!r}: 'message' must be text")
             return cls(
-                item_id=item_id, revision=item["revision"], action="reject", comment=message or None,
+                item_id=item_id, revision=item["revision"], action=kind, comment=message or None,
                 reviewer=reviewer, role=role,
             )
         if kind == "edit":
@@ -453,7 +468,7 @@ class ReviewDecision(_Model):
                 reviewer=reviewer, role=role,
             )
         raise DecisionError(
-            f"decision for {item_id!r} has type {kind!r}; allowed: approve, edit, reject"
+            f"decision for {item_id!r} has type {kind!r}; allowed: approve, edit, reject, drop"
         )
 
 
@@ -461,7 +476,7 @@ class AuditEvent(_Model):
     """One line of the audit ledger: a model call, a render, a human decision, a provenance stamp or an export."""
 
     kind: Literal["model_call", "render", "clarification", "human_decision", "autofix", "provenance", "export",
-                  "remember"]
+                  "remember", "budget"]
     at: datetime = Field(default_factory=_now)
     node: str
     item_id: str | None = None
@@ -473,7 +488,13 @@ class AuditEvent(_Model):
     seed: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    input_image_tokens: int | None = Field(default=None, description="Of input_tokens, the images (image edits).")
     latency_ms: float | None = None
+    gpu_seconds: float | None = Field(default=None, description="GPU time of a diffusers render on a GPU.")
+    cost_usd: float | None = Field(
+        default=None, description="What the call cost when it was made (see briefcraft/data/pricing.yaml); "
+        "None for a call without a price row, and for events that are not calls."
+    )
     # human decisions
     actor: str | None = None
     role: str | None = None

@@ -106,9 +106,14 @@ class Settings(BaseSettings):
     brand: str = Field(default="default", min_length=1, max_length=48, description="Brand used when none is given.")
     max_upload_mb: float = Field(default=20, gt=0, le=500, description="Largest file brand memory ingests, in MB.")
 
+    pricing_file: Path | None = Field(
+        default=None, description="A pricing table (YAML, like briefcraft/data/pricing.yaml) to price calls with."
+    )
     max_brief_chars: int = Field(default=4000, ge=100, description="Longest brief accepted, in characters.")
     max_revision_rounds: int = Field(default=2, ge=0, le=10, description="Rewrite rounds for rejected items.")
     copy_variants: int = Field(default=1, ge=1, le=5, description="Copy variants written per channel.")
+    image_variants: int = Field(default=1, ge=1, le=4, description="Preview images rendered per image channel, "
+                                "each from its own seed; the reviewer approves the ones to keep and drops the rest.")
 
     # compliance
     compliance_autofix: bool = Field(
@@ -138,7 +143,8 @@ class Settings(BaseSettings):
         description='Logins as JSON, e.g. {"maya": {"password": "...", "role": "marketer"}}; empty: no login, '
         "one local admin (only with the default 127.0.0.1 binding).",
     )
-    ui_concurrency: int = Field(default=4, ge=1, le=64, description="Graph runs the studio serves at once.")
+    ui_concurrency: int = Field(default=4, ge=1, le=64, description="New briefs the studio runs at once; as many "
+                                "decisions and retries run beside them.")
 
     # provenance
     provenance_cert: Path | None = Field(
@@ -252,5 +258,7 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
-        name = f"BRIEFCRAFT_{str(first['loc'][0]).upper()}" if first["loc"] else "settings"
-        raise ConfigError(f"{name}: {first['msg'].removeprefix('Value error, ')}") from error
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a check across settings: its message names the variables
+            raise ConfigError(message) from error
+        raise ConfigError(f"BRIEFCRAFT_{str(first['loc'][0]).upper()}: {message}") from error

@@ -95,7 +95,7 @@ def main() -> None:
                                             f"{os.cpu_count()} cores, Python {platform.python_version()}",
                                  "embedding_dtype": "bf16" if native_bf16() else "fp32"}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data")
         paths = _docs(Path(tmp), args.docs, args.sections, rng)
         function = MiniLMEmbeddingFunction()
         function(["warm-up"])
@@ -114,7 +114,7 @@ def main() -> None:
         client = chromadb.PersistentClient(
             path=str(settings.memory_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
-        raw = client.get_or_create_collection("bench-raw", embedding_function=function,
+        raw = client.get_or_create_collection("bench-raw", embedding_function=function,  # type: ignore[arg-type]
                                               configuration={"hnsw": {"space": "cosine"}})
         started = time.perf_counter()
         for start in range(0, len(texts), 5000):
@@ -129,7 +129,7 @@ def main() -> None:
             memory = ChromaBrandMemory(settings, embedding_function=function)
             memory.sources(brand)  # creates nothing; opens the client in this process
             collection = client.get_or_create_collection(
-                f"brand-{brand_key(brand)}-docs", embedding_function=function,
+                f"brand-{brand_key(brand)}-docs", embedding_function=function,  # type: ignore[arg-type]
                 configuration={"hnsw": {"space": "cosine"}},
             )
             noise = np.random.default_rng(size)

@@ -33,7 +33,7 @@ from briefcraft.tools.render import LayoutRenderer, RenderSpec
 
 def _pictures(size: int) -> dict[str, Image.Image]:
     layout = LayoutRenderer().render(RenderSpec(width=size, height=size, palette=("#1F3A5F", "#F4E9D8", "#E8A33D"),
-                                                seed=7, prompt="bench"))
+                                                seed=7, prompt="bench")).image
     ramp = np.linspace(0, 255, size, dtype=np.float64)
     smooth = np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (size, 1)), np.tile(ramp[:, None], (1, size))],
                       axis=-1)

@@ -38,6 +38,7 @@ __all__ = [
     "SNIPPETS_FILE",
     "FamilyScore",
     "Snippet",
+    "check_all",
     "load_brand",
     "load_snippets",
     "main",
@@ -176,7 +177,7 @@ def load_snippets(path: Path = SNIPPETS_FILE) -> list[Snippet]:
     return snippets
 
 
-def _check_all(snippets: Sequence[Snippet], brand: BrandContext) -> tuple[list[set[str]], Counter[str], float]:
+def check_all(snippets: Sequence[Snippet], brand: BrandContext) -> tuple[list[set[str]], Counter[str], float]:
     """Families predicted per snippet, findings of families outside FAMILIES, and seconds spent checking."""
     from briefcraft.tools.checks import CopyChecker  # here, so that loading and scoring work without the checker
 
@@ -223,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     snippets = load_snippets(args.snippets)
-    predicted, other, seconds = _check_all(snippets, load_brand(args.brand))
+    predicted, other, seconds = check_all(snippets, load_brand(args.brand))
     scores = score((s.expected, p) for s, p in zip(snippets, predicted, strict=True))
     errors = [
         {"id": s.id, "expected": sorted(s.expected), "predicted": sorted(p), "missed": sorted(s.expected - p),

@@ -1,20 +1,23 @@
 """The brief graph: chat text in, approved and exported campaign pack out.
 
     intake ─(missing essentials)→ ask_clarification ─→ intake
-      └→ recall_brand → plan ─Send→ write_copy x channels ┐
-                              └Send→ make_visual x images ┴→ check_compliance → review
-    check_compliance ─(copy with errors, once per item)→ write_copy ─→ check_compliance
-    review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
+      └→ recall_brand → plan → budget_work ─Send→ write_copy x channels ┐
+                                           └Send→ make_visual x images ┴→ check_compliance → review
+    check_compliance ─(copy with errors, once per item)→ budget_fix ─Send→ write_copy ─→ check_compliance
+    review → budget_review ─(rejected, rounds left)→ write_copy / make_visual ─→ check_compliance → review
       └→ finalize → export → remember_approved → seal_ledger
 
-``review`` and ``ask_clarification`` pause with ``interrupt()``; export reads approval from the recorded
-decisions and is reachable only through ``review``. The sequential nodes append the thread's committed
+``review`` and ``ask_clarification`` pause with ``interrupt()``, and so does a budget gate when the calls it
+would let through would take the brief over its budget; export reads approval from the recorded decisions and
+is reachable only through ``review``. The sequential nodes append the thread's committed
 audit events to its hash-chained ledger file (``DATA_DIR/audit/THREAD.jsonl``); ``seal_ledger`` writes the last.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,17 +44,22 @@ from briefcraft.agents.planner import plan_subtasks
 from briefcraft.channels import get_channel
 from briefcraft.errors import DecisionError
 from briefcraft.graphs.review import (
+    BUDGET_GATES,
     Item,
+    budget_request,
     clarification_request,
     item_state,
+    read_budget,
     read_clarification,
     read_review,
     review_request,
 )
 from briefcraft.graphs.state import CHECKPOINTED_TYPES, BriefState, CopyTask, VisualTask
 from briefcraft.memory.store import BrandMemory, open_memory
+from briefcraft.pricing import CostSummary, PricingTable, load_pricing, summarize
 from briefcraft.schemas import (
     AuditEvent,
+    Budget,
     ComplianceReport,
     CopyVariant,
     ImageAsset,
@@ -80,6 +88,7 @@ class Deps:
     renderer: ImageRenderer
     memory: BrandMemory
     safety: SafetyChecker | None
+    pricing: PricingTable
 
 
 def _thread(config: RunnableConfig) -> str:
@@ -102,6 +111,12 @@ def _user(config: RunnableConfig) -> tuple[str, str]:
     configurable = config.get("configurable", {})
     user = configurable.get("user_id") or configurable.get("langgraph_auth_user_id") or "anonymous"
     return str(user), str(configurable.get("user_role", "approver"))
+
+
+def _rounds(state: BriefState, settings: Settings) -> int:
+    """Rewrite rounds per rejected item: the brief's budget, else the setting."""
+    limit = state["limits"].max_revision_rounds if "limits" in state else None
+    return settings.max_revision_rounds if limit is None else limit
 
 
 def _live(state: BriefState, max_rounds: int) -> list[Item]:
@@ -150,7 +165,7 @@ def recall_brand(state: BriefState, config: RunnableConfig, *, deps: Deps) -> di
 
 def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     """Split the brief into copy and visual subtasks."""
-    return {"subtasks": plan_subtasks(state["brief"], deps.settings.copy_variants)}
+    return {"subtasks": plan_subtasks(state["brief"], deps.settings.copy_variants, deps.settings.image_variants)}
 
 
 def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
@@ -165,14 +180,14 @@ def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
     """Render one channel's preview image."""
     asset, events = make_preview(
         deps.renderer, task["subtask"], task["brief"], task["brand"], deps.settings.assets_dir,
-        deps.settings.llm_seed, font_dirs=(deps.settings.fonts_dir,),
+        deps.settings.llm_seed, pricing=deps.pricing, font_dirs=(deps.settings.fonts_dir,),
     )
     return {"images": [asset], "audit": events}
 
 
 def check_compliance(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Check the live copy and previews; copy with rule errors goes back to the copywriter once."""
-    rounds = deps.settings.max_revision_rounds
+    rounds = _rounds(state, deps.settings)
     live = _live(state, rounds)
     copies = [i for i in live if isinstance(i, CopyVariant)]
     report, audit = _check(state, deps, copies, [i for i in live if isinstance(i, ImageAsset)], llm=True)
@@ -215,13 +230,13 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     """Pause with every pending item and its findings; record the reviewer's decisions."""
     decisions = state.get("decisions", [])
     pending = [
-        item for item in _live(state, deps.settings.max_revision_rounds)
-        if item_state(item, decisions, deps.settings.max_revision_rounds) == "pending"
+        item for item in _live(state, _rounds(state, deps.settings))
+        if item_state(item, decisions, _rounds(state, deps.settings)) == "pending"
     ]
     if not pending:
         return {}
     head = _sync_ledger(state, config, deps)  # before the pause, so the ledger is current while a thread waits
-    request = review_request(pending, state["compliance"])
+    request = review_request(pending, state["compliance"], summarize(state.get("audit", [])))
     user, role = _user(config)
     recorded: list[ReviewDecision] = []
     audit: list[AuditEvent] = []
@@ -240,6 +255,65 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     return {"decisions": recorded, "audit": audit, "ledger": head, **{k: v for k, v in edits.items() if v}}
 
 
+#: What each generating node spends, to estimate the calls a gate lets through.
+_CALL_KINDS = {"write_copy": "model_call", "make_visual": "render", "finalize": "render"}
+
+
+def _coming(state: BriefState, upcoming: list[Send] | str, settings: Settings) -> list[str]:
+    """The generating nodes the next step runs, one per call: each branch sent, or each approved preview to
+    render in full."""
+    if isinstance(upcoming, list):
+        return [send.node for send in upcoming]
+    if upcoming == "finalize":
+        return ["finalize"] * len(_approved(state, "images", _rounds(state, settings)))
+    return []
+
+
+def _estimate(audit: list[AuditEvent], calls: list[str]) -> tuple[float, float]:
+    """USD and GPU-seconds the calls may take: each as the dearest earlier call of its node, else of its kind (the
+    first call of a kind has nothing to go by and counts as free)."""
+    paid = [e for e in audit if e.kind in ("model_call", "render") and e.provider != "compositor"]
+    cost = gpu = 0.0
+    for node in calls:
+        same = [e for e in paid if e.node == node] or [e for e in paid if e.kind == _CALL_KINDS[node]]
+        cost += max((e.cost_usd or 0.0 for e in same), default=0.0)
+        gpu += max((e.gpu_seconds or 0.0 for e in same), default=0.0)
+    return cost, gpu
+
+
+def _over_budget(limits: Budget, spent: CostSummary, calls: list[str], cost: float, gpu: float) -> str | None:
+    """Why the calls may not run within ``limits``, or None when they may."""
+    if not calls:
+        return None
+    kinds = Counter(calls)
+    what = ", ".join(f"{n} {node.replace('_', ' ')} call(s)" for node, n in kinds.items())
+    if limits.max_cost_usd is not None and spent.total_usd + cost > limits.max_cost_usd:
+        return (f"the next {what} would take the brief to about ${spent.total_usd + cost:.4f}, over its "
+                f"max_cost_usd of ${limits.max_cost_usd:.4f} (spent ${spent.total_usd:.4f})")
+    if limits.max_gpu_seconds is not None and spent.gpu_seconds + gpu > limits.max_gpu_seconds:
+        return (f"the next {what} would take the brief to about {spent.gpu_seconds + gpu:.1f} GPU-seconds, over its "
+                f"max_gpu_seconds of {limits.max_gpu_seconds:g} (spent {spent.gpu_seconds:.1f})")
+    return None
+
+
+def budget_gate(state: BriefState, config: RunnableConfig, *, deps: Deps, name: str,
+                upcoming: Callable[[BriefState], list[Send] | str]) -> dict[str, Any]:
+    """Before generating: when the calls coming next would take the brief over its budget, pause until someone
+    raises it (the thread waits, resumable); the calls run only within the budget in force."""
+    calls = _coming(state, upcoming(state), deps.settings)
+    audit = state.get("audit", [])
+    spent = summarize(audit)
+    limits = state.get("limits") or Budget()
+    cost, gpu = _estimate(audit, calls)
+    user, role = _user(config)
+    events: list[AuditEvent] = []
+    while reason := _over_budget(limits, spent, calls, cost, gpu):
+        limits = read_budget(interrupt(budget_request(reason, limits)), limits)
+        events.append(AuditEvent(kind="budget", node=name, actor=user, role=role,
+                                 comment=f"budget raised to {limits.model_dump_json(exclude_none=True)} ({reason})"))
+    return {"limits": limits, "audit": events} if events else {}
+
+
 def _decision_comment(decision: ReviewDecision, report: ComplianceReport) -> str | None:
     """The reviewer's comment; an approval over blocking findings says so, naming them."""
     if decision.action != "approve" or report.item_status(decision.item_id) != "blocked":
@@ -251,7 +325,7 @@ def _decision_comment(decision: ReviewDecision, report: ComplianceReport) -> str
 
 def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Render every approved preview at all its channel's sizes, with the channel's approved headline and CTA."""
-    rounds = deps.settings.max_revision_rounds
+    rounds = _rounds(state, deps.settings)
     approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
     finals: list[ImageAsset] = []
     audit: list[AuditEvent] = []
@@ -263,7 +337,8 @@ def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[s
         ctas = [c.fields["cta"][0] for c in copies if c.fields.get("cta")]
         rendered, events = render_finals(
             deps.renderer, preview, headlines[0] if headlines else preview.headline, ctas[0] if ctas else "",
-            state["brief"].product, state["brand"], deps.settings.assets_dir, font_dirs=(deps.settings.fonts_dir,),
+            state["brief"].product, state["brand"], deps.settings.assets_dir, pricing=deps.pricing,
+            font_dirs=(deps.settings.fonts_dir,),
         )
         finals += rendered
         audit += events
@@ -281,7 +356,7 @@ def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[s
 
 def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Write the pack: only items with a recorded human approval go in."""
-    rounds = deps.settings.max_revision_rounds
+    rounds = _rounds(state, deps.settings)
     copies: list[CopyVariant] = _approved(state, "copy", rounds)
     approved_previews = {image.id for image in _approved(state, "images", rounds)}
     finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
@@ -289,9 +364,10 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
     event = AuditEvent(kind="export", node="export", path=str(out_dir))
     report, _ = _check(state, deps, copies, finals, llm=False)
+    audit = [*state.get("audit", []), event]
     manifest = write_pack(
         out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals, report=report,
-        audit=[*state.get("audit", []), event], brand=state["brand"],
+        audit=audit, cost=summarize(audit), pricing=deps.pricing.as_of, brand=state["brand"],
     )
     return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event],
             "ledger": _sync_ledger(state, config, deps)}
@@ -299,7 +375,7 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
 
 def remember_approved(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Store the exported copy and images in brand memory as examples for the brand's next briefs."""
-    rounds = deps.settings.max_revision_rounds
+    rounds = _rounds(state, deps.settings)
     items = [*_approved(state, "copy", rounds), *_approved(state, "images", rounds)]
     stored = deps.memory.remember(state["brief"], items, thread_id=_thread(config))
     event = AuditEvent(kind="remember", node="remember_approved", comment=f"{stored} approved item(s) stored as "
@@ -333,22 +409,28 @@ def _send(subtask: Subtask, state: BriefState, previous: CopyVariant | None) -> 
     return Send("make_visual", VisualTask(subtask=subtask, brief=state["brief"], brand=state["brand"]))
 
 
-def route_after_check(state: BriefState) -> list[Send] | Literal["review"]:
-    """Copy the check just blocked goes back to the copywriter once, with the errors to fix; else review."""
+def route_after_check(state: BriefState) -> Literal["budget_fix", "review"]:
+    """Copy the check just blocked goes back to the copywriter once (through the budget gate); else review."""
+    return "budget_fix" if state.get("autofix") else "review"
+
+
+def route_autofix(state: BriefState) -> list[Send]:
+    """The copy the check blocked, back to the copywriter with the errors to fix."""
     due = set(state.get("autofix", []))
     report = state["compliance"]
     return [
         _send(Subtask(id=copy.id, kind="copy", channel=copy.channel, variant=copy.variant, revision=copy.revision + 1,
                       feedback=autofix_feedback(report.for_item(copy.id))), state, previous=copy)
         for copy in state.get("copy", []) if copy.id in due
-    ] or "review"
+    ]
 
 
 def route_after_review(
-    state: BriefState, *, max_rounds: int
+    state: BriefState, *, settings: Settings
 ) -> list[Send] | Literal["check_compliance", "finalize"]:
     """Rejected items with rounds left go back to their agent with the comment; edits that failed the
     checks go back to review; when nothing is left to decide, finalize."""
+    max_rounds = _rounds(state, settings)
     decisions = state.get("decisions", [])
     rewrites: list[Send] = []
     for item in _live(state, max_rounds):
@@ -398,18 +480,20 @@ def build_graph(
     ``durability="sync"`` so a paused run survives a crash (the CLI does).
     """
     settings = settings or Settings()
+    pricing = load_pricing(settings.pricing_file)
     if chat_model is None:
         chat_model = make_chat_model(settings)
         # OpenAI-compatible servers (vLLM, Ollama, llama.cpp) all constrain forced tool calls; few take json_schema.
         method = "function_calling" if settings.llm_provider == "openai-compatible" else None
-        who = ModelCall.of(chat_model, provider=settings.llm_provider, seed=settings.llm_seed, method=method)
+        who = ModelCall.of(chat_model, provider=settings.llm_provider, seed=settings.llm_seed, method=method,
+                           pricing=pricing)
     else:
-        who = ModelCall.of(chat_model)
+        who = ModelCall.of(chat_model, pricing=pricing)
     deps = Deps(
         settings=settings, chat_model=chat_model, who=who,
         renderer=image_generator or make_renderer(settings),
         memory=memory or open_memory(settings),
-        safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None,
+        safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None, pricing=pricing,
     )
     builder = StateGraph(BriefState)
     builder.add_node("intake", partial(intake, deps=deps))
@@ -424,18 +508,24 @@ def build_graph(
     builder.add_node("export", partial(export, deps=deps))
     builder.add_node("remember_approved", partial(remember_approved, deps=deps))
     builder.add_node("seal_ledger", partial(seal_ledger, deps=deps))
+    after_review = partial(route_after_review, settings=settings)
+    upcomings: tuple[Callable[[BriefState], Any], ...] = (route_to_work, route_autofix, after_review)
+    for gate, upcoming in zip(BUDGET_GATES, upcomings, strict=True):
+        builder.add_node(gate, partial(budget_gate, deps=deps, name=gate, upcoming=upcoming))
 
     builder.add_edge(START, "intake")
     builder.add_conditional_edges("intake", route_after_intake, ["ask_clarification", "recall_brand"])
     builder.add_edge("ask_clarification", "intake")
     builder.add_edge("recall_brand", "plan")
-    builder.add_conditional_edges("plan", route_to_work, ["write_copy", "make_visual", "check_compliance"])
+    builder.add_edge("plan", "budget_work")
+    builder.add_conditional_edges("budget_work", route_to_work, ["write_copy", "make_visual", "check_compliance"])
     builder.add_edge("write_copy", "check_compliance")
     builder.add_edge("make_visual", "check_compliance")
-    builder.add_conditional_edges("check_compliance", route_after_check, ["write_copy", "review"])
+    builder.add_conditional_edges("check_compliance", route_after_check, ["budget_fix", "review"])
+    builder.add_conditional_edges("budget_fix", route_autofix, ["write_copy"])
+    builder.add_edge("review", "budget_review")
     builder.add_conditional_edges(
-        "review", partial(route_after_review, max_rounds=settings.max_revision_rounds),
-        ["write_copy", "make_visual", "check_compliance", "finalize"],
+        "budget_review", after_review, ["write_copy", "make_visual", "check_compliance", "finalize"],
     )
     builder.add_edge("finalize", "export")
     builder.add_edge("export", "remember_approved")

@@ -3,7 +3,9 @@
 The interrupt value is an ``HITLRequest``: one ``action_request`` per item (``publish_copy`` /
 ``publish_image``, ``args`` = the item, ``description`` = its findings). The resume value is an
 ``HITLResponse``: ``{"decisions": [...]}`` in the same order. Clients we did not write (Agent Chat UI,
-LangGraph Studio) can therefore act on our checkpoints.
+LangGraph Studio) can therefore act on our checkpoints. One extension beyond the protocol's approve / edit /
+reject: ``{"type": "drop"}`` leaves an item out without reworking it (the image variants a reviewer did not
+pick); ``review_configs`` lists only the protocol's three, so those clients never offer what they cannot send.
 """
 
 from __future__ import annotations
@@ -11,35 +13,47 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ValidationError
+
 from briefcraft.errors import DecisionError
+from briefcraft.pricing import CostSummary
 from briefcraft.schemas import (
     ASK_USER,
     PUBLISH_COPY,
     PUBLISH_IMAGE,
+    RAISE_BUDGET,
+    Budget,
     ComplianceReport,
     CopyVariant,
     ImageAsset,
     ReviewDecision,
+    validation_message,
 )
 
 if TYPE_CHECKING:
     from langchain.agents.middleware.human_in_the_loop import HITLRequest
 
 __all__ = [
+    "BUDGET_GATES",
     "Item",
+    "budget_request",
     "clarification_request",
     "item_state",
+    "read_budget",
     "read_clarification",
     "read_review",
     "review_request",
 ]
 
 Item = CopyVariant | ImageAsset
+#: The graph's budget gates: before the first work, before automatic fixes, after each review.
+BUDGET_GATES = ("budget_work", "budget_fix", "budget_review")
 ItemState = Literal["pending", "approved", "rejected", "dropped"]
 
 
 def item_state(item: Item, decisions: Sequence[ReviewDecision], max_rounds: int) -> ItemState:
-    """Where an item stands: its latest revision's decision, and whether rewrite rounds remain."""
+    """Where an item stands: its latest revision's decision, and whether rewrite rounds remain (a dropped item
+    is out of play, as is one rejected more often than ``max_rounds``)."""
     latest = next(
         (d for d in reversed(decisions) if d.item_id == item.id and d.revision == item.revision), None
     )
@@ -47,6 +61,8 @@ def item_state(item: Item, decisions: Sequence[ReviewDecision], max_rounds: int)
         return "pending"
     if latest.action in ("approve", "edit"):
         return "approved"
+    if latest.action == "drop":
+        return "dropped"
     rejections = sum(1 for d in decisions if d.item_id == item.id and d.action == "reject")
     return "rejected" if rejections <= max_rounds else "dropped"
 
@@ -55,7 +71,7 @@ def _action_name(item: Item) -> str:
     return PUBLISH_COPY if isinstance(item, CopyVariant) else PUBLISH_IMAGE
 
 
-def _describe(item: Item, report: ComplianceReport) -> str:
+def _describe(item: Item, report: ComplianceReport, cost: CostSummary) -> str:
     lines: list[str] = []
     if isinstance(item, ImageAsset):
         text = f"{item.label}. Alt text: {item.alt_text}"
@@ -74,14 +90,17 @@ def _describe(item: Item, report: ComplianceReport) -> str:
         for f in report.for_item(item.id) if not f.rule_id.endswith(".not-checked")  # the NOT CHECKED lines say it
     ]
     lines += [f"NOT CHECKED {what}" for what in report.not_checked.get(item.id, [])]
+    if item.id in cost.by_item:
+        lines.append(f"Cost so far: ${cost.by_item[item.id]:.4f}")
     return "\n".join(lines)
 
 
-def review_request(items: Sequence[Item], report: ComplianceReport) -> HITLRequest:
-    """The HITL request that puts ``items`` in front of a reviewer."""
+def review_request(items: Sequence[Item], report: ComplianceReport, cost: CostSummary) -> HITLRequest:
+    """The HITL request that puts ``items`` in front of a reviewer, each with its findings and what it has cost."""
     return {
         "action_requests": [
-            {"name": _action_name(item), "args": item.model_dump(mode="json"), "description": _describe(item, report)}
+            {"name": _action_name(item), "args": item.model_dump(mode="json"),
+             "description": _describe(item, report, cost)}
             for item in items
         ],
         "review_configs": [
@@ -130,3 +149,30 @@ def read_clarification(response: object) -> str:
     if not isinstance(message, str) or not message.strip():
         raise DecisionError("the answer to the clarifying question is empty")
     return message.strip()
+
+
+def budget_request(reason: str, limits: Budget) -> HITLRequest:
+    """The HITL request that stops a brief before it goes over its budget (a ``raise_budget`` action whose args
+    are the limits in force; an ``edit`` decision gives the new ones)."""
+    return {
+        "action_requests": [
+            {"name": RAISE_BUDGET, "args": {"reason": reason, **limits.model_dump()}, "description": reason}
+        ],
+        "review_configs": [{"action_name": RAISE_BUDGET, "allowed_decisions": ["edit"]}],
+    }
+
+
+def read_budget(response: object, limits: Budget) -> Budget:
+    """The raised budget from an HITL ``edit`` decision (limits it does not name stay); ``DecisionError``
+    otherwise."""
+    (decision,) = _decisions(response, 1)
+    edited = decision.get("edited_action") if isinstance(decision, Mapping) else None
+    if not isinstance(decision, Mapping) or decision.get("type") != "edit" or not isinstance(edited, Mapping) \
+            or not isinstance(edited.get("args"), Mapping):
+        raise DecisionError("raise the budget with an 'edit' decision whose edited_action.args set max_cost_usd, "
+                            "max_gpu_seconds or max_revision_rounds")
+    args = {name: value for name, value in edited["args"].items() if name != "reason"}
+    try:
+        return Budget.model_validate({**limits.model_dump(), **args})
+    except ValidationError as error:
+        raise DecisionError(f"budget: {validation_message(error)}") from error

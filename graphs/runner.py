@@ -18,13 +18,17 @@ from pydantic import BaseModel
 
 from briefcraft.agents.intake import check_request
 from briefcraft.errors import DecisionError, ThreadError
-from briefcraft.graphs.review import read_clarification, read_review
+from briefcraft.graphs.review import BUDGET_GATES, read_budget, read_clarification, read_review
+from briefcraft.pricing import CostSummary, summarize
 from briefcraft.schemas import (
     ASK_USER,
+    RAISE_BUDGET,
     AuditEvent,
     BrandContext,
+    Budget,
     ComplianceReport,
     CreativeBrief,
+    ImageAsset,
     ReviewDecision,
     Subtask,
 )
@@ -35,6 +39,7 @@ __all__ = [
     "StepUpdate",
     "approve_all",
     "check_response",
+    "raise_budget",
     "resume",
     "resume_input",
     "start",
@@ -44,7 +49,8 @@ __all__ = [
     "verify_ledger",
 ]
 
-Stage = Literal["waiting_for_clarification", "waiting_for_approval", "done", "failed", "interrupted"]
+Stage = Literal["waiting_for_clarification", "waiting_for_approval", "waiting_for_budget", "done", "failed",
+                "interrupted"]
 
 
 class RunStatus(BaseModel):
@@ -59,11 +65,28 @@ class RunStatus(BaseModel):
     compliance: dict[str, Any] | None = None
     """The exported pack's compliance summary (status, brand score, per item), once done."""
     error: str | None = None
+    cost: CostSummary | None = None
+    """What the thread's model and image calls have cost so far."""
 
     @property
     def waiting(self) -> bool:
         """Whether the thread waits for a human."""
-        return self.stage in ("waiting_for_clarification", "waiting_for_approval")
+        return self.stage in ("waiting_for_clarification", "waiting_for_approval", "waiting_for_budget")
+
+    @property
+    def budget_reason(self) -> str | None:
+        """Why the thread stopped before going over its budget, while it waits for a higher one."""
+        if self.stage != "waiting_for_budget" or self.request is None:
+            return None
+        return str(self.request["action_requests"][0]["args"]["reason"])
+
+    @property
+    def limits(self) -> Budget | None:
+        """The budget in force, while the thread waits for a higher one."""
+        if self.stage != "waiting_for_budget" or self.request is None:
+            return None
+        args = self.request["action_requests"][0]["args"]
+        return Budget.model_validate({name: args[name] for name in Budget.model_fields})
 
     @property
     def question(self) -> str | None:
@@ -90,21 +113,20 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
     snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
     if snapshot.created_at is None:
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
+    cost = summarize(snapshot.values.get("audit", []))
     if snapshot.interrupts:
         request = snapshot.interrupts[0].value
-        asking = request["action_requests"][0]["name"] == ASK_USER
-        return RunStatus(
-            thread_id=thread_id, stage="waiting_for_clarification" if asking else "waiting_for_approval",
-            request=request,
-        )
+        stages: dict[str, Stage] = {ASK_USER: "waiting_for_clarification", RAISE_BUDGET: "waiting_for_budget"}
+        stage = stages.get(request["action_requests"][0]["name"], "waiting_for_approval")
+        return RunStatus(thread_id=thread_id, stage=stage, request=request, cost=cost)
     errors = [task.error for task in snapshot.tasks if task.error]
     if errors:
-        return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]))
+        return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]), cost=cost)
     if snapshot.next:
-        return RunStatus(thread_id=thread_id, stage="interrupted")
+        return RunStatus(thread_id=thread_id, stage="interrupted", cost=cost)
     manifest = snapshot.values.get("manifest")
     return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if manifest else None,
-                     compliance=manifest.get("compliance") if manifest else None)
+                     compliance=manifest.get("compliance") if manifest else None, cost=cost)
 
 
 def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, audit_dir: Path
@@ -126,16 +148,18 @@ def start_input(
     max_brief_chars: int,
     out_dir: str | None = None,
     brand: str = "default",
+    limits: Budget | None = None,
 ) -> dict[str, Any]:
     """The checked graph input that starts ``thread_id``; ``ThreadError`` when the thread exists, ``BriefError``
-    for an empty or too long brief."""
+    for an empty or too long brief. ``limits`` is the brief's budget (default: a structured brief's own)."""
     if graph.get_state({"configurable": {"thread_id": thread_id}}).created_at is not None:
         raise ThreadError(f"thread {thread_id!r} already exists; use 'briefcraft resume {thread_id}'")
     state: dict[str, Any] = {"brand_id": brand}
     if isinstance(brief, CreativeBrief):
-        state |= {"brief": brief, "request": brief.model_dump_json(), "brand_id": brief.brand}
+        state |= {"brief": brief, "request": brief.model_dump_json(), "brand_id": brief.brand,
+                  "limits": limits or brief.limits}
     else:
-        state["request"] = check_request(brief, max_brief_chars)
+        state |= {"request": check_request(brief, max_brief_chars), "limits": limits or Budget()}
     if out_dir:
         state["out_dir"] = out_dir
     return state
@@ -151,10 +175,11 @@ def start(
     brand: str = "default",
     user: str | None = None,
     role: str = "approver",
+    limits: Budget | None = None,
 ) -> RunStatus:
     """Start a thread on chat text or a structured brief; runs until the first checkpoint or the end."""
     state = start_input(graph, brief, thread_id=thread_id, max_brief_chars=max_brief_chars, out_dir=out_dir,
-                        brand=brand)
+                        brand=brand, limits=limits)
     graph.invoke(state, _config(thread_id, user, role), durability="sync")
     return status(graph, thread_id)
 
@@ -165,6 +190,8 @@ def check_response(current: RunStatus, response: object) -> None:
         raise ThreadError(f"thread {current.thread_id!r} is not waiting for a decision")
     if current.stage == "waiting_for_clarification":
         read_clarification(response)
+    elif current.stage == "waiting_for_budget":
+        read_budget(response, current.limits or Budget())
     else:
         read_review(response, current.request, reviewer="check", role="check")  # type: ignore[arg-type]
 
@@ -221,6 +248,8 @@ class StepUpdate(BaseModel):
     """pending: started; done: finished; waiting: paused for a human; failed: raised (the thread stays resumable)."""
     seconds: float = 0.0
     summary: str = ""
+    image: ImageAsset | None = None
+    """The preview a finished ``make_visual`` rendered, so a client can show it at once."""
 
     @property
     def title(self) -> str:
@@ -270,7 +299,23 @@ def _summary(node: str, result: Mapping[str, Any]) -> str:
         return next((e.comment for e in result.get("audit", []) if e.comment), "")
     if node == "seal_ledger":
         return f"ledger sealed at {result['ledger'].count} entries"
+    if node in BUDGET_GATES:
+        return next((e.comment or "" for e in result.get("audit", [])), "")
     return ""
+
+
+def _ended(task_id: str, node: str, item: str | None, seconds: float, *, error: BaseException | None = None,
+           interrupts: object = (), result: Mapping[str, Any] | None = None) -> StepUpdate:
+    """The update for a task that ended: failed, paused for a human, or done with its result."""
+    if error is not None:
+        return StepUpdate(task_id=task_id, node=node, item=item, status="failed", seconds=seconds,
+                          summary=f"{type(error).__name__}: {error}")
+    if interrupts:
+        return StepUpdate(task_id=task_id, node=node, item=item, status="waiting", seconds=seconds,
+                          summary="waiting for a human")
+    result = result or {}
+    return StepUpdate(task_id=task_id, node=node, item=item, status="done", seconds=seconds,
+                      summary=_summary(node, result), image=result["images"][0] if node == "make_visual" else None)
 
 
 def stream(
@@ -282,30 +327,45 @@ def stream(
     role: str = "approver",
 ) -> Iterator[StepUpdate]:
     """Run ``value`` (from ``start_input`` or ``resume_input``) on the thread, yielding each task as it starts
-    and ends; ``status`` tells where the thread stands afterwards. A node's error is raised after its update."""
+    and ends; ``status`` tells where the thread stands afterwards. A node's error is raised after its update.
+
+    Branches that finished in the step where another failed keep their results: they are reported done when the
+    error stops the run, and again (as done, not run anew) when a retry starts that step over.
+    """
     # "tasks" events carry task ids, so parallel branches of one node are told apart, and mark starts as well as
     # ends; "updates" events only say which node finished.
-    started: dict[str, tuple[float, str | None]] = {}
-    for event in graph.stream(value, _config(thread_id, user, role), stream_mode="tasks", durability="sync"):
-        task_id, node = event["id"], event["name"]
-        if "result" not in event:
-            started[task_id] = (time.monotonic(), _branch_item(event["input"]))
-            yield StepUpdate(task_id=task_id, node=node, item=started[task_id][1], status="pending")
-            continue
-        began, item = started.pop(task_id, (time.monotonic(), None))
-        seconds = round(time.monotonic() - began, 2)
-        if event["error"] is not None:
-            error = event["error"]
-            yield StepUpdate(task_id=task_id, node=node, item=item, status="failed", seconds=seconds,
-                             summary=f"{type(error).__name__}: {error}")
-        elif event["interrupts"]:
-            yield StepUpdate(task_id=task_id, node=node, item=item, status="waiting", seconds=seconds,
-                             summary="waiting for a human")
-        else:
-            yield StepUpdate(task_id=task_id, node=node, item=item, status="done", seconds=seconds,
-                             summary=_summary(node, event["result"]))
+    config = _config(thread_id, user, role)
+    kept = {task.id: task.result for task in graph.get_state(config).tasks if task.result is not None}
+    started: dict[str, tuple[float, str, str | None]] = {}
+    try:
+        for event in graph.stream(value, config, stream_mode="tasks", durability="sync"):
+            task_id, node = event["id"], event["name"]
+            if "result" not in event:
+                item = _branch_item(event["input"])
+                if task_id in kept:  # a retry: LangGraph reuses the writes and never reports an end
+                    yield _ended(task_id, node, item, 0.0, result=kept[task_id])
+                    continue
+                started[task_id] = (time.monotonic(), node, item)
+                yield StepUpdate(task_id=task_id, node=node, item=item, status="pending")
+                continue
+            began, _, item = started.pop(task_id, (time.monotonic(), node, None))
+            yield _ended(task_id, node, item, round(time.monotonic() - began, 2), error=event["error"],
+                         interrupts=event["interrupts"], result=event["result"])
+    except Exception:
+        # the failing branch stopped the stream before its siblings' ends were reported
+        for task in graph.get_state(config).tasks:
+            if task.id in started and task.result is not None:
+                began, node, item = started.pop(task.id)
+                yield _ended(task.id, node, item, round(time.monotonic() - began, 2), result=task.result)
+        raise
 
 
 def approve_all(current: RunStatus) -> dict[str, Any]:
     """The HITL response approving every pending item."""
     return {"decisions": [{"type": "approve"} for _ in current.items]}
+
+
+def raise_budget(limits: Budget) -> dict[str, Any]:
+    """The HITL response that raises a waiting thread's budget to ``limits`` (unset limits stay as they are)."""
+    args = limits.model_dump(exclude_none=True)
+    return {"decisions": [{"type": "edit", "edited_action": {"name": RAISE_BUDGET, "args": args}}]}

@@ -9,6 +9,7 @@ from briefcraft.schemas import (
     AuditEvent,
     BrandContext,
     BrandSnippet,
+    Budget,
     Cited,
     ComplianceReport,
     CopyVariant,
@@ -41,6 +42,8 @@ class BriefState(TypedDict, total=False):
     """Brand memory scope of the brief ('default' when none is given)."""
     brief: CreativeBrief
     """The structured brief, from intake or given directly by a library user."""
+    limits: Budget
+    """What generating the brief may spend (from the start, a structured brief's ``limits``, or a raise)."""
     missing: list[str]
     """Essentials intake could not find ('product', 'channels'); empty once the brief is complete."""
     brand: BrandContext
@@ -90,6 +93,6 @@ class VisualTask(TypedDict):
 
 #: The classes checkpoints hold; LangGraph deserializes only registered classes (``with_allowlist``).
 CHECKPOINTED_TYPES = (
-    AuditEvent, BrandContext, BrandSnippet, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding,
+    AuditEvent, BrandContext, BrandSnippet, Budget, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding,
     ImageAsset, LedgerHead, ReviewDecision, Subtask,
 )

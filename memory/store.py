@@ -176,6 +176,9 @@ class ChromaBrandMemory:
         self._function = embedding_function
         self._client: ClientAPI | None = None
         self._lock: Path | None = None
+        # Gradio handlers and parallel graph branches open the store from several threads: one opening at a time
+        # (chromadb's client set-up is not thread-safe, and each opening takes the directory lock once).
+        self._opening = threading.RLock()
         self._stores: dict[str, Chroma] = {}
         self._collections: dict[str, Collection] = {}
 
@@ -200,8 +203,10 @@ class ChromaBrandMemory:
         return self._function
 
     def _open(self) -> ClientAPI:
-        if self._client is not None:
-            return self._client
+        with self._opening:
+            return self._client if self._client is not None else self._connect()
+
+    def _connect(self) -> ClientAPI:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -227,10 +232,11 @@ class ChromaBrandMemory:
 
     def close(self) -> None:
         """Release the store (and, embedded, its directory lock)."""
-        self._stores.clear()
-        self._collections.clear()
-        self._client = None
-        self._release()
+        with self._opening:
+            self._stores.clear()
+            self._collections.clear()
+            self._client = None
+            self._release()
 
     def _release(self) -> None:
         if self._lock is not None:
@@ -254,8 +260,11 @@ class ChromaBrandMemory:
     def _store(self, brand: str, kind: Literal["docs", "examples"], *, create: bool) -> Chroma | None:
         """The brand's vector store of ``kind``; None when it does not exist and ``create`` is false."""
         name = f"brand-{brand_key(brand)}-{kind}"
-        if name in self._stores:
-            return self._stores[name]
+        with self._opening:
+            return self._stores[name] if name in self._stores else self._make_store(brand, kind, name, create=create)
+
+    def _make_store(self, brand: str, kind: Literal["docs", "examples"], name: str, *, create: bool
+                    ) -> Chroma | None:
         from langchain_chroma import Chroma
 
         from briefcraft.memory.embeddings import ChromaEmbeddings

@@ -145,6 +145,8 @@ def test_bad_decisions_keep_the_thread_resumable(
         ("--decisions", '{"decisions": [{"type": "approve"}]}'): "got 1 decisions for 4 pending items",
         ("--decisions", "{oops"): "--decisions is not valid JSON",
         ("--answer", "Instagram"): "no decision for",
+        ("--reject", "img-email-1", "--drop", "img-email-1", "--approve", "all"):
+            "item 'img-email-1' has two decisions: reject and drop",
     }
     for args, message in cases.items():
         result = _cli(briefcraft_exe, cli_env, "resume", "th2", *args)
@@ -169,8 +171,8 @@ def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "type a or r" in result.stdout
-    assert "copy-email-1: [a]pprove or [r]eject?" in result.stdout
+    assert "type a, r or d" in result.stdout
+    assert "copy-email-1: [a]pprove, [r]eject or [d]rop?" in result.stdout
     pack = Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "ask1"
     audit = [json.loads(line)["event"] for line in (pack / "audit.jsonl").read_text().splitlines()]
     assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [

@@ -64,7 +64,7 @@ def _background_contrast(image: Image.Image, box: tuple[int, int, int, int], ink
 
 @pytest.mark.parametrize("size", SIZES)
 def test_every_catalog_size_is_exact_with_readable_text(size: tuple[int, int]) -> None:
-    for picture in (_photo(), _noise(), LayoutRenderer().render(RenderSpec(1200, 1200, NORTHBOUND, seed=3))):
+    for picture in (_photo(), _noise(), LayoutRenderer().render(RenderSpec(1200, 1200, NORTHBOUND, seed=3)).image):
         image, composition = compose(picture, *size, _overlay())
         assert image.size == size
         headline, button = composition.text_boxes

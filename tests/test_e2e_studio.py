@@ -4,9 +4,10 @@ driven by Playwright. The flows run in file order on one server and one data dir
 (a) maya (marketer) submits the sample brief, sees each step and the previews; the thread waits for approval;
 (c) lea (another marketer) submits a brief of her own and never sees maya's thread;
 (b) cd (approver) rejects a copy item of maya's thread, sees its new revision, approves everything, downloads the pack;
-(d) the server stops and starts again, and cd approves lea's waiting thread to the end.
+(d) the server stops and starts again, and cd approves lea's waiting thread to the end (with "Approve all");
+(e) cd adds a guideline to a brand of its own on the Brand tab, sees the ingest report and the kit, and searches it.
 
-Screenshots of the three tabs go to docs/screenshots/.
+Screenshots of the four tabs go to docs/screenshots/.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def test_b_an_approver_rejects_approves_and_downloads_the_pack(browser: Browser,
     expect(status).to_contain_text("copy-instagram_feed-1 reject")
     expect(page.locator("[id^=decision-]")).to_have_count(1)
     header = page.locator("#item-0").inner_text()
-    revision = re.search(r"copy for instagram_feed, revision (\d+)", header)
+    revision = re.search(r"copy for instagram_feed, variant 1, revision (\d+)", header)
     assert revision is not None and int(revision.group(1)) >= 1, header
 
     page.locator("#decision-0").get_by_label("approve").check()
@@ -236,11 +237,35 @@ def test_d_a_waiting_thread_completes_after_a_restart(browser: Browser, server: 
     server.start()
     page = _login(browser, server, "cd")
     _load_review(page, threads["lea"])
-    count = page.locator("[id^=decision-]").count()
-    for i in range(count):
-        page.locator(f"#decision-{i}").get_by_label("approve").check()
+    page.locator("#review-approve-all").click()
+    for i in range(page.locator("[id^=decision-]").count()):
+        expect(page.locator(f"#decision-{i}").get_by_label("approve")).to_be_checked()
     page.locator("#review-submit").click()
     expect(page.locator("#review-status")).to_contain_text("is done; pack written to", timeout=RUN_S)
     page.get_by_role("tab", name="Runs").click()
     expect(page.locator("#runs-table")).not_to_contain_text("waiting_for_approval")
+    page.context.close()
+
+
+def test_e_an_approver_manages_the_brand(browser: Browser, server: _Server, tmp_path: Path) -> None:
+    guide = tmp_path / "house-style.md"
+    guide.write_text("# House style\n\n## Words\nNever say: cheap, \"guilt-free\"\n\n## Colours\nPrimary #112233.\n\n"
+                     "## Imagery\nNatural light and real people on their morning commute.\n", encoding="utf-8")
+    page = _login(browser, server, "cd")
+    page.get_by_role("tab", name="Brand").click()
+    page.locator("#brand-name textarea").fill("Acme")  # a brand of its own: the other flows' briefs stay as they are
+    page.locator("#brand-files input[type=file]").set_input_files(str(guide))
+    expect(page.locator("#brand-files")).to_contain_text("house-style.md")  # on the server: ready to add
+    page.locator("#brand-upload").click()
+    expect(page.locator("#brand-status")).to_contain_text("Brand 'Acme': 1 of 1 file(s) ingested. Brand kit "
+                                                          "re-distilled:", timeout=RUN_S)
+    expect(page.locator("#brand-report")).to_contain_text("house-style.md")
+    expect(page.locator("#brand-report")).to_contain_text("added")
+    expect(page.locator("#brand-sources")).to_contain_text("house-style.md")
+    expect(page.locator("#brand-kit-status")).to_contain_text("Brand kit of 'Acme': ")  # the kit loaded again
+    expect(page.locator("#brand-kit")).to_contain_text("brand: Acme")
+    page.locator("#brand-query textarea").fill("photos of people commuting")
+    page.locator("#brand-search").click()
+    expect(page.locator("#brand-hits")).to_contain_text("house-style.md > House style > Imagery")
+    _shot(page, "brand")
     page.context.close()

@@ -119,6 +119,33 @@ def test_rejections_are_bounded(settings: Settings, local_model: LocalLlamaChat,
     assert [c["id"] for c in deck] == ["copy-instagram_feed-1"]
 
 
+def test_image_variants_one_is_picked_the_others_dropped_one_regenerated(
+    settings: Settings, local_model: LocalLlamaChat
+) -> None:
+    graph = build_graph(settings.model_copy(update={"image_variants": 3}), chat_model=local_model)
+    brief = CreativeBrief(product="Linen tote", channels=["etsy_listing"], deliverables=["image"])
+    current = _start(graph, settings, brief)
+    images = [a["args"] for a in current.items]
+    assert [(i["id"], i["variant"]) for i in images] == [("img-etsy_listing-1", 1), ("img-etsy_listing-2", 2),
+                                                           ("img-etsy_listing-3", 3)]
+    assert len({i["seed"] for i in images}) == 3 and len({i["sha256"] for i in images}) == 3
+    # pick variant 2, drop variant 1, ask for a new render of variant 3
+    after = runner.resume(graph, "t1", {"decisions": [{"type": "drop", "message": "not this one"}, {"type": "approve"},
+                                                      {"type": "reject"}]}, user="cd")
+    (redo,) = after.items
+    assert (redo["args"]["id"], redo["args"]["revision"]) == ("img-etsy_listing-3", 1)
+    assert redo["args"]["seed"] == images[2]["seed"] + 1 and redo["args"]["sha256"] != images[2]["sha256"]
+    done = runner.resume(graph, "t1", {"decisions": [{"type": "drop"}]}, user="cd")
+    assert done.stage == "done"
+    manifest = json.loads((Path(done.pack or "") / "manifest.json").read_text())
+    assert {i["source_id"] for i in manifest["images"]} == {"img-etsy_listing-2"}
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    assert [(e.item_id, e.revision, e.decision, e.comment) for e in audit if e.kind == "human_decision"] == [
+        ("img-etsy_listing-1", 0, "drop", "not this one"), ("img-etsy_listing-2", 0, "approve", None),
+        ("img-etsy_listing-3", 0, "reject", None), ("img-etsy_listing-3", 1, "drop", None),
+    ]
+
+
 def test_clarifying_question_then_answer(graph: Any, settings: Settings) -> None:
     current = _start(graph, settings, "Launch our oat-milk cold brew to Berlin commuters. Playful but premium.")
     assert current.stage == "waiting_for_clarification"
@@ -170,7 +197,8 @@ def test_structured_brief_skips_intake_model_call(graph: Any, settings: Settings
 def test_export_only_reachable_through_review(graph: Any) -> None:
     edges = {(e.source, e.target) for e in graph.get_graph().edges}
     assert {s for s, t in edges if t == "export"} == {"finalize"}
-    assert {s for s, t in edges if t == "finalize"} == {"review"}
+    assert {s for s, t in edges if t == "finalize"} == {"budget_review"}  # the budget gate after each review
+    assert {s for s, t in edges if t == "budget_review"} == {"review"}
     assert {s for s, t in edges if t == "review"} == {"check_compliance"}
 
 

@@ -81,12 +81,14 @@ def test_renderer_makes_pictures_for_previews_and_finals(generator: ImageGenerat
     renderer = DiffusionRenderer(generator, preview=FAST, final=Quality(2, 1.0, 0.5))
     palette = ("#F4EBD9", "#1B2A41")
     spec = RenderSpec(width=300, height=157, palette=palette, seed=2, prompt="cold brew bottle on a train")
-    picture = renderer.render(spec)
+    made = renderer.render(spec)
+    picture = made.image
     assert picture.size == (288, 144)  # the latent grid's multiple of 16; the compositor crops to the channel's
-    assert np.array_equal(pixels(picture), pixels(renderer.render(spec)))
+    assert (made.model, made.gpu_seconds) == (generator.model, None)  # on the CPU: no GPU time
+    assert np.array_equal(pixels(picture), pixels(renderer.render(spec).image))
     picture.save(tmp_path / "preview.png")
     final = renderer.render(RenderSpec(width=600, height=300, palette=palette, seed=2, prompt=spec.prompt,
-                                       source=tmp_path / "preview.png"))
+                                       source=tmp_path / "preview.png")).image
     assert final.size == (592, 288)
     assert "AI image" in renderer.label
     with pytest.raises(ValueError, match="needs a prompt"):

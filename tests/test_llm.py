@@ -35,7 +35,7 @@ def test_local_model_output_always_parses(local_model: LocalLlamaChat) -> None:
     result, events = invoke_structured(local_model, Tagline, messages, who=ModelCall.of(local_model), node="t")
     assert isinstance(result, Tagline) and len(result.words) == 2
     (event,) = events
-    assert (event.kind, event.provider, event.model) == ("model_call", "llama-cpp", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert (event.kind, event.provider, event.model) == ("model_call", "local", "SmolLM2-135M-Instruct.Q4_1.gguf")
     assert event.input_tokens and event.output_tokens and len(event.prompt_hash or "") == 64
 
 

@@ -21,6 +21,7 @@ from briefcraft.agents.art_director import make_preview, render_finals
 from briefcraft.errors import ConfigError, IngestError
 from briefcraft.memory.kit import apply_edit, distill, load_kit, parse_kit, save_kit, with_style_lora
 from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.pricing import load_pricing
 from briefcraft.schemas import BrandContext, BrandKit, CreativeBrief, KitItem, StyleLora, Subtask
 from briefcraft.settings import Settings
 from briefcraft.tools.imagegen import DiffusionRenderer, ImageGenerator, Quality
@@ -291,14 +292,14 @@ def test_the_render_path_applies_the_brands_adapters_and_records_them(
     renderer = DiffusionRenderer(generator, preview=FAST, final=Quality(2, 1.0, 0.5))
     house = (StyleLora(name="house", path=adapters[0].output),)
     spec = RenderSpec(width=64, height=64, palette=("#1F3A5F", "#F4E9D8"), seed=3, prompt="a cup")
-    plain = pixels(renderer.render(spec))
-    assert not np.array_equal(pixels(renderer.render(replace(spec, style_loras=house))), plain)
-    assert np.array_equal(pixels(renderer.render(spec)), plain)  # only for that call
+    plain = pixels(renderer.render(spec).image)
+    assert not np.array_equal(pixels(renderer.render(replace(spec, style_loras=house)).image), plain)
+    assert np.array_equal(pixels(renderer.render(spec).image), plain)  # only for that call
     brand = BrandContext(brand="acme", palette=["#1F3A5F", "#F4E9D8"], style_loras=list(house))
     brief = CreativeBrief(product="Cup", channels=["email"], key_messages=["Hello"])
     subtask = Subtask(id="email-visual-1", kind="visual", channel="email")
-    preview, _ = make_preview(renderer, subtask, brief, brand, tmp_path, seed=3)
+    preview, _ = make_preview(renderer, subtask, brief, brand, tmp_path, seed=3, pricing=load_pricing())
     assert preview.style_loras == list(house)
     finals, _ = render_finals(renderer, preview, "Hello", "", "Cup", brand.model_copy(update={"style_loras": []}),
-                              tmp_path)
+                              tmp_path, pricing=load_pricing())
     assert [f.style_loras for f in finals] == [list(house)]  # the approved preview's adapters, not today's kit

@@ -66,8 +66,12 @@ def test_closest_size_by_aspect(spec: tuple[int, int], size: tuple[int, int]) ->
 
 def test_preview_is_generated_at_the_closest_supported_size(server: tuple[ImagesServer, str]) -> None:
     images, url = server
-    picture = _renderer(url).render(_spec(1200, 600))
+    made = _renderer(url).render(_spec(1200, 600))
+    picture = made.image
     assert picture.size == (1536, 1024)
+    words = len(PROMPT.split())  # the server counts a word a token; a low-quality picture is 272 output tokens
+    assert (made.model, made.input_tokens, made.input_image_tokens, made.output_tokens, made.gpu_seconds) == (
+        "gpt-image-2.5-flare", words, 0, 272, None)
     assert picture.mode == "RGB"
     assert images.requests[-1] == Received("generations", {  # no response_format: GPT image models refuse it
         "model": "gpt-image-2.5-flare", "prompt": PROMPT, "size": "1536x1024", "quality": "low", "n": 1,
@@ -78,9 +82,10 @@ def test_final_is_an_edit_of_the_approved_preview(server: tuple[ImagesServer, st
     images, url = server
     renderer = _renderer(url, image_openai_final_quality="medium")
     preview = tmp_path / "preview.png"
-    renderer.render(_spec(270, 480)).save(preview)
-    final = renderer.render(_spec(1080, 1920, source=preview))
-    assert final.size == (1024, 1536)
+    renderer.render(_spec(270, 480)).image.save(preview)
+    made = renderer.render(_spec(1080, 1920, source=preview))
+    assert made.image.size == (1024, 1536)
+    assert made.input_image_tokens and made.input_tokens == len(PROMPT.split()) + made.input_image_tokens
     assert images.requests[-1] == Received(
         "edits", {"model": "gpt-image-2.5-flare", "prompt": PROMPT, "size": "1024x1536", "quality": "medium",
                   "n": "1"},
@@ -93,7 +98,7 @@ def test_final_is_an_edit_of_the_approved_preview(server: tuple[ImagesServer, st
 def test_a_servers_own_model_and_qualities_pass_through(server: tuple[ImagesServer, str]) -> None:
     images, url = server
     renderer = _renderer(url, image_openai_model="tiny-sd", image_openai_preview_quality="draft")
-    assert renderer.render(_spec(400, 400)).size == (1024, 1024)
+    assert renderer.render(_spec(400, 400)).image.size == (1024, 1024)
     assert images.requests[-1].fields["quality"] == "draft"
     assert renderer.label == "AI image (OpenAI Images, model tiny-sd)"
     with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_IMAGE_OPENAI_MODEL=tiny-sd is not an Images API model"):
@@ -158,7 +163,7 @@ def test_models_and_qualities_are_checked_at_start(model: str, quality: str, err
 
 
 def test_settings_need_a_key_or_a_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match=r"^settings: BRIEFCRAFT_IMAGE_BACKEND=openai needs an API key "
+    with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_IMAGE_BACKEND=openai needs an API key "
                                           r"\(OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY\) or "
                                           r"BRIEFCRAFT_IMAGE_OPENAI_BASE_URL"):
         _settings()

@@ -50,8 +50,8 @@ UNTRUSTED = ["signingCredential.untrusted"]
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the picture (the ingredient) and the final it became, both 512x512 layout renders."""
     folder = tmp_path_factory.mktemp("provenance")
-    LayoutRenderer().render(RenderSpec(512, 512, PALETTE, seed=3)).save(folder / "picture.png")
-    LayoutRenderer().render(RenderSpec(512, 512, PALETTE[::-1], seed=5)).save(folder / "final.png")
+    LayoutRenderer().render(RenderSpec(512, 512, PALETTE, seed=3)).image.save(folder / "picture.png")
+    LayoutRenderer().render(RenderSpec(512, 512, PALETTE[::-1], seed=5)).image.save(folder / "final.png")
     return folder
 
 

@@ -21,20 +21,20 @@ def _spec(width: int = 400, height: int = 300, palette: tuple[str, ...] = PALETT
 
 @pytest.mark.parametrize("size", sorted({s for c in load_catalog().values() for s in c.images}))
 def test_every_catalog_size_renders_exactly(size: tuple[int, int]) -> None:
-    assert LayoutRenderer().render(_spec(*size)).size == size
+    assert LayoutRenderer().render(_spec(*size)).image.size == size
 
 
 def test_same_spec_same_pixels_and_seed_matters() -> None:
     renderer = LayoutRenderer()
-    assert renderer.render(_spec()).tobytes() == renderer.render(_spec()).tobytes()
+    assert renderer.render(_spec()).image.tobytes() == renderer.render(_spec()).image.tobytes()
     other = RenderSpec(**{**_spec().__dict__, "seed": 8})
-    assert renderer.render(other).tobytes() != renderer.render(_spec()).tobytes()
+    assert renderer.render(other).image.tobytes() != renderer.render(_spec()).image.tobytes()
 
 
 @pytest.mark.parametrize("palette", PALETTES)
 def test_a_final_is_its_preview_redrawn_at_full_size(palette: tuple[str, ...]) -> None:
-    preview = LayoutRenderer().render(_spec(256, 192, palette))
-    final = LayoutRenderer().render(_spec(1024, 768, palette))
+    preview = LayoutRenderer().render(_spec(256, 192, palette)).image
+    final = LayoutRenderer().render(_spec(1024, 768, palette)).image
     shrunk = np.asarray(final.resize(preview.size, Image.Resampling.BOX), dtype=np.int16)
     assert np.abs(shrunk - np.asarray(preview, dtype=np.int16)).mean() < 4  # the same shapes, only sharper
 
@@ -47,7 +47,7 @@ def test_bad_specs_are_named() -> None:
 
 
 def test_asset_store_is_content_addressed(tmp_path: Path) -> None:
-    image = LayoutRenderer().render(_spec())
+    image = LayoutRenderer().render(_spec()).image
     first = save_png(image, tmp_path, {"briefcraft:renderer": "layout"})
     second = save_png(image, tmp_path, {"briefcraft:renderer": "layout"})
     assert first == second

@@ -38,6 +38,12 @@ def test_cloud_provider_needs_model() -> None:
         load_settings(_env_file=None, llm="openai")
 
 
+def test_a_check_across_settings_is_its_own_line() -> None:
+    with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_UI_HOST=0.0.0.0 exposes the studio beyond this machine; set "
+                       r"BRIEFCRAFT_UI_USERS \(logins with roles\) first$"):
+        load_settings(_env_file=None, ui_host="0.0.0.0")
+
+
 @pytest.mark.parametrize(
     ("url", "path"), [("sqlite:///tmp/x.sqlite", Path("tmp/x.sqlite")), ("/var/bc.db", Path("/var/bc.db"))]
 )

@@ -20,6 +20,7 @@ from briefcraft.errors import ConfigError, DecisionError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.store import DefaultBrandMemory
+from briefcraft.schemas import Budget
 from briefcraft.settings import Settings, UiUser
 from briefcraft.ui.studio import (
     ItemChoice,
@@ -30,6 +31,7 @@ from briefcraft.ui.studio import (
     edit_text,
     hitl_response,
     read_edit,
+    read_limits,
 )
 
 BRIEF = "Launch our oat-milk cold brew on Instagram. Must say 'Contains oats'."
@@ -38,6 +40,7 @@ COPY = {"headline": "Slow-steeped cold brew", "caption": "Smooth oat cold brew f
 WARMER = {"headline": "Your warm-hearted cold brew", "caption": "Oat cold brew for slow mornings. Contains oats"}
 COPY_ID, IMAGE_ID = "copy-instagram_feed-1", "img-instagram_feed-1"
 MAYA, CD, LEA = gr.Request(username="maya"), gr.Request(username="cd"), gr.Request(username="lea")
+UNPRICED = "$0.0000 for {calls} call(s) (0 tokens in, 0 out, {unpriced} unpriced call(s) not counted)"
 
 
 @pytest.fixture
@@ -82,6 +85,10 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     yields = _send(studio, BRIEF, MAYA)
     assert yields[0][1:] == ("", [], None)  # the input box clears once the thread holds the brief
     assert any(("intake", "pending") in _meta(chat) for chat, *_ in yields[1:])  # a spinner while it runs
+    # the preview shows as soon as make_visual ends, before the run reaches review
+    first = next(n for n, (_, _, previews, _) in enumerate(yields[1:], 1) if previews != gr.skip())
+    assert _meta(yields[first][0])[-1] == (f"make_visual {IMAGE_ID}", "done")
+    assert yields[first][2] == yields[-1][2]
     chat, _, previews, asking = yields[-1]
     assert chat[0] == {"role": "user", "content": BRIEF}
     assert _meta(chat) == [
@@ -101,7 +108,9 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
         f"**{COPY_ID}** (revision 0)", f"headline: {COPY['headline']}", f"caption: {COPY['caption']}",
         "Compliance: approved, brand score 100% (28 guidelines tested)",
     ]
-    assert chat[-1]["content"] == f"Thread {tid} waits for approval of 2 item(s): open the Review tab."
+    # the fake model reports no tokens, so its two calls are unpriced; the layout render is free
+    assert chat[-1]["content"] == (f"Thread {tid} waits for approval of 2 item(s): open the Review tab. Cost so far: "
+                                   f"{UNPRICED.format(calls=3, unpriced=2)}.")
     ((path, caption),) = previews
     assert Path(path).is_file() and Path(path).is_relative_to(settings.data_dir)
     assert caption == f"{IMAGE_ID}: Layout render (brand palette and headline; not AI imagery)"
@@ -109,8 +118,8 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     assert runner.status(studio.graph, tid).stage == "waiting_for_approval"
 
 
-def test_a_failed_step_is_one_chat_line_and_the_thread_keeps_what_came_before(settings: Settings) -> None:
-    studio = _studio(settings, INTAKE, {"headline": "x"}, {"headline": "x"})  # copy without a caption, twice
+def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Settings) -> None:
+    studio = _studio(settings, INTAKE, {"headline": "x"}, {"headline": "x"}, COPY)  # no caption, twice; then one
     chat, _, previews, _ = _send(studio, BRIEF, MAYA)[-1]
     (record,) = studio.threads.visible_to(studio.viewer(MAYA))
     failed = ("failed: StructuredOutputError: generic-fake-chat-model:GenericFakeChatModel gave no valid "
@@ -121,11 +130,26 @@ def test_a_failed_step_is_one_chat_line_and_the_thread_keeps_what_came_before(se
     assert all(m["metadata"]["status"] == "done" for m in chat if m.get("metadata"))  # no spinner left behind
     assert [m["content"] for m in chat[-2:]] == [
         f"⚠ {failed.removeprefix('failed: StructuredOutputError: ')}",
-        f"Thread {record.thread_id} stopped (failed); it keeps every step before that.",
+        f"Thread {record.thread_id} stopped (failed); it keeps every step before that: retry it from the Runs tab. "
+        f"Cost so far: {UNPRICED.format(calls=2, unpriced=1)}.",
     ]
-    assert previews == []
-    assert runner.status(studio.graph, record.thread_id).stage == "failed"
-    assert "Error: StructuredOutputError(" in studio.open_run(record.thread_id, MAYA)[0]
+    assert [caption.split(":")[0] for _, caption in previews] == [IMAGE_ID]  # the branch that did finish
+    assert steps[f"make_visual {IMAGE_ID}"].startswith("512x512, Layout render")
+    tid = record.thread_id
+    assert runner.status(studio.graph, tid).stage == "failed"
+    assert "Error: StructuredOutputError(" in studio.open_run(tid, MAYA)[0]
+    assert list(studio.retry(tid, LEA)) == [f"⚠ Not retried: no thread {tid!r} among lea's threads"]
+    statuses = list(studio.retry(tid, MAYA))
+    lines = statuses[-1].splitlines()
+    assert lines[0] == f"Retry of thread {tid} by maya:"
+    # the preview the failed step kept is reported done, not rendered again
+    assert sorted(line.split(" (")[0] for line in lines[1:-2]) == [
+        "- ✓ check_compliance", f"- ✓ make_visual {IMAGE_ID}", "- ✓ review", f"- ✓ write_copy {COPY_ID}"]
+    # the failed attempt's two calls raised with their node, so the audit (and the cost) holds only the retry's
+    assert lines[-1] == (f"**Thread {tid} waits for approval of 2 item(s): open the Review tab. Cost so far: "
+                         f"{UNPRICED.format(calls=3, unpriced=2)}.**")
+    assert list(studio.retry(tid, MAYA)) == [
+        f"⚠ Not retried: thread {tid!r} is waiting for approval; give decisions"]
 
 
 @pytest.mark.parametrize(("text", "brand", "line"), [
@@ -150,7 +174,8 @@ def test_a_clarifying_question_is_answered_by_the_next_chat_input(settings: Sett
     assert previews == [] and asking is not None
     chat, _, previews, asking_after = list(studio.send("Instagram", "default", chat, asking, MAYA))[-1]
     assert _meta(chat)[-2:] == [("check_compliance", "done"), ("review", "done")]
-    assert chat[-1]["content"] == f"Thread {asking} waits for approval of 2 item(s): open the Review tab."
+    assert chat[-1]["content"] == (f"Thread {asking} waits for approval of 2 item(s): open the Review tab. Cost so "
+                                   f"far: {UNPRICED.format(calls=4, unpriced=3)}.")
     assert [p[1].split(":")[0] for p in previews] == [IMAGE_ID]
     assert asking_after is None
     assert [r.thread_id for r in studio.threads.visible_to(studio.viewer(MAYA))] == [asking]
@@ -165,7 +190,8 @@ def test_an_approver_rejects_edits_and_approves_to_the_pack(settings: Settings) 
     assert status.endswith("2 item(s) wait for a decision.")
 
     statuses, loaded = _submit(studio, loaded, [ItemChoice("reject", "warmer"), ItemChoice("approve")], CD)
-    assert statuses[-1].splitlines()[-1] == f"**Thread {tid} waits for approval of 1 item(s): open the Review tab.**"
+    assert statuses[-1].splitlines()[-1] == (f"**Thread {tid} waits for approval of 1 item(s): open the Review tab. "
+                                             f"Cost so far: {UNPRICED.format(calls=4, unpriced=3)}.**")
     assert f"- ✓ write_copy {COPY_ID}" in statuses[-1]
     assert loaded is not None
     ((action,),) = [loaded["items"]]
@@ -207,7 +233,7 @@ def test_decisions_that_do_not_fit_are_refused_and_change_nothing(settings: Sett
     before = runner.status(studio.graph, tid)
     loaded, _ = studio.load_review(tid, CD)
     cases = [
-        ([ItemChoice(None), ItemChoice("approve")], f"choose approve, reject, edit for {COPY_ID!r}"),
+        ([ItemChoice(None), ItemChoice("approve")], f"choose approve, reject, edit, drop for {COPY_ID!r}"),
         ([ItemChoice("edit", None, "just text"), ItemChoice("approve")],
          f"edit of {COPY_ID!r} line 1: start with a field name and a colon (headline, caption)"),
         ([ItemChoice("approve")], "got 1 decisions for 2 items; load the thread again"),
@@ -278,6 +304,23 @@ def test_edit_lines_round_trip_and_continue_multiline_values() -> None:
         "decisions": [{"type": "reject"}, {"type": "edit", "edited_action": {"name": "publish_image",
                                                                              "args": {"alt_text": "B"}}}]
     }
+    assert hitl_response([action, image], [ItemChoice("drop", "not picked"), ItemChoice("drop")]) == {
+        "decisions": [{"type": "drop", "message": "not picked"}, {"type": "drop"}]
+    }
+
+
+def test_a_budget_reply_in_the_chat() -> None:
+    assert read_limits("max_cost_usd 0.5") == Budget(max_cost_usd=0.5)
+    assert read_limits(" $0.75 ") == Budget(max_cost_usd=0.75)
+    assert read_limits("max_cost_usd=1, max_gpu_seconds: 60") == Budget(max_cost_usd=1, max_gpu_seconds=60)
+    for text in ("max_cost_usd 1 max_gpu_seconds", "max_tokens 5"):
+        with pytest.raises(DecisionError, match=r"^reply with a new limit, e\.g\. 'max_cost_usd 0\.50'; allowed: "
+                                                r"max_cost_usd, max_gpu_seconds, max_revision_rounds \(got "):
+            read_limits(text)
+    with pytest.raises(DecisionError, match=r"^budget: max_cost_usd: Input should be greater than or equal to 0"):
+        read_limits("max_cost_usd -1")
+    with pytest.raises(DecisionError, match=r"^budget: max_cost_usd: Input should be a valid number"):
+        read_limits("lots")
 
 
 def test_logins_and_roles(settings: Settings) -> None:
@@ -297,12 +340,16 @@ def test_the_blocks_carry_the_elem_id_contract(settings: Settings) -> None:
     demo = build_studio(settings.model_copy(update={"brand": "northbound", "ui_concurrency": 3}), graph=graph)
     ids = {block.elem_id: block for block in demo.blocks.values() if block.elem_id}
     assert set(ids) == {
-        "brief-chat", "brief-input", "brief-brand", "brief-send", "brief-previews", "review-thread", "review-load",
+        "brief-chat", "brief-input", "brief-brand", "brief-budget", "brief-send", "brief-previews", "review-thread",
+        "review-load",
         "review-submit", "review-status", "runs-table", "runs-refresh", "runs-thread", "runs-open", "runs-download",
-        "runs-audit", "runs-detail",
+        "runs-audit", "runs-detail", "runs-retry",
     }
     assert ids["brief-brand"].value == "northbound"
     assert demo._queue.default_concurrency_limit == 3
-    graph_events = [d for d in demo.fns.values() if d.concurrency_id == "graph"]
-    assert [d.concurrency_limit for d in graph_events] == [3]  # brief-send (review-submit is wired per render)
+    # brief-send queues apart from runs-retry (and review-submit, wired per render): a new brief's first steps
+    # never wait behind other threads' final renders
+    runs = {(d.concurrency_id, d.concurrency_limit) for d in demo.fns.values() if d.concurrency_id in ("briefs",
+                                                                                                          "decisions")}
+    assert runs == {("briefs", 3), ("decisions", 3)}
 

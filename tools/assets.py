@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-__all__ = ["save_bytes", "save_png"]
+__all__ = ["part_path", "save_bytes", "save_png"]
+
+
+def part_path(path: Path) -> Path:
+    """A temporary name beside ``path`` that no other process or thread writing the same file uses (graph branches
+    and studio users write in parallel threads of one process)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
 
 
 def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, str]:
@@ -21,7 +28,7 @@ def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, st
     path = store / digest[:2] / f"{digest}{suffix}"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial = part_path(path)
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a crash never leaves half an image under the final name
     return path, digest

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from briefcraft.channels import get_channel
 from briefcraft.errors import ExportError
+from briefcraft.pricing import CostSummary
 from briefcraft.schemas import AuditEvent, BrandContext, ComplianceReport, CopyVariant, CreativeBrief, ImageAsset
 from briefcraft.tools.audit import GENESIS, chain
 
@@ -89,6 +90,8 @@ def write_pack(
     images: list[ImageAsset],
     report: ComplianceReport,
     audit: list[AuditEvent],
+    cost: CostSummary,
+    pricing: str,
     brand: BrandContext | None = None,
 ) -> dict[str, object]:
     """Write the pack to ``out_dir`` (replacing an earlier pack there) and return its manifest.
@@ -96,6 +99,8 @@ def write_pack(
     Each copy variant and image carries an ``asset_id`` (``THREAD/ITEM``): the id performance metrics are
     imported under (``briefcraft memory import-metrics``).
 
+    ``cost`` is what the thread's calls cost (``briefcraft.pricing.summarize``), per item and in total, priced with
+    the table of the dates ``pricing`` names.
     The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack.
     """
     stage = _prepare(out_dir)
@@ -131,6 +136,7 @@ def write_pack(
                 },
             },
             "audit": {"entries": len(ledger), "head": ledger[-1].hash if ledger else GENESIS},
+            "cost": {**cost.model_dump(mode="json"), "pricing": pricing},
             "files": [
                 {
                     "path": p.relative_to(stage).as_posix(),

@@ -17,6 +17,7 @@ import hashlib
 import math
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from PIL import Image
 
 from briefcraft.errors import ConfigError
-from briefcraft.tools.render import RenderSpec
+from briefcraft.tools.render import Rendered, RenderSpec
 
 if TYPE_CHECKING:
     import torch
@@ -348,18 +349,23 @@ class DiffusionRenderer:
             final=Quality(settings.image_final_steps, settings.image_guidance, settings.image_refine_strength),
         )
 
-    def render(self, spec: RenderSpec) -> Image.Image:
+    def render(self, spec: RenderSpec) -> Rendered:
         """Generate the picture for ``spec``; the same spec gives the same pixels."""
         if not spec.prompt:
             raise ValueError("an AI render needs a prompt; the art director writes one from the brief")
         with self.generator.with_loras(spec.style_loras) as generator:  # the brand's adapters, for this call only
+            started = time.perf_counter()  # inside the lock: GPU time, not time spent waiting for the GPU
             if spec.source is None:
-                return generator.text_to_image(
+                picture = generator.text_to_image(
                     spec.prompt, width=spec.width, height=spec.height, seed=spec.seed, quality=self.preview,
                     negative=NEGATIVE_PROMPT, preview=True,
                 )[0]
-            with Image.open(spec.source) as preview:
-                return generator.final_from_preview(
-                    spec.prompt, preview, width=spec.width, height=spec.height, seed=spec.seed, quality=self.final,
-                    negative=NEGATIVE_PROMPT,
-                )
+            else:
+                with Image.open(spec.source) as preview:
+                    picture = generator.final_from_preview(
+                        spec.prompt, preview, width=spec.width, height=spec.height, seed=spec.seed,
+                        quality=self.final, negative=NEGATIVE_PROMPT,
+                    )
+            seconds = time.perf_counter() - started
+        on_gpu = not generator.device.startswith(("cpu", "mps"))
+        return Rendered(picture, model=generator.model, gpu_seconds=round(seconds, 3) if on_gpu else None)

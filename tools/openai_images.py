@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from PIL import Image
 
 from briefcraft.errors import ConfigError, GenerationError, ProviderError
-from briefcraft.tools.render import RenderSpec
+from briefcraft.tools.render import Rendered, RenderSpec
 
 if TYPE_CHECKING:
     import openai
@@ -171,8 +171,9 @@ class OpenAIImagesRenderer:
             final_quality=settings.image_openai_final_quality, other_server=settings.image_openai_base_url is not None,
         )
 
-    def render(self, spec: RenderSpec) -> Image.Image:
-        """The picture for ``spec``: generated for a preview, refined from ``spec.source`` for a final."""
+    def render(self, spec: RenderSpec) -> Rendered:
+        """The picture for ``spec``: generated for a preview, refined from ``spec.source`` for a final, with the
+        tokens the API billed."""
         if not spec.prompt:
             raise ValueError("an AI render needs a prompt; the art director writes one from the brief")
         width, height = closest_size(self.sizes, spec.width, spec.height)
@@ -190,12 +191,19 @@ class OpenAIImagesRenderer:
             model=self.model, image=source, prompt=spec.prompt, size=size, quality=final_quality, n=1,
         ))
 
-    def _call(self, request: Callable[[], ImagesResponse]) -> Image.Image:
-        """Send ``request``; the picture, or ``ProviderError`` in one line."""
+    def _call(self, request: Callable[[], ImagesResponse]) -> Rendered:
+        """Send ``request``; the picture and its usage, or ``ProviderError`` in one line."""
         import openai
 
         try:
-            return _decode(request())
+            response = request()
+            usage = response.usage
+            details = usage.input_tokens_details if usage is not None else None
+            return Rendered(
+                _decode(response), model=self.model, input_tokens=usage.input_tokens if usage else None,
+                input_image_tokens=details.image_tokens if details else None,
+                output_tokens=usage.output_tokens if usage else None,
+            )
         except openai.APIStatusError as error:
             raise ProviderError(_status_line(error)) from error
         except openai.APIConnectionError as error:  # timeouts included

@@ -42,6 +42,7 @@ from pydantic import BaseModel, Field, computed_field
 from briefcraft import __version__
 from briefcraft.errors import ProvenanceError
 from briefcraft.settings import Settings
+from briefcraft.tools.assets import part_path
 from briefcraft.tools.compose import contrast_ratio
 
 __all__ = [
@@ -123,7 +124,7 @@ def _dev_ca_files(directory: Path) -> DevCA:
 
 def _write(path: Path, data: bytes, mode: int) -> None:
     """Write ``data`` with permissions ``mode`` from the start, replacing ``path`` at once."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial = part_path(path)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as file:
         file.write(data)
@@ -492,7 +493,7 @@ def stamp(path_in: Path, path_out: Path, *, stamp: Stamp, signer: SignerFiles) -
                 watermark = "unreadable: embedded, but it does not read back from these pixels"
 
     path_out.parent.mkdir(parents=True, exist_ok=True)
-    partial = path_out.with_name(f".{path_out.name}.{os.getpid()}.part")
+    partial = part_path(path_out)
     try:
         with (_signer(signer) as c2pa_signer, c2pa.Context.from_dict(_SIGN_SETTINGS) as context,
               c2pa.Builder(manifest, context=context) as builder):

@@ -15,7 +15,7 @@ from PIL import Image, ImageColor, ImageDraw
 from briefcraft.schemas import StyleLora
 from briefcraft.tools.compose import check_palette, check_size
 
-__all__ = ["LABEL", "LayoutRenderer", "RenderSpec"]
+__all__ = ["LABEL", "LayoutRenderer", "RenderSpec", "Rendered"]
 
 LABEL = "Layout render (brand palette and headline; not AI imagery)"
 
@@ -41,6 +41,20 @@ class RenderSpec:
         check_palette(self.palette)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A picture and what making it used, for the audit ledger and its cost (None: not measured or not used)."""
+
+    image: Image.Image
+    model: str | None = None
+    """The model that made it; None for a renderer without one (layout)."""
+    input_tokens: int | None = None
+    input_image_tokens: int | None = None
+    output_tokens: int | None = None
+    gpu_seconds: float | None = None
+    """GPU time of the call, for diffusers on a GPU (not time spent waiting for the GPU)."""
+
+
 class LayoutRenderer:
     """Draws a palette gradient with seeded shapes.
 
@@ -51,7 +65,7 @@ class LayoutRenderer:
     renderer = "layout"
     label = LABEL
 
-    def render(self, spec: RenderSpec) -> Image.Image:
+    def render(self, spec: RenderSpec) -> Rendered:
         """Draw one picture; the same spec always gives the same pixels."""
         palette = [ImageColor.getrgb(c)[:3] for c in spec.palette]
         start, end = palette[0], palette[1 % len(palette)]
@@ -64,4 +78,4 @@ class LayoutRenderer:
             radius = rng.uniform(0.15, 0.45) * short
             x, y = rng.uniform(0, spec.width), rng.uniform(0, spec.height)
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
-        return image
+        return Rendered(image)

@@ -22,10 +22,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from briefcraft.errors import BriefcraftError, BriefError, DecisionError
+from briefcraft.evals.cli import add_eval_parser, run_eval
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.runner import RunStatus
-from briefcraft.schemas import CreativeBrief, validation_message
+from briefcraft.schemas import Budget, CreativeBrief, validation_message
 from briefcraft.settings import load_settings
 from briefcraft.ui.brand_cli import add_brand_parser, run_brand
 from briefcraft.ui.compliance_cli import add_compliance_parsers, run_audit, run_check
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     deciding.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
     deciding.add_argument("--user", help="who decides (default: your login name)")
     deciding.add_argument("--json", action="store_true", help="print the thread status as JSON")
+    for flag, kind, what in (("--max-cost-usd", float, "USD the brief's model, image and GPU calls may cost"),
+                             ("--max-gpu-seconds", float, "GPU-seconds its diffusers renders may take"),
+                             ("--max-revision-rounds", int, "rewrites per rejected item")):
+        deciding.add_argument(flag, type=kind, metavar="N", help=f"budget: {what} (run: from the start; resume: "
+                              "raises the budget of a thread that stopped before going over it)")
 
     run = commands.add_parser(
         "run", parents=[deciding], help="run a brief to its first review (or, with --approve all, to the pack)"
@@ -65,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--reject", action="append", default=[], metavar="ID", help="reject an item (repeatable)")
     resume.add_argument("--comment", action="append", default=[], metavar="TEXT",
                         help="why, for the --reject before it")
+    resume.add_argument("--drop", action="append", default=[], metavar="ID",
+                        help="leave an item out without reworking it, e.g. an image variant not picked (repeatable)")
     resume.add_argument("--answer", help="answer to a clarifying question")
     resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse, for edits")
 
@@ -73,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print the status as JSON")
     add_memory_parser(commands)
     add_brand_parser(commands)
+    add_eval_parser(commands)
     add_compliance_parsers(commands)
     add_provenance_parsers(commands)
     add_ui_parser(commands)
@@ -105,6 +114,8 @@ def _print(current: RunStatus, as_json: bool) -> None:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return
     tid = current.thread_id
+    if current.cost is not None:
+        print(f"cost so far: {current.cost.line()}")
     if current.stage == "done":
         if current.compliance:
             print(f"compliance: {current.compliance['status']}, brand score {current.compliance['score']}% "
@@ -113,6 +124,9 @@ def _print(current: RunStatus, as_json: bool) -> None:
     elif current.stage == "waiting_for_clarification":
         print(f"thread {tid}: waiting for clarification\n  {current.question}")
         print(f"answer with: briefcraft resume {tid} --answer '...'")
+    elif current.stage == "waiting_for_budget":
+        print(f"thread {tid}: stopped before going over its budget\n  {current.budget_reason}")
+        print(f"raise it with: briefcraft resume {tid} --max-cost-usd N (or --max-gpu-seconds N)")
     elif current.stage == "waiting_for_approval":
         print(f"thread {tid}: waiting for approval of {len(current.items)} item(s)")
         for action in current.items:
@@ -127,7 +141,7 @@ def _print(current: RunStatus, as_json: bool) -> None:
             for line in action.get("description", "").splitlines():
                 print(f"    > {line}")
         print(f"\nresume with: briefcraft resume {tid} --approve all"
-              "   (or --approve ID... --reject ID --comment '...')")
+              "   (or --approve ID... --reject ID --comment '...' --drop ID)")
     else:
         print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
         print(f"retry with: briefcraft resume {tid}")
@@ -145,24 +159,35 @@ def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] |
         if args.answer is None:
             raise DecisionError(f"thread {current.thread_id!r} asks: {current.question} (answer with --answer)")
         return {"decisions": [{"type": "respond", "message": args.answer}]}
+    if current.stage == "waiting_for_budget":
+        if (limits := _limits(args)) is None:
+            raise DecisionError(f"thread {current.thread_id!r} stopped: {current.budget_reason}; raise the budget "
+                                "with --max-cost-usd N, --max-gpu-seconds N or --max-revision-rounds N")
+        return runner.raise_budget(limits)
     if not current.waiting:
         return None
     ids = [action["args"]["id"] for action in current.items]
     if len(args.comment) > len(args.reject):
         raise DecisionError("each --comment must follow a --reject ID")
     rejected = dict(zip(args.reject, args.comment + [None] * (len(args.reject) - len(args.comment)), strict=True))
-    approved = set(ids) - set(rejected) if args.approve == ["all"] else set(args.approve)
-    for item_id in [*approved, *rejected]:
-        if item_id not in ids:
-            raise DecisionError(f"unknown item id {item_id!r}; pending: {', '.join(ids)}")
-    if overlap := approved & set(rejected):
-        raise DecisionError(f"item {sorted(overlap)[0]!r} is both approved and rejected")
-    if undecided := [i for i in ids if i not in approved and i not in rejected]:
-        raise DecisionError(f"no decision for {', '.join(undecided)}; use --approve ID, --reject ID or --approve all")
+    chosen = {"reject": list(rejected), "drop": list(args.drop)}
+    chosen["approve"] = [i for i in ids if i not in {*rejected, *args.drop}] if args.approve == ["all"] \
+        else list(args.approve)
+    given: dict[str, str] = {}
+    for kind, item_ids in chosen.items():
+        for item_id in item_ids:
+            if item_id not in ids:
+                raise DecisionError(f"unknown item id {item_id!r}; pending: {', '.join(ids)}")
+            if item_id in given:
+                raise DecisionError(f"item {item_id!r} has two decisions: {given[item_id]} and {kind}")
+            given[item_id] = kind
+    if undecided := [i for i in ids if i not in given]:
+        raise DecisionError(f"no decision for {', '.join(undecided)}; use --approve ID, --reject ID, --drop ID or "
+                            "--approve all")
     return {
         "decisions": [
-            {"type": "approve"} if item_id in approved
-            else {"type": "reject", **({"message": rejected[item_id]} if rejected[item_id] else {})}
+            {"type": "reject", **({"message": rejected[item_id]} if rejected[item_id] else {})}
+            if given[item_id] == "reject" else {"type": given[item_id]}
             for item_id in ids
         ]
     }
@@ -174,13 +199,27 @@ def _ask(current: RunStatus) -> dict[str, Any]:
         return {"decisions": [{"type": "respond", "message": input(f"{current.question}\n> ")}]}
     decisions: list[dict[str, Any]] = []
     for action in current.items:
-        while (choice := input(f"{action['args']['id']}: [a]pprove or [r]eject? ").strip().lower()) not in ("a", "r"):
-            print("type a or r")
+        prompt = f"{action['args']['id']}: [a]pprove, [r]eject or [d]rop? "
+        while (choice := input(prompt).strip().lower()) not in ("a", "r", "d"):
+            print("type a, r or d")
         if choice == "a":
             decisions.append({"type": "approve"})
+        elif choice == "d":
+            decisions.append({"type": "drop"})
         else:
             decisions.append({"type": "reject", "message": input("comment: ")})
     return {"decisions": decisions}
+
+
+def _limits(args: argparse.Namespace) -> Budget | None:
+    """The budget the --max-* flags give, or None without any."""
+    given = {name: getattr(args, name) for name in Budget.model_fields if getattr(args, name) is not None}
+    if not given:
+        return None
+    try:
+        return Budget(**given)
+    except ValidationError as error:
+        raise DecisionError(f"budget: {validation_message(error)}") from error
 
 
 def _finish(current: RunStatus, as_json: bool) -> int:
@@ -197,9 +236,11 @@ def _run(args: argparse.Namespace) -> int:
     user = args.user or getpass.getuser()
     current = runner.start(
         graph, brief, thread_id=args.thread or uuid.uuid4().hex[:12], max_brief_chars=settings.max_brief_chars,
-        out_dir=args.out, brand=args.brand or settings.brand, user=user,
+        out_dir=args.out, brand=args.brand or settings.brand, user=user, limits=_limits(args),
     )
     while current.waiting and args.approve != "none":
+        if current.stage == "waiting_for_budget":
+            break  # approving items does not raise a budget: someone must, with resume --max-...
         if args.approve == "all":
             if current.stage == "waiting_for_clarification":
                 break  # approving cannot answer a question: the marketer must
@@ -227,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand,
                 "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance,
-                "ui": run_ui}
+                "ui": run_ui, "eval": run_eval}
     try:
         return handlers[args.command](args)
     except BriefcraftError as error:

@@ -13,11 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from briefcraft.agents.brand_kit import distill_kit
-from briefcraft.agents.llm import ModelCall
-from briefcraft.agents.models import make_chat_model
-from briefcraft.errors import BriefcraftError, ConfigError
-from briefcraft.memory.kit import apply_edit, kit_yaml, parse_kit, save_kit
+from briefcraft.agents.brand_kit import Refused, edit_kit, ingest, kit_summary, redistill, report_summary
+from briefcraft.errors import ConfigError
+from briefcraft.memory.kit import kit_yaml
 from briefcraft.memory.store import ChromaBrandMemory
 from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole
 from briefcraft.settings import Settings, load_settings
@@ -72,7 +70,7 @@ def run_memory(args: argparse.Namespace) -> int:
         elif args.verb == "remove":
             removed = memory.remove(args.source, brand=brand)
             if any(s.kind == "document" for s in memory.sources(brand)) or memory.kit(brand):
-                _distill(memory, settings, brand)
+                redistill(memory, settings, brand)
             _out({"removed": args.source, "chunks": removed}, args.json, [f"removed {args.source} ({removed} chunks)"])
         elif args.verb == "import-metrics":
             count = memory.import_metrics(Path(args.file), brand=brand)
@@ -84,42 +82,22 @@ def run_memory(args: argparse.Namespace) -> int:
 
 def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[Path], as_json: bool,
          role: ImageRole | None) -> int:
-    reports: list[dict[str, Any]] = []
-    failed = 0
-    for path in paths:
-        try:
-            report = memory.add(path, brand=brand, role=role)
-        except BriefcraftError as error:
-            failed += 1
-            print(f"briefcraft: error: {error}", file=sys.stderr)
-            continue
-        reports.append(report.model_dump())
-        if not as_json:
-            what = f"{report.chunks} chunk(s)" if report.kind == "document" else (
-                f"image {report.size[0]}x{report.size[1]}, " if report.size else "image, "
-            ) + ", ".join(f"{hex_} {share:.0%}" for hex_, share in report.palette)
-            print(f"unchanged {report.source}" if report.status == "unchanged" else
-                  f"{report.status} {report.source}: {what}")
-            for flag in report.flagged:
+    outcome = ingest(memory, settings, brand, [(path, None) for path in paths], role)
+    for result in outcome.results:
+        if isinstance(result, Refused):
+            print(f"briefcraft: error: {result.error}", file=sys.stderr)
+        elif not as_json:
+            print(f"unchanged {result.source}" if result.status == "unchanged" else
+                  f"{result.status} {result.source}: {report_summary(result)}")
+            for flag in result.flagged:
                 print(f"  flagged (kept as data, never obeyed): {flag}")
-    if any(r["status"] != "unchanged" and r["kind"] == "document" for r in reports) or (
-        reports and memory.kit(brand) is None
-    ):
-        kit = _distill(memory, settings, brand)
-        if not as_json:
-            counts = ", ".join(f"{len(getattr(kit, n))} {n}" for n in ("voice", "forbidden_terms",
-                                                                       "required_disclaimers", "palette"))
-            print(f"brand kit {memory.kit_path(brand)}: {counts}")
+    if outcome.kit_error is not None:
+        raise outcome.kit_error
+    if outcome.kit is not None and not as_json:
+        print(f"brand kit {memory.kit_path(brand)}: {kit_summary(outcome.kit)}")
     if as_json:
-        print(json.dumps(reports, indent=2))
-    return 2 if failed else 0
-
-
-def _distill(memory: ChromaBrandMemory, settings: Settings, brand: str) -> BrandKit:
-    model = make_chat_model(settings)
-    kit, _ = distill_kit(memory, brand, model, who=ModelCall.of(model, provider=settings.llm_provider,
-                                                                  seed=settings.llm_seed))
-    return kit
+        print(json.dumps([r.model_dump() for r in outcome.reports], indent=2))
+    return 2 if outcome.refused else 0
 
 
 def _kit(memory: ChromaBrandMemory, brand: str, args: argparse.Namespace) -> int:
@@ -129,14 +107,10 @@ def _kit(memory: ChromaBrandMemory, brand: str, args: argparse.Namespace) -> int
         return 0
     path = Path(args.from_file) if args.from_file else _edit_in_editor(kit_yaml(kit))
     try:
-        edited = parse_kit(path.read_text(encoding="utf-8"), where=str(path))
+        edit_kit(memory, brand, path.read_text(encoding="utf-8"), user=getpass.getuser(), where=str(path))
     except ConfigError as error:
         keep = "" if args.from_file else f"; your edit is kept: fix it, then `briefcraft memory kit --from {path}`"
         raise ConfigError(f"{error}{keep}") from error
-    if edited.brand != kit.brand:
-        raise ConfigError(f"the edited kit names brand {edited.brand!r}; it must stay {kit.brand!r}")
-    saved = apply_edit(kit, edited, user=getpass.getuser())
-    save_kit(memory.kit_path(brand), saved)
     if not args.from_file:
         path.unlink()
     print(f"saved brand kit {memory.kit_path(brand)}")

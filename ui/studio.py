@@ -1,4 +1,5 @@
-"""The Gradio studio: chat a brief (Brief), decide on its items (Review), list threads and download packs (Runs).
+"""The Gradio studio: chat a brief (Brief), decide on its items (Review), list threads and download packs (Runs),
+manage brand memory (Brand, in ``brand_desk``).
 
 Handlers are methods of ``Studio``: Gradio values in, ``graphs.runner`` calls, Gradio values out. One ``Studio``
 and one graph serve the whole process; what belongs to one browser session (its chat, its current thread, the
@@ -17,20 +18,24 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple, TypedDict
 
 import gradio as gr
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from pydantic import ValidationError
 
 from briefcraft.errors import BriefcraftError, ConfigError, DecisionError, ThreadError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.graphs.review import BUDGET_GATES
 from briefcraft.graphs.runner import RunStatus, StepUpdate
-from briefcraft.memory.store import brand_key
-from briefcraft.schemas import PUBLISH_COPY, PUBLISH_IMAGE
+from briefcraft.memory.store import ChromaBrandMemory, brand_key, open_memory
+from briefcraft.schemas import PUBLISH_COPY, PUBLISH_IMAGE, AuditEvent, Budget, validation_message
 from briefcraft.settings import Settings
+from briefcraft.ui.brand_desk import BrandDesk, brand_tab
 from briefcraft.ui.threads import ThreadRecord, ThreadRegistry, Viewer
 
 __all__ = [
@@ -46,14 +51,16 @@ __all__ = [
     "hitl_response",
     "launch",
     "read_edit",
+    "read_limits",
     "zip_pack",
 ]
 
 _log = logging.getLogger(__name__)
 
-DECISIONS = ["approve", "reject", "edit"]
+DECISIONS = ["approve", "reject", "edit", "drop"]
 RUNS_HEADERS = ["thread", "owner", "stage", "brand", "created"]
-AUDIT_HEADERS = ["#", "at", "kind", "node", "item", "revision", "actor", "role", "decision", "comment"]
+AUDIT_HEADERS = ["#", "at", "kind", "node", "item", "revision", "actor", "role", "decision", "comment", "tokens",
+                 "cost_usd"]
 _LOCAL = Viewer(name="local", role="admin")
 _DOWNLOAD = " Download it from the Runs tab."
 
@@ -95,6 +102,11 @@ def _step_message(update: StepUpdate) -> Message:
 
 def _short(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(update: StepUpdate) -> bool:
+    """Whether a step is worth a progress line: a budget gate only when it stops the run or a budget is raised."""
+    return update.node not in BUDGET_GATES or update.status in ("waiting", "failed") or bool(update.summary)
 
 
 def _step_line(update: StepUpdate) -> str:
@@ -146,9 +158,9 @@ def _decision(action: dict[str, Any], choice: ItemChoice) -> dict[str, Any]:
     item_id = action["args"]["id"]
     if choice.decision == "approve":
         return {"type": "approve"}
-    if choice.decision == "reject":
+    if choice.decision in ("reject", "drop"):
         comment = (choice.comment or "").strip()
-        return {"type": "reject", **({"message": comment} if comment else {})}
+        return {"type": choice.decision, **({"message": comment} if comment else {})}
     if choice.decision == "edit":
         args = read_edit(action, choice.edit or "")
         return {"type": "edit", "edited_action": {"name": action["name"], "args": args}}
@@ -173,26 +185,66 @@ def _item_header(action: dict[str, Any]) -> str:
     args = action["args"]
     kind = "copy" if action["name"] == PUBLISH_COPY else "image"
     findings = "\n".join(f"- {line}" for line in action["description"].splitlines())
-    return f"### {args['id']}\n{kind} for {args['channel']}, revision {args['revision']}\n\n{findings}"
+    return (f"### {args['id']}\n{kind} for {args['channel']}, variant {args['variant']}, revision {args['revision']}"
+            f"\n\n{findings}")
 
 
-def _previews(current: RunStatus) -> list[Preview]:
-    return [(a["args"]["path"], f"{a['args']['id']}: {a['args']['label']}")
-            for a in current.items if a["name"] == PUBLISH_IMAGE]
+def _decision_choices(action: dict[str, Any]) -> list[tuple[str, str]]:
+    """The decision radio's (label, value) pairs: what rejecting and dropping do for this kind of item."""
+    redo = "rewrite" if action["name"] == PUBLISH_COPY else "render again"
+    return [("approve", "approve"), (f"reject ({redo})", "reject"), ("edit", "edit"), ("drop (leave out)", "drop")]
+
+
+def _preview(image: dict[str, Any]) -> Preview:
+    """A preview for the gallery: the image and its caption (item id and what rendered it)."""
+    return image["path"], f"{image['id']}: {image['label']}"
 
 
 def _outcome(current: RunStatus) -> str:
-    """Where a thread stands after a run, in one line."""
+    """Where a thread stands after a run, in one line, with what its calls have cost."""
+    line = _stage_line(current)
+    if current.cost is None or current.stage == "waiting_for_clarification":  # the question stands alone
+        return line
+    return f"{line} Cost so far: {current.cost.line()}."
+
+
+def _stage_line(current: RunStatus) -> str:
     tid = current.thread_id
     if current.stage == "waiting_for_approval":
         return f"Thread {tid} waits for approval of {len(current.items)} item(s): open the Review tab."
     if current.stage == "waiting_for_clarification":
         return current.question or ""
+    if current.stage == "waiting_for_budget":
+        return (f"Thread {tid} stopped before going over its budget: {current.budget_reason}. Reply with a higher "
+                "limit to go on, e.g. 'max_cost_usd 0.50' or 'max_gpu_seconds 120'.")
     if current.stage == "done":
         score = (f" Compliance: {current.compliance['status']}, brand score {current.compliance['score']}%."
                  if current.compliance else "")
         return f"Thread {tid} is done; pack written to {current.pack}.{score}"
-    return f"Thread {tid} stopped ({current.stage}); it keeps every step before that."
+    return f"Thread {tid} stopped ({current.stage}); it keeps every step before that: retry it from the Runs tab."
+
+
+def read_limits(text: str) -> Budget:
+    """A raised budget from a chat reply: 'NAME VALUE' pairs (max_cost_usd, max_gpu_seconds, max_revision_rounds;
+    '=' or ':' also separate them), or a bare amount for max_cost_usd; ``DecisionError`` otherwise."""
+    words = text.replace("=", " ").replace(":", " ").replace(",", " ").replace("$", " ").split()
+    if len(words) == 1:
+        words = ["max_cost_usd", *words]
+    pairs = dict(zip(words[::2], words[1::2], strict=False))
+    if len(words) % 2 or not words or set(pairs) - set(Budget.model_fields):
+        raise DecisionError(f"reply with a new limit, e.g. 'max_cost_usd 0.50'; allowed: "
+                            f"{', '.join(Budget.model_fields)} (got {text.strip()!r})")
+    try:
+        return Budget.model_validate(pairs)
+    except ValidationError as error:
+        raise DecisionError(f"budget: {validation_message(error)}") from error
+
+
+def _tokens(event: AuditEvent) -> str | None:
+    """A call's tokens as 'in/out'; None for events without them."""
+    if event.input_tokens is None and event.output_tokens is None:
+        return None
+    return f"{event.input_tokens or 0}/{event.output_tokens or 0}"
 
 
 def _choice(record: ThreadRecord) -> tuple[str, str]:
@@ -292,22 +344,26 @@ class Studio:
     # Brief tab
 
     def send(self, message: str, brand: str, history: list[Message] | None, thread: str | None,
-             request: gr.Request) -> Iterator[tuple[list[Message], Any, Any, str | None]]:
-        """Chat input: a new brief, or the answer to the thread's clarifying question. Yields (chat, input box,
-        previews, the session's thread waiting for an answer) as the graph's steps start and end."""
+             request: gr.Request, max_cost_usd: float | None = None
+             ) -> Iterator[tuple[list[Message], Any, Any, str | None]]:
+        """Chat input: a new brief (with its budget), or the answer to the thread's clarifying question or budget
+        stop. Yields (chat, input box, previews, the session's thread waiting for an answer) as the graph's steps
+        start and end."""
         chat = [*(history or []), {"role": "user", "content": message}]
         try:
             viewer = self.viewer(request)
-            if thread and runner.status(self.graph, self.threads.open(viewer, thread).thread_id).stage == \
-                    "waiting_for_clarification":
-                answer = {"decisions": [{"type": "respond", "message": message}]}
-                steps = self._run(thread, lambda: runner.resume_input(self.graph, thread, answer), viewer)
-                thread_id = thread
+            asked = runner.status(self.graph, self.threads.open(viewer, thread).thread_id) if thread else None
+            if asked is not None and asked.stage in ("waiting_for_clarification", "waiting_for_budget"):
+                thread_id = asked.thread_id
+                answer = runner.raise_budget(read_limits(message)) if asked.limits else \
+                    {"decisions": [{"type": "respond", "message": message}]}
+                steps = self._run(thread_id, lambda: runner.resume_input(self.graph, thread_id, answer), viewer)
             else:
                 thread_id, brand = uuid.uuid4().hex[:12], brand.strip()
                 brand_key(brand)  # one line on a brand name brand memory cannot store
                 start = runner.start_input(self.graph, message, thread_id=thread_id,
-                                           max_brief_chars=self.settings.max_brief_chars, brand=brand)
+                                           max_brief_chars=self.settings.max_brief_chars, brand=brand,
+                                           limits=Budget(max_cost_usd=max_cost_usd) if max_cost_usd else None)
                 self.threads.add(thread_id, owner=viewer.name, brand=brand, title=_title(message))
                 steps = self._run(thread_id, lambda: start, viewer)
         except BriefcraftError as error:
@@ -315,14 +371,18 @@ class Studio:
             return
         yield list(chat), "", [], None  # the thread holds the text now
         shown: dict[str, int] = {}
+        gallery: dict[str, Preview] = {}  # by item id: a new revision replaces its preview
         try:
-            for update in steps:
+            for update in filter(_shown, steps):
                 if update.task_id not in shown:
                     shown[update.task_id] = len(chat)
                     chat.append(_step_message(update))
                 else:
                     chat[shown[update.task_id]] = _step_message(update)
-                yield list(chat), gr.skip(), gr.skip(), None  # a snapshot: later steps replace messages
+                if update.image is not None:
+                    gallery[update.image.id] = _preview(update.image.model_dump(mode="json"))
+                # a snapshot: later steps replace messages; each preview shows as soon as it is rendered
+                yield list(chat), gr.skip(), list(gallery.values()) if update.image else gr.skip(), None
         except BriefcraftError as error:
             chat.append(_say(f"⚠ {error}"))
         except Exception as error:
@@ -336,8 +396,9 @@ class Studio:
         if current.stage == "waiting_for_approval":
             chat += [_say(_item_text(a)) for a in current.items if a["name"] == PUBLISH_COPY]
         chat.append(_say(_outcome(current) + (_DOWNLOAD if current.stage == "done" else "")))
-        asking = thread_id if current.stage == "waiting_for_clarification" else None
-        yield chat, gr.skip(), _previews(current), asking
+        asking = thread_id if current.stage in ("waiting_for_clarification", "waiting_for_budget") else None
+        waiting = [_preview(a["args"]) for a in current.items if a["name"] == PUBLISH_IMAGE]
+        yield chat, gr.skip(), waiting or list(gallery.values()), asking
 
     # Review tab
 
@@ -395,13 +456,23 @@ class Studio:
         except BriefcraftError as error:
             yield f"⚠ Not submitted: {error}", gr.skip()
             return
+        progress = self._progress(steps, f"Decisions on thread {thread_id} by {viewer.name} ({viewer.role}):",
+                                  thread_id)
+        text = next(progress)
+        for following in progress:  # the last text goes out with the next checkpoint's items
+            yield text, gr.skip()
+            text = following
+        current = runner.status(self.graph, thread_id)
+        yield text, Loaded(thread=thread_id, items=current.items) if current.stage == "waiting_for_approval" else None
+
+    def _progress(self, steps: Iterator[StepUpdate], head: str, thread_id: str) -> Iterator[str]:
+        """Status text while a thread runs: a line per step as it starts and ends, then where the thread stands."""
         latest: dict[str, StepUpdate] = {}
-        head = f"Decisions on thread {thread_id} by {viewer.name} ({viewer.role}):"
         error_line: list[str] = []
         try:
-            for update in steps:
+            for update in filter(_shown, steps):
                 latest[update.task_id] = update
-                yield "\n".join([head, *map(_step_line, latest.values())]), gr.skip()
+                yield "\n".join([head, *map(_step_line, latest.values())])
         except BriefcraftError as error:
             error_line = [f"⚠ {error}"]
         except Exception as error:
@@ -409,9 +480,8 @@ class Studio:
             error_line = [f"⚠ internal error: {type(error).__name__}: {error}"]
         lines = [_step_line(u) if u.status != "pending" else f"- ✗ {u.title}: did not finish" for u in latest.values()]
         current = runner.status(self.graph, thread_id)
-        after = Loaded(thread=thread_id, items=current.items) if current.stage == "waiting_for_approval" else None
         hint = _DOWNLOAD if current.stage == "done" else ""
-        yield "\n".join([head, *lines, *error_line, "", f"**{_outcome(current)}**{hint}"]), after
+        yield "\n".join([head, *lines, *error_line, "", f"**{_outcome(current)}**{hint}"])
 
     # Runs tab
 
@@ -437,10 +507,22 @@ class Studio:
             dest = self.settings.data_dir / "downloads" / f"briefcraft-{record.thread_id}.zip"
             download = str(zip_pack(Path(current.pack), dest))
         rows = [[n, e.at.isoformat(timespec="seconds"), e.kind, e.node, e.item_id, e.revision, e.actor, e.role,
-                 e.decision, e.comment] for n, e in enumerate(events)]
+                 e.decision, e.comment, _tokens(e), e.cost_usd] for n, e in enumerate(events)]
         failure = f" Error: {current.error}." if current.error else ""
         return f"**{record.title}** (thread {record.thread_id} by {record.owner}): {_outcome(current)}{failure} " \
             f"{ledger}.", download, rows
+
+    def retry(self, thread_id: str | None, request: gr.Request) -> Iterator[str]:
+        """Run a failed or interrupted thread on from its last checkpoint: the failed step runs again, the steps
+        before it are kept. Yields the status text as it runs."""
+        try:
+            viewer = self.viewer(request)
+            tid = self.threads.open(viewer, thread_id).thread_id
+            steps = self._run(tid, lambda: runner.resume_input(self.graph, tid, None), viewer)
+        except BriefcraftError as error:
+            yield f"⚠ Not retried: {error}"
+            return
+        yield from self._progress(steps, f"Retry of thread {tid} by {viewer.name}:", tid)
 
 
 # --- layout and launch ---------------------------------------------------------------------------------
@@ -451,12 +533,29 @@ def _brief_tab(studio: Studio, graph_runs: dict[str, Any]) -> None:
     with gr.Row():
         text = gr.Textbox(elem_id="brief-input", label="Your brief (or the answer to a question)", lines=3, scale=4,
                           placeholder="Launch our oat-milk cold brew on Instagram and email...")
-        brand = gr.Textbox(studio.settings.brand, elem_id="brief-brand", label="Brand", scale=1)
+        with gr.Column(scale=1):
+            brand = gr.Textbox(studio.settings.brand, elem_id="brief-brand", label="Brand")
+            budget = gr.Number(None, elem_id="brief-budget", label="Budget, USD (empty: no limit)", minimum=0)
     send = gr.Button("Send", elem_id="brief-send", variant="primary")
     previews = gr.Gallery(elem_id="brief-previews", label="Previews", columns=4, fit_columns=False, height=320,
                           object_fit="contain")
     asking = gr.State(None)
-    send.click(studio.send, [text, brand, chat, asking], [chat, text, previews, asking], **graph_runs)
+    send.click(studio.send, [text, brand, chat, asking, budget], [chat, text, previews, asking], **graph_runs)
+
+
+def _item_block(i: int, action: dict[str, Any]) -> tuple[gr.Radio, gr.Textbox, gr.Textbox]:
+    """An item's panel: header and findings, the image, its editable fields; returns (decision, comment, edit)."""
+    with gr.Column(elem_id=f"item-{i}", variant="panel"):
+        gr.Markdown(_item_header(action))
+        if action["name"] == PUBLISH_IMAGE:
+            gr.Image(action["args"]["path"], label=action["args"]["label"], interactive=False, height=260,
+                     elem_id=f"image-{i}")
+        edit = gr.Textbox(edit_text(action), label="Fields, one 'name: value' line each (change them and choose "
+                          "edit)", lines=3, elem_id=f"edit-{i}")
+        with gr.Row():
+            decision = gr.Radio(_decision_choices(action), label="Decision", elem_id=f"decision-{i}")
+            comment = gr.Textbox(label="Comment (why, for a rejection)", elem_id=f"comment-{i}")
+    return decision, comment, edit
 
 
 def _review_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
@@ -466,23 +565,20 @@ def _review_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None
     loaded = gr.State(None)
 
     def _items(current: Loaded | None) -> None:
-        """One block per pending item, rendered again whenever the session loads another checkpoint."""
+        """One block per pending item, rendered again whenever the session loads another checkpoint; the image
+        variants of a channel side by side, so the reviewer picks between them."""
         if not current:
             gr.Markdown("Choose a thread and press Load.")
             return
+        approve_all = gr.Button("Approve all (then submit)", elem_id="review-approve-all", size="sm")
         widgets: list[gr.components.Component] = []
-        for i, action in enumerate(current["items"]):
-            with gr.Column(elem_id=f"item-{i}", variant="panel"):
-                gr.Markdown(_item_header(action))
-                if action["name"] == PUBLISH_IMAGE:
-                    gr.Image(action["args"]["path"], label=action["args"]["label"], interactive=False, height=260,
-                             elem_id=f"image-{i}")
-                edit = gr.Textbox(edit_text(action), label="Fields, one 'name: value' line each (change them and "
-                                  "choose edit)", lines=3, elem_id=f"edit-{i}")
-                with gr.Row():
-                    decision = gr.Radio(DECISIONS, label="Decision", elem_id=f"decision-{i}")
-                    comment = gr.Textbox(label="Comment (why, for a rejection)", elem_id=f"comment-{i}")
-            widgets += [decision, comment, edit]
+        numbered = enumerate(current["items"])
+        for (name, _), group in groupby(numbered, key=lambda item: (item[1]["name"], item[1]["args"]["channel"])):
+            with gr.Row() if name == PUBLISH_IMAGE else gr.Column():
+                for i, action in group:
+                    widgets += _item_block(i, action)
+        decisions = widgets[::3]
+        approve_all.click(lambda: ["approve"] * len(decisions) if len(decisions) > 1 else "approve", None, decisions)
 
         def _submit(request: gr.Request, shown: Loaded | None, *values: str | None) -> Iterator[tuple[str, Any]]:
             choices = [ItemChoice(*values[k:k + 3]) for k in range(0, len(values), 3)]
@@ -497,35 +593,49 @@ def _review_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None
     tab.select(studio.waiting_threads, None, [pick])
 
 
-def _runs_tab(studio: Studio, tab: gr.Tab) -> None:
+def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
     refresh = gr.Button("Refresh", elem_id="runs-refresh")
     table = gr.Dataframe(headers=RUNS_HEADERS, elem_id="runs-table", interactive=False)
     with gr.Row():
         pick = gr.Dropdown(label="Thread", elem_id="runs-thread", choices=[], scale=4)
         open_run = gr.Button("Open", elem_id="runs-open", scale=1)
+        retry = gr.Button("Retry", elem_id="runs-retry", scale=1)
     detail = gr.Markdown(elem_id="runs-detail")
     download = gr.File(label="Pack (zip)", elem_id="runs-download", interactive=False)
     audit = gr.Dataframe(headers=AUDIT_HEADERS, elem_id="runs-audit", interactive=False, wrap=True)
     refresh.click(studio.runs, None, [table, pick])
     tab.select(studio.runs, None, [table, pick])
     open_run.click(studio.open_run, [pick], [detail, download, audit])
+    retry.click(studio.retry, [pick], [detail], **graph_runs).then(studio.runs, None, [table, pick])
 
 
-def build_studio(settings: Settings, *, graph: Graph | None = None) -> gr.Blocks:
-    """The studio's Blocks (queued, nothing launched); builds the graph from ``settings`` unless given one."""
-    studio = Studio(settings, graph if graph is not None else build_graph(settings))
-    # The events that run the graph share one limit: settings.ui_concurrency runs at once, whichever tab.
-    graph_runs: dict[str, Any] = {"concurrency_id": "graph", "concurrency_limit": settings.ui_concurrency}
+def build_studio(settings: Settings, *, graph: Graph | None = None, memory: ChromaBrandMemory | None = None
+                 ) -> gr.Blocks:
+    """The studio's Blocks (queued, nothing launched); builds the graph and brand memory from ``settings`` unless
+    given a graph. The Brand tab needs Chroma brand memory: the graph's own (the ``memory`` extra), or ``memory``
+    when a graph is given (it must be the one the graph recalls from)."""
+    if graph is None:
+        opened = open_memory(settings)
+        memory = opened if isinstance(opened, ChromaBrandMemory) else None
+        graph = build_graph(settings, memory=opened)
+    studio = Studio(settings, graph)
+    # Runs of the graph are limited deliberately: settings.ui_concurrency new briefs at once, and as many decisions
+    # and retries, each with a queue of its own, so a brief's first steps never wait behind other threads' finals.
+    briefs: dict[str, Any] = {"concurrency_id": "briefs", "concurrency_limit": settings.ui_concurrency}
+    decisions: dict[str, Any] = {"concurrency_id": "decisions", "concurrency_limit": settings.ui_concurrency}
     demo = gr.Blocks(title="briefcraft studio", analytics_enabled=False)
     with demo:
         gr.Markdown("## briefcraft studio")
         with gr.Tabs():
             with gr.Tab("Brief", id="brief"):
-                _brief_tab(studio, graph_runs)
+                _brief_tab(studio, briefs)
             with gr.Tab("Review", id="review") as review:
-                _review_tab(studio, review, graph_runs)
+                _review_tab(studio, review, decisions)
             with gr.Tab("Runs", id="runs") as runs:
-                _runs_tab(studio, runs)
+                _runs_tab(studio, runs, decisions)
+            if memory is not None:
+                with gr.Tab("Brand", id="brand") as brand:
+                    brand_tab(BrandDesk(settings, memory, studio.viewer), brand)
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
     return demo
 
@@ -541,6 +651,7 @@ def launch(settings: Settings, *, graph: Graph | None = None) -> None:
         server_name=settings.ui_host, server_port=settings.ui_port, prevent_thread_lock=True, quiet=True,
         auth=partial(check_login, settings) if settings.ui_users else None, auth_message="briefcraft studio",
         allowed_paths=[str(settings.data_dir.resolve())], ssr_mode=False, footer_links=[],
+        max_file_size=int(settings.max_upload_mb * 1e6),  # Gradio refuses larger uploads before they reach a handler
     )
     who = f"{len(settings.ui_users)} login(s)" if settings.ui_users else "no login: you are the local admin"
     print(f"briefcraft studio: {url} ({who}); Ctrl+C stops it", flush=True)

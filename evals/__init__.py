@@ -1,0 +1,1 @@
+"""Evals and benchmarks: labelled datasets, ``briefcraft eval`` suites, and the benchmark scripts."""

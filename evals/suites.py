@@ -1,0 +1,888 @@
+"""The suites of ``briefcraft eval`` and the report they write.
+
+- ``brief``: the graph's intake on every labelled brief (``briefs/briefs.jsonl``): accuracy per field, whether it
+  asked for exactly the missing essentials, latency and cost per brief.
+- ``copy``: the full graph to its first review on a subset of complete briefs, then approve all to the pack:
+  channel-limit adherence and mandatory-element inclusion of the copy under review (both must be 100%), brand-voice
+  similarity of the Northbound copy, latency and cost per brief.
+- ``compliance``: precision and recall per rule family of the copy checks (``eval_compliance``).
+- ``voice``: the voice pairs (``voice/northbound.jsonl``) scored against each other, as a sanity check of the measure.
+- ``edits``: review decisions recorded in exported packs (``DATA_DIR/packs/*/audit.jsonl``).
+
+How fields are compared, how briefs are picked and how voice is scored: evals/README.md, "briefcraft eval".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import ValidationError
+
+from briefcraft.agents.models import describe_model, make_chat_model
+from briefcraft.channels import channel_ids, get_channel
+from briefcraft.errors import AuditError, BriefcraftError, ConfigError
+from briefcraft.evals.datasets import EvalBrief, ExpectedBrief, VoicePair, load_briefs, load_voice_pairs
+from briefcraft.evals.eval_compliance import FAMILIES, check_all, load_brand, load_snippets, score
+from briefcraft.graphs import runner
+from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.memory.store import ChromaBrandMemory, DefaultBrandMemory
+from briefcraft.pricing import CostSummary, load_pricing, summarize
+from briefcraft.schemas import PUBLISH_COPY, AuditEvent, CopyVariant, CreativeBrief, LedgerEntry, validation_message
+from briefcraft.settings import Settings
+from briefcraft.tools.checks import HASHTAG, mandatory_elements, term_pattern
+
+__all__ = [
+    "BRIEF_FIELDS",
+    "COPY_LIMIT",
+    "NORTHBOUND_DIR",
+    "PHRASE_MATCH",
+    "SUITES",
+    "CopyRun",
+    "Embed",
+    "IntakeOutcome",
+    "brief_figures",
+    "clarification_answer",
+    "compliance_figures",
+    "copy_figures",
+    "decision_figures",
+    "field_matches",
+    "headlines",
+    "held_out_voice",
+    "limit_violations",
+    "markdown",
+    "missing_elements",
+    "normalise",
+    "pick_copy_briefs",
+    "run_copy",
+    "run_eval_suites",
+    "run_intake",
+    "same_phrase",
+    "shortfalls",
+    "slug",
+    "token_f1",
+    "voice_similarity",
+    "write_results",
+]
+
+#: The suites, in the order they run and report.
+SUITES = ("brief", "copy", "compliance", "voice", "edits")
+#: The intake fields scored, in report order (channels twice: in the brief's order, and as a set).
+BRIEF_FIELDS = (
+    "product", "channels_order", "channels_set", "deliverables", "mandatory_elements", "forbidden_terms",
+    "audience", "tone", "locale",
+)
+#: Token F1 at which a free-text field (product, audience) counts as the same phrase.
+PHRASE_MATCH = 0.5
+#: Briefs the copy suite runs when no --limit is given.
+COPY_LIMIT = 12
+#: The sample brand's documents, ingested into the copy suite's brand memory for Northbound briefs.
+NORTHBOUND_DIR = Path(__file__).resolve().parents[1] / "examples" / "brands" / "northbound"
+_NORTHBOUND = "northbound"
+#: Review rounds the copy suite approves before it gives up on reaching the pack (approve-all normally needs one).
+_MAX_ROUNDS = 3
+#: Nodes the brief suite stops before: intake has run, nothing after it has.
+_AFTER_INTAKE = ["recall_brand", "ask_clarification"]
+_EDGE_PUNCTUATION = " .,;:!?'\"“”‘’«»()[]"
+
+#: Embeds texts as rows of a matrix (any length; rows are normalised before cosines are taken).
+Embed = Callable[[list[str]], np.ndarray]
+Log = Callable[[str], None]
+
+
+# --- comparing intake's answer with the labels ------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    """``text`` NFKC-normalised, case-folded, whitespace collapsed, quotes and punctuation at either end stripped."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(folded.split()).strip(_EDGE_PUNCTUATION)
+
+
+def token_f1(predicted: str, expected: str) -> float:
+    """F1 of the word tokens (``\\w+`` of the normalised texts, counted with repeats); 1.0 when both have none."""
+    got, wanted = Counter(re.findall(r"\w+", normalise(predicted))), Counter(re.findall(r"\w+", normalise(expected)))
+    if not got and not wanted:
+        return 1.0
+    common = sum((got & wanted).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(got.values()), common / sum(wanted.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def same_phrase(predicted: str, expected: str) -> bool:
+    """Whether two free-text values say the same: equal once normalised, or token F1 of at least ``PHRASE_MATCH``."""
+    return normalise(predicted) == normalise(expected) or token_f1(predicted, expected) >= PHRASE_MATCH
+
+
+def _terms(values: Iterable[str]) -> set[str]:
+    return {normalise(value) for value in values}
+
+
+def _language(locale: str) -> str:
+    return normalise(locale).replace("_", "-").split("-")[0]
+
+
+def field_matches(expected: ExpectedBrief, brief: CreativeBrief) -> dict[str, bool]:
+    """Per field of ``BRIEF_FIELDS``, whether intake's brief matches the label."""
+    return {
+        "product": same_phrase(brief.product, expected.product),
+        "channels_order": tuple(brief.channels) == expected.channels,
+        "channels_set": set(brief.channels) == set(expected.channels),
+        "deliverables": set(brief.deliverables) == set(expected.deliverables),
+        "mandatory_elements": _terms(brief.mandatory_elements) == _terms(expected.mandatory_elements),
+        "forbidden_terms": _terms(brief.forbidden_terms) == _terms(expected.forbidden_terms),
+        "audience": same_phrase(brief.audience, expected.audience),
+        "tone": _terms(brief.tone) == _terms(expected.tone),
+        "locale": _language(brief.locale) == _language(expected.locale),
+    }
+
+
+def _field_value(name: str, brief: CreativeBrief | ExpectedBrief) -> Any:
+    key = "channels" if name.startswith("channels") else name
+    value = getattr(brief, key)
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+# --- brief suite ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntakeOutcome:
+    """What intake made of one labelled brief: the brief, or the essentials it found missing, and its calls."""
+
+    brief_id: str
+    expected: ExpectedBrief
+    brief: CreativeBrief | None
+    missing: tuple[str, ...]
+    wall_s: float
+    events: tuple[AuditEvent, ...] = ()
+    error: str | None = None
+
+
+def _model_seconds(events: Iterable[AuditEvent]) -> float:
+    return sum(e.latency_ms or 0.0 for e in events if e.kind == "model_call") / 1000
+
+
+def _stats(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"mean": round(statistics.fmean(values), 3), "p50": round(statistics.median(values), 3),
+            "max": round(max(values), 3), "total": round(sum(values), 3)}
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _cost(summary: CostSummary, briefs: int) -> dict[str, Any]:
+    return {"total_usd": summary.total_usd, "per_brief_usd": round(summary.total_usd / briefs, 6) if briefs else None,
+            "calls": summary.calls, "unpriced_calls": summary.unpriced, "input_tokens": summary.input_tokens,
+            "output_tokens": summary.output_tokens}
+
+
+def brief_figures(outcomes: Sequence[IntakeOutcome]) -> dict[str, Any]:
+    """Per-field accuracy over the complete briefs, the clarification figures over the incomplete ones, latency
+    and cost; a complete brief intake did not turn into a brief scores every field wrong."""
+    complete = [o for o in outcomes if not o.expected.missing]
+    incomplete = [o for o in outcomes if o.expected.missing]
+    rows: list[dict[str, Any]] = []
+    correct: Counter[str] = Counter()
+    for outcome in outcomes:
+        cost = summarize(outcome.events)
+        row: dict[str, Any] = {
+            "id": outcome.brief_id, "expected_missing": list(outcome.expected.missing),
+            "missing": list(outcome.missing), "wall_s": round(outcome.wall_s, 3),
+            "model_s": round(_model_seconds(outcome.events), 3), "cost_usd": cost.total_usd, "calls": cost.calls,
+            "error": outcome.error,
+        }
+        if outcome.expected.missing:
+            row["asked_exactly"] = set(outcome.missing) == set(outcome.expected.missing)
+        else:
+            matches = field_matches(outcome.expected, outcome.brief) if outcome.brief else dict.fromkeys(
+                BRIEF_FIELDS, False)
+            correct.update(name for name, ok in matches.items() if ok)
+            row["fields"] = matches
+            row["misses"] = {
+                name: {"expected": _field_value(name, outcome.expected),
+                       "predicted": _field_value(name, outcome.brief) if outcome.brief else None}
+                for name, ok in matches.items() if not ok
+            }
+        rows.append(row)
+    events = [e for o in outcomes for e in o.events]
+    asked_right = sum(1 for row in rows if row.get("asked_exactly"))
+    asked_wrongly = sum(1 for o in complete if o.missing)
+    return {
+        "briefs": len(outcomes), "complete": len(complete), "incomplete": len(incomplete),
+        "fields": {name: {"correct": correct[name], "of": len(complete), "accuracy": _share(correct[name],
+                                                                                          len(complete))}
+                   for name in BRIEF_FIELDS},
+        "clarification": {
+            "asked_exactly_missing": asked_right, "of": len(incomplete), "share": _share(asked_right, len(incomplete)),
+            "asked_on_complete": asked_wrongly, "complete": len(complete),
+        },
+        "errors": sum(1 for o in outcomes if o.error),
+        "latency_s": {"wall": _stats([o.wall_s for o in outcomes]),
+                      "model": _stats([_model_seconds(o.events) for o in outcomes])},
+        "cost": _cost(summarize(events), len(outcomes)),
+        "per_brief": rows,
+    }
+
+
+def _isolated(settings: Settings, data_dir: Path) -> Settings:
+    """``settings`` on a scratch data dir: checkpoints, assets, packs and brand memory all inside it (an eval never
+    writes to the configured ones, nor to a shared memory server)."""
+    return settings.model_copy(update={"data_dir": data_dir, "checkpointer_url": None, "memory_location": None})
+
+
+def _config(thread_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread_id, "user_id": "eval"}}
+
+
+def run_intake(settings: Settings, briefs: Sequence[EvalBrief], *, log: Log = lambda _: None
+               ) -> list[IntakeOutcome]:
+    """Run the graph's intake (and nothing after it) on each brief, one thread each, on a scratch data dir."""
+    outcomes: list[IntakeOutcome] = []
+    with tempfile.TemporaryDirectory(prefix="briefcraft-eval-brief-") as scratch:
+        local = _isolated(settings, Path(scratch))
+        graph = build_graph(local, memory=DefaultBrandMemory())  # intake never recalls brand memory
+        for brief in briefs:
+            state = runner.start_input(graph, brief.text, thread_id=brief.id, max_brief_chars=local.max_brief_chars,
+                                       brand=brief.expected.brand)
+            error = None
+            started = time.perf_counter()
+            try:
+                graph.invoke(state, _config(brief.id), interrupt_before=_AFTER_INTAKE)
+            except BriefcraftError as failure:  # a failed intake is a result to score, not a reason to stop
+                error = f"{type(failure).__name__}: {failure}"
+            wall = time.perf_counter() - started
+            values = graph.get_state(_config(brief.id)).values
+            outcomes.append(IntakeOutcome(
+                brief_id=brief.id, expected=brief.expected, brief=values.get("brief"),
+                missing=tuple(values.get("missing", [])), wall_s=wall, events=tuple(values.get("audit", [])),
+                error=error,
+            ))
+            log(f"brief {brief.id}: {wall:.1f} s" + (f" ({error})" if error else ""))
+    return outcomes
+
+
+# --- copy suite ----------------------------------------------------------------------------------------------------
+
+
+def pick_copy_briefs(briefs: Sequence[EvalBrief], limit: int) -> list[EvalBrief]:
+    """Up to ``limit`` complete briefs that ask for copy, picked greedily: each pick maximises the sum over its
+    channels of 1 / (1 + picks so far on that channel), so every channel is covered before any is repeated and
+    coverage stays even after; ties go to Northbound briefs (voice is scored on them), then to the lower id."""
+    candidates = [b for b in briefs if not b.expected.missing and "copy" in b.expected.deliverables]
+    covered: Counter[str] = Counter()
+    picked: list[EvalBrief] = []
+    while candidates and len(picked) < limit:
+        best = max(candidates, key=lambda b: (
+            sum(1 / (1 + covered[c]) for c in b.expected.channels), b.expected.brand == _NORTHBOUND, -int(b.id[1:]),
+        ))
+        candidates.remove(best)
+        covered.update(best.expected.channels)
+        picked.append(best)
+    return picked
+
+
+def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
+    """How many channel limits the copy was held to (each value's ``max_chars``, and ``max_hashtags`` across the
+    item where the channel has one), and the ones it breaks (a field the channel lacks breaks one too)."""
+    channel = get_channel(copy.channel)
+    specs = {spec.name: spec for spec in channel.fields}
+    checks = 0
+    broken: list[dict[str, Any]] = []
+    for name, values in copy.fields.items():
+        spec = specs.get(name)
+        for index, value in enumerate(values):
+            checks += 1
+            if spec is None or len(value) > spec.max_chars:
+                broken.append({"item": copy.id, "field": name, "index": index, "what": "chars", "value": len(value),
+                               "limit": spec.max_chars if spec else 0, "text": value})
+    if channel.max_hashtags is not None:
+        checks += 1
+        hashtags = sum(len(HASHTAG.findall(value)) for values in copy.fields.values() for value in values)
+        if hashtags > channel.max_hashtags:
+            broken.append({"item": copy.id, "field": None, "index": None, "what": "hashtags", "value": hashtags,
+                           "limit": channel.max_hashtags, "text": None})
+    return checks, broken
+
+
+def missing_elements(copy: CopyVariant, elements: Sequence[str]) -> list[str]:
+    """The ``elements`` no field of ``copy`` contains (matched as the checks match them: case and a trailing
+    period do not matter)."""
+    text = "\n".join(value for values in copy.fields.values() for value in values)
+    return [element for element in elements if not term_pattern(element).search(text)]
+
+
+@dataclass(frozen=True)
+class CopyRun:
+    """One brief through the graph: the copy under review at the first checkpoint, and the way to the pack."""
+
+    brief_id: str
+    brand: str
+    locale: str
+    stage: str
+    """Where the thread stopped first: waiting_for_approval (measured), waiting_for_clarification, failed, ..."""
+    items: tuple[CopyVariant, ...] = ()
+    enforced: tuple[str, ...] = ()
+    """The mandatory elements the graph enforced: the brief's as intake read them, and the brand kit's."""
+    labelled: tuple[str, ...] = ()
+    """The labelled mandatory elements and the brand kit's: what a perfect intake would have enforced."""
+    clarifications: int = 0
+    """Clarifying questions the graph asked on the way, each answered from the labels."""
+    to_review_s: float = 0.0
+    model_s: float = 0.0
+    to_pack_s: float | None = None
+    final_stage: str | None = None
+    events: tuple[AuditEvent, ...] = ()
+    """The thread's audit events where it ended (the pack, or where it stopped): its calls, latency and cost."""
+    error: str | None = None
+    channels: tuple[str, ...] = ()
+
+
+def _limits(run: CopyRun) -> tuple[int, list[dict[str, Any]]]:
+    """The limits a run's copy was held to, and the ones it breaks, each naming its item as BRIEF/ITEM."""
+    checks = 0
+    broken: list[dict[str, Any]] = []
+    for item in run.items:
+        held, found = limit_violations(item)
+        checks += held
+        broken += [{**violation, "item": f"{run.brief_id}/{item.id}"} for violation in found]
+    return checks, broken
+
+
+def _copy_row(run: CopyRun) -> dict[str, Any]:
+    checks, broken = _limits(run)
+    cost = summarize(run.events)
+    return {
+        "id": run.brief_id, "brand": run.brand, "channels": list(run.channels), "stage": run.stage,
+        "final_stage": run.final_stage, "clarifications": run.clarifications, "copy_items": len(run.items),
+        "limit_checks": checks, "limit_violations": len(broken),
+        "items_with_all_mandatory": sum(1 for i in run.items if not missing_elements(i, run.enforced)),
+        "enforced_mandatory": list(run.enforced), "to_review_s": round(run.to_review_s, 3),
+        "model_s": round(run.model_s, 3), "to_pack_s": None if run.to_pack_s is None else round(run.to_pack_s, 3),
+        "cost_usd": cost.total_usd, "calls": cost.calls,
+        "error": run.error,
+    }
+
+
+def _inclusion(runs: Sequence[CopyRun], labelled: bool) -> dict[str, Any]:
+    items = [(run, item) for run in runs for item in run.items if (run.labelled if labelled else run.enforced)]
+    gaps = [
+        {"item": f"{run.brief_id}/{item.id}", "missing": gap}
+        for run, item in items if (gap := missing_elements(item, run.labelled if labelled else run.enforced))
+    ]
+    return {"items": len(items), "with_all": len(items) - len(gaps), "share": _share(len(items) - len(gaps),
+                                                                                      len(items)), "gaps": gaps}
+
+
+def copy_figures(runs: Sequence[CopyRun], voice: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Channel-limit adherence and mandatory inclusion (the must-be-100% figures) of the copy under review, the
+    labelled-element inclusion, voice, latency and cost; only briefs that reached a review are measured."""
+    measured = [run for run in runs if run.stage == "waiting_for_approval"]
+    limits = [_limits(run) for run in measured]
+    checks, broken = sum(n for n, _ in limits), [v for _, found in limits for v in found]
+    return {
+        "briefs": len(runs), "reached_review": len(measured),
+        "asked_to_clarify": sum(1 for run in runs if run.clarifications),
+        "channels_covered": sorted({c for run in runs for c in run.channels}, key=channel_ids().index),
+        "copy_items": sum(len(run.items) for run in measured),
+        "channel_limits": {"checks": checks, "within": checks - len(broken), "share": _share(checks - len(broken),
+                                                                                             checks),
+                           "violations": broken},
+        "mandatory_inclusion": _inclusion(measured, labelled=False),
+        "labelled_mandatory_inclusion": _inclusion(measured, labelled=True),
+        "voice": voice,
+        "latency_s": {
+            "to_review": _stats([run.to_review_s for run in measured]),
+            "model_to_review": _stats([run.model_s for run in measured]),
+            "review_to_pack": _stats([run.to_pack_s for run in measured if run.to_pack_s is not None]),
+        },
+        "reached_pack": sum(1 for run in runs if run.final_stage == "done"),
+        "cost": _cost(summarize(e for run in runs for e in run.events), len(runs)),
+        "per_brief": [_copy_row(run) for run in runs],
+    }
+
+
+def _load_sample_brand(memory: ChromaBrandMemory, settings: Settings) -> None:
+    """The Northbound documents and images in brand memory, with its kit distilled (as ``briefcraft memory add``)."""
+    from briefcraft.agents.brand_kit import ingest
+
+    if not NORTHBOUND_DIR.is_dir():
+        raise ConfigError(f"the copy suite needs the sample brand's documents at {NORTHBOUND_DIR}; run it from a "
+                          "briefcraft source checkout")
+    outcome = ingest(memory, settings, _NORTHBOUND, [(path, None) for path in sorted(NORTHBOUND_DIR.iterdir())])
+    if outcome.kit_error is not None:
+        raise outcome.kit_error
+    if outcome.refused:
+        raise ConfigError(f"sample brand file {outcome.refused[0].source} refused: {outcome.refused[0].error}")
+
+
+def clarification_answer(expected: ExpectedBrief, missing: Sequence[str]) -> str:
+    """What the marketer answers when the graph asks for ``missing`` essentials of a complete brief: the labelled
+    product alone (the product question), the channel ids (the channel question), or both on their own lines."""
+    channels = ", ".join(expected.channels)
+    if list(missing) == ["product"]:
+        return expected.product
+    if list(missing) == ["channels"]:
+        return channels
+    return f"Product: {expected.product}\n{channels}"
+
+
+def _events(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> tuple[AuditEvent, ...]:
+    return tuple(graph.get_state(_config(thread_id)).values.get("audit", []))
+
+
+def _through_graph(graph: CompiledStateGraph[Any, Any, Any, Any], brief: EvalBrief, max_brief_chars: int) -> CopyRun:
+    expected = brief.expected
+    common: dict[str, Any] = {"brief_id": brief.id, "brand": expected.brand, "locale": expected.locale,
+                              "channels": expected.channels}
+    started = time.perf_counter()
+    asked = 0
+    try:
+        current = runner.start(graph, brief.text, thread_id=brief.id, max_brief_chars=max_brief_chars,
+                               brand=expected.brand, user="eval")
+        # intake's misses are the brief suite's to score; here the marketer answers, so the copy still gets measured
+        while current.stage == "waiting_for_clarification" and asked < _MAX_ROUNDS:
+            missing = graph.get_state(_config(brief.id)).values.get("missing", [])
+            answer = {"decisions": [{"type": "respond", "message": clarification_answer(expected, missing)}]}
+            current = runner.resume(graph, brief.id, answer, user="eval")
+            asked += 1
+    except BriefcraftError as failure:
+        return CopyRun(stage="failed", clarifications=asked, to_review_s=time.perf_counter() - started,
+                       events=_events(graph, brief.id), error=f"{type(failure).__name__}: {failure}", **common)
+    to_review = time.perf_counter() - started
+    values = graph.get_state(_config(brief.id)).values
+    model_s = _model_seconds(values.get("audit", []))
+    if current.stage != "waiting_for_approval":
+        return CopyRun(stage=current.stage, clarifications=asked, to_review_s=to_review, model_s=model_s,
+                       events=_events(graph, brief.id), error=current.error, **common)
+    brand = values["brand"]
+    items = tuple(CopyVariant.model_validate(a["args"]) for a in current.items if a["name"] == PUBLISH_COPY)
+    enforced = tuple(element for element, *_ in mandatory_elements(values["brief"], brand))
+    labelled = tuple(dict.fromkeys([*expected.mandatory_elements, *(c.value for c in brand.required_disclaimers)]))
+    error = None
+    started = time.perf_counter()
+    try:
+        for _ in range(_MAX_ROUNDS):
+            if current.stage != "waiting_for_approval":
+                break
+            current = runner.resume(graph, brief.id, runner.approve_all(current), user="eval")
+    except BriefcraftError as failure:
+        error = f"after review: {type(failure).__name__}: {failure}"
+    return CopyRun(
+        stage="waiting_for_approval", items=items, enforced=enforced, labelled=labelled, clarifications=asked,
+        to_review_s=to_review,
+        model_s=model_s, to_pack_s=time.perf_counter() - started, final_stage=current.stage,
+        events=_events(graph, brief.id), error=error or current.error, **common,
+    )
+
+
+def run_copy(settings: Settings, briefs: Sequence[EvalBrief], *, log: Log = lambda _: None) -> list[CopyRun]:
+    """Each brief through the graph on its own scratch data dir (a fresh thread and brand memory; the Northbound
+    documents ingested for Northbound briefs), to the first review and then, approving all, to the pack."""
+    runs: list[CopyRun] = []
+    for brief in briefs:
+        with tempfile.TemporaryDirectory(prefix=f"briefcraft-eval-{brief.id}-") as scratch:
+            local = _isolated(settings, Path(scratch))
+            with ChromaBrandMemory(local) as memory:
+                if brief.expected.brand == _NORTHBOUND:
+                    _load_sample_brand(memory, local)
+                run = _through_graph(build_graph(local, memory=memory), brief, local.max_brief_chars)
+        runs.append(run)
+        log(f"copy {brief.id}: {run.stage} in {run.to_review_s:.1f} s, {len(run.items)} copy item(s), pack "
+            f"{run.final_stage}" + (f" ({run.error})" if run.error else ""))
+    return runs
+
+
+# --- voice -----------------------------------------------------------------------------------------------------
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float64)
+    unit: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit
+
+
+def voice_similarity(items: np.ndarray, on_voice: np.ndarray, off_voice: np.ndarray) -> dict[str, Any]:
+    """Per item (row), the mean cosine to the on-voice rows and to the off-voice rows; their difference is its
+    voice similarity. Returns the means over items and how many items are closer to on-voice."""
+    if len(items) == 0:
+        return {"items": 0, "on_voice_mean": None, "off_voice_mean": None, "similarity_mean": None,
+                "closer_to_on_voice": 0, "share_closer_to_on_voice": None}
+    unit = _unit(items)
+    to_on, to_off = (unit @ _unit(on_voice).T).mean(axis=1), (unit @ _unit(off_voice).T).mean(axis=1)
+    closer = int(np.sum(to_on > to_off))
+    return {"items": len(unit), "on_voice_mean": round(float(to_on.mean()), 4),
+            "off_voice_mean": round(float(to_off.mean()), 4), "similarity_mean": round(float((to_on - to_off).mean()),
+                                                                                       4),
+            "closer_to_on_voice": closer, "share_closer_to_on_voice": _share(closer, len(unit))}
+
+
+def held_out_voice(on_voice: np.ndarray, off_voice: np.ndarray) -> dict[str, Any]:
+    """The voice measure on the pairs themselves, leaving each text's own pair out: each on-voice text should be
+    closer to the other on-voice texts than to the other off-voice ones, and each off-voice text the other way."""
+    on, off = _unit(on_voice), _unit(off_voice)
+    count = len(on)
+    others = ~np.eye(count, dtype=bool)
+
+    def side(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ((texts @ on.T)[others].reshape(count, count - 1).mean(axis=1),
+                (texts @ off.T)[others].reshape(count, count - 1).mean(axis=1))
+
+    on_to_on, on_to_off = side(on)
+    off_to_on, off_to_off = side(off)
+    right_on, right_off = int(np.sum(on_to_on > on_to_off)), int(np.sum(off_to_off > off_to_on))
+    return {
+        "pairs": count,
+        "on_voice": {"to_on_voice_mean": round(float(on_to_on.mean()), 4),
+                     "to_off_voice_mean": round(float(on_to_off.mean()), 4),
+                     "similarity_mean": round(float((on_to_on - on_to_off).mean()), 4),
+                     "closer_to_on_voice": right_on, "share": _share(right_on, count)},
+        "off_voice": {"to_on_voice_mean": round(float(off_to_on.mean()), 4),
+                      "to_off_voice_mean": round(float(off_to_off.mean()), 4),
+                      "similarity_mean": round(float((off_to_on - off_to_off).mean()), 4),
+                      "closer_to_off_voice": right_off, "share": _share(right_off, count)},
+        "own_pair_cosine_mean": round(float(np.sum(on * off, axis=1).mean()), 4),
+    }
+
+
+def _embedder(settings: Settings) -> Embed:
+    from briefcraft.memory.embeddings import make_embedding_function
+
+    function = make_embedding_function(settings)
+    return lambda texts: np.asarray(function(texts), dtype=np.float64)
+
+
+def _voice_of_copy(runs: Sequence[CopyRun], pairs: Sequence[VoicePair], embed: Embed) -> dict[str, Any]:
+    texts = [
+        " ".join(value for values in item.fields.values() for value in values)
+        for run in runs if run.brand == _NORTHBOUND and _language(run.locale) == "en" for item in run.items
+    ]
+    figures = voice_similarity(embed(texts) if texts else np.zeros((0, 1)), embed([p.on_voice for p in pairs]),
+                               embed([p.off_voice for p in pairs]))
+    return {**figures, "briefs": sorted({r.brief_id for r in runs if r.brand == _NORTHBOUND and r.items
+                                         and _language(r.locale) == "en"})}
+
+
+# --- compliance and edits ----------------------------------------------------------------------------------------
+
+
+def compliance_figures() -> dict[str, Any]:
+    """Precision and recall per rule family of the copy checks on the labelled snippets (``eval_compliance``)."""
+    snippets = load_snippets()
+    predicted, other, seconds = check_all(snippets, load_brand())
+    scores = score((s.expected, p) for s, p in zip(snippets, predicted, strict=True))
+    return {
+        "snippets": len(snippets), "clean": sum(1 for s in snippets if not s.expected),
+        "check_seconds": round(seconds, 4), "families": {f: scores[f].as_dict() for f in FAMILIES},
+        "min_precision": round(min(s.precision for s in scores.values()), 4),
+        "min_recall": round(min(s.recall for s in scores.values()), 4),
+        "other_families": dict(sorted(other.items())),
+        "mismatched": [s.id for s, p in zip(snippets, predicted, strict=True) if p != s.expected],
+    }
+
+
+_DECISIONS = ("approve", "edit", "reject", "drop")
+
+
+def decision_figures(data_dir: Path) -> dict[str, Any]:
+    """Human decisions in every exported pack's ledger under ``DATA_DIR/packs``: counts and edit/reject/drop rates.
+    ``AuditError`` naming the file and line of an entry that is not a ledger entry."""
+    packs = sorted((data_dir / "packs").glob("*/audit.jsonl"))
+    counts: Counter[str] = Counter()
+    for path in packs:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                event = LedgerEntry.model_validate_json(line).event
+            except ValidationError as error:
+                raise AuditError(f"{path}:{number}: not a ledger entry ({validation_message(error)})") from error
+            if event.kind == "human_decision" and event.decision:
+                counts[event.decision] += 1
+    total = sum(counts.values())
+    return {
+        "data_dir": str(data_dir), "packs": len(packs), "decisions": total,
+        **{name: counts[name] for name in _DECISIONS},
+        **{f"{name}_rate": _share(counts[name], total) for name in ("edit", "reject", "drop")},
+        "note": None if total else "no decisions recorded",
+    }
+
+
+# --- running and reporting -----------------------------------------------------------------------------------------
+
+
+def slug(llm: str) -> str:
+    """A file-name stem for a provider string: 'openai:gpt-4o-mini' -> 'openai-gpt-4o-mini'."""
+    return re.sub(r"[^a-z0-9]+", "-", llm.casefold()).strip("-")
+
+
+def shortfalls(results: dict[str, Any]) -> list[str]:
+    """The must-be-100% figures of the copy suite (channel-limit adherence, mandatory-element inclusion) that fell
+    short, one line each; a copy suite in which no brief reached its review falls short too (nothing was measured)."""
+    copy = results.get("suites", {}).get("copy")
+    if not copy:
+        return []
+    if not copy["reached_review"]:
+        return ["no brief reached its review: channel limits and mandatory elements were not measured"]
+    limits, mandatory = copy["channel_limits"], copy["mandatory_inclusion"]
+    lines = []
+    if limits["within"] < limits["checks"]:
+        lines.append(f"channel-limit adherence is {_pct(limits['share'])} ({limits['within']} of {limits['checks']} "
+                     "limits kept); it must be 100%")
+    if mandatory["with_all"] < mandatory["items"]:
+        lines.append(f"mandatory-element inclusion is {_pct(mandatory['share'])} ({mandatory['with_all']} of "
+                     f"{mandatory['items']} copy items carry every element); it must be 100%")
+    return lines
+
+
+def run_eval_suites(
+    settings: Settings,
+    suites: Sequence[str],
+    *,
+    brief_ids: Sequence[str] = (),
+    limit: int = COPY_LIMIT,
+    data_dir: Path | None = None,
+    log: Log = lambda _: None,
+) -> dict[str, Any]:
+    """Run ``suites`` with the model ``settings.llm`` names and return every figure with the run's context.
+
+    ``brief_ids`` restricts the brief and copy suites to those briefs; ``limit`` is how many the copy suite runs;
+    ``data_dir`` is where the edits suite reads packs (default: the settings' data dir).
+    """
+    if unknown := [s for s in suites if s not in SUITES]:
+        raise ConfigError(f"unknown suite {unknown[0]!r}; allowed: {', '.join(SUITES)}")
+    if limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {limit}")
+    model = None
+    if {"brief", "copy"} & set(suites):
+        _, model = describe_model(make_chat_model(settings))  # a provider that cannot start fails here, at once
+    briefs = load_briefs()
+    if brief_ids:
+        known = {b.id for b in briefs}
+        if unknown := [i for i in brief_ids if i not in known]:
+            raise ConfigError(f"unknown brief id {unknown[0]!r}; the dataset has {min(known)} to {max(known)}")
+        briefs = [b for b in briefs if b.id in set(brief_ids)]
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "llm": settings.llm, "provider": settings.llm_provider, "model": model,
+        "base_url": settings.llm_base_url,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average": [round(x, 2) for x in os.getloadavg()]},
+        "settings": {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens,
+                     "seed": settings.llm_seed, "context_tokens": settings.llm_context_tokens,
+                     "image_backend": settings.image_backend, "embeddings": settings.embeddings},
+        "pricing": load_pricing(settings.pricing_file).as_of,
+        "suites": {},
+    }
+    ran: dict[str, Any] = results["suites"]
+    for suite in (s for s in SUITES if s in suites):
+        began = time.perf_counter()
+        if suite == "brief":
+            ran["brief"] = brief_figures(run_intake(settings, briefs, log=log))
+        elif suite == "copy":
+            runs = run_copy(settings, pick_copy_briefs(briefs, limit), log=log)
+            voice = _voice_of_copy(runs, load_voice_pairs(), _embedder(settings))
+            ran["copy"] = copy_figures(runs, voice)
+        elif suite == "compliance":
+            ran["compliance"] = compliance_figures()
+        elif suite == "voice":
+            pairs, embed = load_voice_pairs(), _embedder(settings)
+            ran["voice"] = held_out_voice(embed([p.on_voice for p in pairs]), embed([p.off_voice for p in pairs]))
+        else:
+            ran["edits"] = decision_figures(data_dir or settings.data_dir)
+        ran[suite]["wall_s"] = round(time.perf_counter() - began, 2)
+        log(f"suite {suite}: {ran[suite]['wall_s']:.1f} s")
+    results["wall_s"] = round(time.perf_counter() - started, 2)
+    results["shortfalls"] = shortfalls(results)
+    return results
+
+
+def headlines(results: dict[str, Any]) -> list[str]:
+    """One line per suite with its main figures, for the terminal."""
+    lines: list[str] = []
+    suites = results["suites"]
+    if brief := suites.get("brief"):
+        fields = ", ".join(f"{name} {_pct(row['accuracy'])}" for name, row in brief["fields"].items())
+        lines.append(f"brief: {fields}; asked exactly for the missing essentials "
+                     f"{_pct(brief['clarification']['share'])}; {_s(brief['latency_s']['wall'])} per brief")
+    if copy := suites.get("copy"):
+        voice = copy["voice"] or {}
+        lines.append(f"copy: channel limits {_pct(copy['channel_limits']['share'])}, mandatory elements "
+                     f"{_pct(copy['mandatory_inclusion']['share'])}, Northbound copy closer to on-voice "
+                     f"{_pct(voice.get('share_closer_to_on_voice'))}; {_s(copy['latency_s']['to_review'])} to the "
+                     "review")
+    if compliance := suites.get("compliance"):
+        lines.append(f"compliance: lowest precision {compliance['min_precision']:.3f}, lowest recall "
+                     f"{compliance['min_recall']:.3f}")
+    if voice_set := suites.get("voice"):
+        lines.append(f"voice: on-voice texts scored on-voice {_pct(voice_set['on_voice']['share'])}, off-voice "
+                     f"scored off-voice {_pct(voice_set['off_voice']['share'])}")
+    if edits := suites.get("edits"):
+        lines.append(f"edits: {edits['decisions']} decision(s), edit rate {_pct(edits['edit_rate'])}"
+                     if edits["decisions"] else "edits: no decisions recorded")
+    return lines
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share * 100:.1f}%"
+
+
+def _s(stats: dict[str, float] | None, key: str = "mean") -> str:
+    return "n/a" if stats is None else f"{stats[key]:.1f} s"
+
+
+def _brief_md(figures: dict[str, Any]) -> list[str]:
+    lines = [f"## brief: intake accuracy ({figures['briefs']} briefs: {figures['complete']} complete, "
+             f"{figures['incomplete']} missing an essential)", "",
+             "| field | correct | of | accuracy |", "|---|---:|---:|---:|"]
+    lines += [f"| {name} | {row['correct']} | {row['of']} | {_pct(row['accuracy'])} |"
+              for name, row in figures["fields"].items()]
+    asked = figures["clarification"]
+    latency, cost = figures["latency_s"], figures["cost"]
+    lines += [
+        "", f"Asked for exactly the missing essentials: {asked['asked_exactly_missing']} of {asked['of']} "
+        f"({_pct(asked['share'])}); asked on a complete brief: {asked['asked_on_complete']} of {asked['complete']}.",
+        f"Latency per brief: wall mean {_s(latency['wall'])}, p50 {_s(latency['wall'], 'p50')}, max "
+        f"{_s(latency['wall'], 'max')}; model mean {_s(latency['model'])}. Cost: ${cost['total_usd']:.4f} in total, "
+        f"${cost['per_brief_usd'] or 0:.6f} per brief, {cost['calls']} call(s), {cost['unpriced_calls']} unpriced.",
+    ]
+    if figures["errors"]:
+        lines.append(f"Intake failed on {figures['errors']} brief(s) (scored wrong on every field).")
+    misses = [(row["id"], ", ".join(row["misses"])) for row in figures["per_brief"] if row.get("misses")]
+    if misses:
+        lines += ["", "<details><summary>Fields missed per brief (values in the JSON)</summary>", "",
+                  "| brief | fields missed |", "|---|---|", *(f"| {i} | {m} |" for i, m in misses), "", "</details>"]
+    return lines
+
+
+def _copy_md(figures: dict[str, Any]) -> list[str]:
+    limits, mandatory = figures["channel_limits"], figures["mandatory_inclusion"]
+    labelled, latency, cost = figures["labelled_mandatory_inclusion"], figures["latency_s"], figures["cost"]
+    lines = [
+        f"## copy: the graph to its first review ({figures['briefs']} briefs, {figures['reached_review']} reached "
+        f"review, {figures['copy_items']} copy items; channels: {', '.join(figures['channels_covered'])})", "",
+        "| figure | value | must be |", "|---|---:|---:|",
+        f"| channel-limit adherence | {_pct(limits['share'])} ({limits['within']}/{limits['checks']}) | 100% |",
+        f"| mandatory-element inclusion | {_pct(mandatory['share'])} ({mandatory['with_all']}/{mandatory['items']}) "
+        "| 100% |",
+        f"| labelled mandatory elements included | {_pct(labelled['share'])} ({labelled['with_all']}/"
+        f"{labelled['items']}) | — |",
+    ]
+    if voice := figures.get("voice"):
+        if voice["items"]:
+            lines.append(f"| Northbound voice similarity (on − off) | {voice['similarity_mean']:+.4f} "
+                         f"(on {voice['on_voice_mean']:.4f}, off {voice['off_voice_mean']:.4f}) | — |")
+            lines.append(f"| Northbound copy closer to on-voice | {_pct(voice['share_closer_to_on_voice'])} "
+                         f"({voice['closer_to_on_voice']}/{voice['items']}) | — |")
+        else:
+            lines.append("| Northbound voice similarity | no Northbound copy in English measured | — |")
+    lines += [
+        "", f"Latency per brief: to the review mean {_s(latency['to_review'])} (model {_s(latency['model_to_review'])}"
+        f"), review to pack mean {_s(latency['review_to_pack'])}; {figures['reached_pack']} of {figures['briefs']} "
+        f"reached the pack. Cost: ${cost['total_usd']:.4f} in total, ${cost['per_brief_usd'] or 0:.6f} per brief, "
+        f"{cost['calls']} call(s), {cost['unpriced_calls']} unpriced. The graph asked to clarify "
+        f"{figures['asked_to_clarify']} of these complete briefs; the labels answered (column 'asked').", "",
+        "| brief | brand | channels | asked | stage | copy items | limits broken | items with all mandatory | "
+        "to review | model | to pack | cost |", "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in figures["per_brief"]:
+        pack = "n/a" if row["to_pack_s"] is None else f"{row['to_pack_s']:.1f} s"
+        lines.append(f"| {row['id']} | {row['brand']} | {', '.join(row['channels'])} | {row['clarifications']} | "
+                     f"{row['stage']} | {row['copy_items']} | {row['limit_violations']} | "
+                     f"{row['items_with_all_mandatory']} | {row['to_review_s']:.1f} s | {row['model_s']:.1f} s | "
+                     f"{pack} | ${row['cost_usd']:.4f} |")
+    for violation in limits["violations"]:
+        where = f"{violation['field']}[{violation['index']}]" if violation["field"] else "item"
+        lines.append(f"- over the limit: {violation['item']} {where}: {violation['value']} {violation['what']}, "
+                     f"limit {violation['limit']}")
+    lines += [f"- missing mandatory: {gap['item']}: {', '.join(gap['missing'])}" for gap in mandatory["gaps"]]
+    lines += [f"- error: {row['id']}: {row['error']}" for row in figures["per_brief"] if row["error"]]
+    return lines
+
+
+def _compliance_md(figures: dict[str, Any]) -> list[str]:
+    lines = [f"## compliance: copy checks per rule family ({figures['snippets']} snippets, {figures['clean']} clean)",
+             "", "| family | support | TP | FP | FN | precision | recall | F1 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {r['support']} | {r['tp']} | {r['fp']} | {r['fn']} | {r['precision']:.3f} | "
+              f"{r['recall']:.3f} | {r['f1']:.3f} |" for name, r in figures["families"].items()]
+    lines += ["", f"Lowest precision {figures['min_precision']:.3f}, lowest recall {figures['min_recall']:.3f}; "
+              f"{len(figures['mismatched'])} snippet(s) where predicted != expected; checked in "
+              f"{figures['check_seconds']:.3f} s."]
+    return lines
+
+
+def _voice_md(figures: dict[str, Any]) -> list[str]:
+    on, off = figures["on_voice"], figures["off_voice"]
+    return [
+        f"## voice: the Northbound pairs scored against each other ({figures['pairs']} pairs, own pair left out)", "",
+        "| texts | mean cosine to on-voice | to off-voice | on − off | scored right |", "|---|---:|---:|---:|---:|",
+        f"| on-voice | {on['to_on_voice_mean']:.4f} | {on['to_off_voice_mean']:.4f} | {on['similarity_mean']:+.4f} | "
+        f"{_pct(on['share'])} ({on['closer_to_on_voice']}/{figures['pairs']}) |",
+        f"| off-voice | {off['to_on_voice_mean']:.4f} | {off['to_off_voice_mean']:.4f} | "
+        f"{off['similarity_mean']:+.4f} | {_pct(off['share'])} ({off['closer_to_off_voice']}/{figures['pairs']}) |",
+        "", "Mean cosine of a text to its own pair (same message, other voice): "
+        f"{figures['own_pair_cosine_mean']:.4f}.",
+    ]
+
+
+def _edits_md(figures: dict[str, Any]) -> list[str]:
+    head = f"## edits: human decisions in {figures['packs']} exported pack(s) under `{figures['data_dir']}`"
+    if not figures["decisions"]:
+        return [head, "", "No decisions recorded."]
+    return [head, "", "| decisions | approve | edit | reject | drop | edit rate | reject rate | drop rate |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {figures['decisions']} | {figures['approve']} | {figures['edit']} | {figures['reject']} | "
+            f"{figures['drop']} | {_pct(figures['edit_rate'])} | {_pct(figures['reject_rate'])} | "
+            f"{_pct(figures['drop_rate'])} |"]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The report: the run's context, the must-be-100% verdict, then one section per suite."""
+    machine = results["machine"]
+    lines = [
+        f"# briefcraft eval: {results['llm']}" + (f" ({results['model']})" if results["model"] else ""), "",
+        f"Run {results['date']} on {machine['cores']} cores (load average {machine['load_average'][0]} at the start), "
+        f"{results['wall_s']:.0f} s in all; pricing as of {results['pricing']}; temperature "
+        f"{results['settings']['temperature']}, seed {results['settings']['seed']}, max tokens "
+        f"{results['settings']['max_tokens']}.", "",
+    ]
+    if "copy" in results["suites"]:
+        met = "**Must-be-100% figures (channel limits, mandatory elements): met.**"
+        lines.append("**Must-be-100% figures below 100%:** " + "; ".join(results["shortfalls"])
+                     if results["shortfalls"] else met)
+        lines.append("")
+    writers = {"brief": _brief_md, "copy": _copy_md, "compliance": _compliance_md, "voice": _voice_md,
+               "edits": _edits_md}
+    for suite, figures in results["suites"].items():
+        lines += [*writers[suite](figures), "", f"_{suite}: {figures['wall_s']:.1f} s_", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_results(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``<slug>.json`` (every figure) and ``<slug>.md`` (the report) into ``out_dir``; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = slug(results["llm"])
+    data, report = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    data.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report.write_text(markdown(results), encoding="utf-8")
+    return data, report
