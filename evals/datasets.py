@@ -20,8 +20,10 @@ __all__ = [
     "VOICE_FILE",
     "EvalBrief",
     "ExpectedBrief",
+    "Record",
     "VoicePair",
     "load_briefs",
+    "load_records",
     "load_voice_pairs",
 ]
 
@@ -48,7 +50,9 @@ def _unique(name: str, values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-class _Record(BaseModel):
+class Record(BaseModel):
+    """One line of a labelled JSON-lines set: frozen, unknown fields refused, an id unique in its file."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
@@ -110,7 +114,7 @@ class ExpectedBrief(BaseModel):
         return self
 
 
-class EvalBrief(_Record):
+class EvalBrief(Record):
     """One brief as a marketer would type it, with the structured brief it should yield."""
 
     id: str = Field(pattern=r"^b\d{3}$")
@@ -119,7 +123,7 @@ class EvalBrief(_Record):
     note: str = Field(default="", description="Why a label is what it is, for tricky briefs.")
 
 
-class VoicePair(_Record):
+class VoicePair(Record):
     """One Northbound message for a channel, written on the brand's voice and off it; only the voice differs."""
 
     id: str = Field(pattern=r"^v\d{3}$")
@@ -140,10 +144,10 @@ class VoicePair(_Record):
         return self
 
 
-_R = TypeVar("_R", bound=_Record)
+_R = TypeVar("_R", bound=Record)
 
 
-def _load(path: Path, model: type[_R]) -> list[_R]:
+def load_records(path: Path, model: type[_R]) -> list[_R]:
     """Every record of a JSON-lines file; ``ValueError`` naming the line of a malformed or repeated one."""
     records: list[_R] = []
     seen: set[str] = set()
@@ -163,9 +167,9 @@ def _load(path: Path, model: type[_R]) -> list[_R]:
 
 def load_briefs(path: Path = BRIEFS_FILE) -> list[EvalBrief]:
     """Every labelled brief; ``ValueError("<path>:<line>: <problem>")`` for a malformed or repeated one."""
-    return _load(path, EvalBrief)
+    return load_records(path, EvalBrief)
 
 
 def load_voice_pairs(path: Path = VOICE_FILE) -> list[VoicePair]:
     """Every Northbound voice pair; ``ValueError("<path>:<line>: <problem>")`` for a malformed or repeated one."""
-    return _load(path, VoicePair)
+    return load_records(path, VoicePair)

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from briefcraft.channels import get_channel
+from briefcraft.evals.datasets import Record, load_records
 from briefcraft.schemas import BrandContext, validation_message
 
 __all__ = [
@@ -56,10 +57,8 @@ FAMILIES = (
 )
 
 
-class Snippet(BaseModel):
+class Snippet(Record):
     """One labelled piece of copy: where it runs, which rules apply, and the families a checker should report."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=r"^s\d{4}$")
     channel: str
@@ -161,20 +160,7 @@ def load_brand(path: Path = BRAND_FILE) -> BrandContext:
 
 def load_snippets(path: Path = SNIPPETS_FILE) -> list[Snippet]:
     """Every snippet of the JSON-lines file; ``ValueError`` naming the line of a malformed or repeated one."""
-    snippets: list[Snippet] = []
-    seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            snippet = Snippet.model_validate_json(line)
-        except ValidationError as error:
-            raise ValueError(f"{path}:{number}: {validation_message(error)}") from error
-        if snippet.id in seen:
-            raise ValueError(f"{path}:{number}: id {snippet.id!r} repeats; ids must be unique")
-        seen.add(snippet.id)
-        snippets.append(snippet)
-    return snippets
+    return load_records(path, Snippet)
 
 
 def check_all(snippets: Sequence[Snippet], brand: BrandContext) -> tuple[list[set[str]], Counter[str], float]:

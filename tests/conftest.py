@@ -1,14 +1,19 @@
-"""Shared fixtures: settings in a temp data dir, the real local model (loaded once), the sample brief."""
+"""Shared fixtures: settings in a temp data dir, the real local model (loaded once), the sample brief, the local
+model behind llama-cpp-python's OpenAI-compatible server."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import make_tiny_sd
+from builders import free_port, make_tiny_sd
 
 from briefcraft.agents.models import LocalLlamaChat, bundled_gguf
 from briefcraft.settings import Settings
@@ -52,3 +57,33 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFCRAFT_")}
     env["BRIEFCRAFT_DATA_DIR"] = str(tmp_path / "data")
     yield env
+
+
+@pytest.fixture(scope="session")
+def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the bundled GGUF as 'smollm2' (one for the
+    session: the provider tests and the eval's provider flag share it)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2",
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/v1"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
+                        json.load(reply)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
+                    time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

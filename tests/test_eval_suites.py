@@ -7,18 +7,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from builders import free_port
 
 from briefcraft.agents.models import LocalLlamaChat, bundled_gguf
 from briefcraft.channels import channel_ids
@@ -394,43 +388,14 @@ def test_edits_suite_on_a_pack_with_one_edit(settings: Settings, local_model: Lo
     assert "Must-be-100%" not in report  # no copy suite, nothing to gate
 
 
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, serving the bundled GGUF as 'smollm2'."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                        json.load(reply)
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
-                    time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
 @pytest.mark.llm
-def test_brief_suite_through_an_openai_compatible_server(env: Path, server_url: str) -> None:
-    argv = ("brief", "--briefs", "b001,b007", "--provider", "openai-compatible:smollm2", "--base-url", server_url,
+def test_brief_suite_through_an_openai_compatible_server(env: Path, llama_server_url: str) -> None:
+    argv = ("brief", "--briefs", "b001,b007", "--provider", "openai-compatible:smollm2", "--base-url", llama_server_url,
             "--out", "out")
     assert run_eval(_args(*argv)) == 0
     results = json.loads((env / "out" / "openai-compatible-smollm2.json").read_text())
     assert (results["llm"], results["provider"], results["model"], results["base_url"]) == (
-        "openai-compatible:smollm2", "openai-compatible", "smollm2", server_url)
+        "openai-compatible:smollm2", "openai-compatible", "smollm2", llama_server_url)
     brief = results["suites"]["brief"]
     assert [row["id"] for row in brief["per_brief"]] == ["b001", "b007"]
     assert all(row["calls"] >= 1 and row["error"] is None for row in brief["per_brief"])

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,7 +11,6 @@ from pathlib import Path
 import pytest
 from builders import free_port
 
-from briefcraft.agents.models import bundled_gguf
 from briefcraft.errors import MemoryStoreError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
@@ -24,34 +19,6 @@ from briefcraft.memory.store import ChromaBrandMemory
 from briefcraft.settings import Settings
 
 pytestmark = pytest.mark.llm
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()), "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                        json.load(reply)
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
-                    time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +53,9 @@ def embedding_url() -> Iterator[str]:
     server.shutdown()
 
 
-def test_brief_runs_through_openai_compatible_server(server_url: str, tmp_path: Path, sample_brief: str) -> None:
+def test_brief_runs_through_openai_compatible_server(llama_server_url: str, tmp_path: Path, sample_brief: str) -> None:
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, data_dir=tmp_path / "data", llm="openai-compatible:smollm2", llm_base_url=server_url
+        _env_file=None, data_dir=tmp_path / "data", llm="openai-compatible:smollm2", llm_base_url=llama_server_url
     )
     graph = build_graph(settings)
     current = runner.start(graph, sample_brief, thread_id="oc", max_brief_chars=4000, user="maya")
