@@ -118,6 +118,20 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     assert runner.status(studio.graph, tid).stage == "waiting_for_approval"
 
 
+def test_findings_are_highlighted_on_the_copy_in_the_chat(settings: Settings) -> None:
+    claim = {"headline": "The #1 cold brew <in> Berlin", "caption": "Oat cold brew for the ride. Contains oats"}
+    studio = _studio(settings, INTAKE, claim, claim)  # the automatic fixing round gets the same copy back
+    chat = _send(studio, BRIEF, MAYA)[-1][0]
+    lines = chat[-2]["content"].splitlines()
+    assert lines[:3] == [
+        f"**{COPY_ID}** (revision 1)",
+        'headline: The <mark title="ERROR unsubstantiated-claim.superlative: &#x27;#1&#x27; claims a measurable rank '
+        'or record that needs documentary evidence">#1</mark> cold brew &lt;in&gt; Berlin',
+        f"caption: {claim['caption']}",
+    ]
+    assert any(line.startswith("ERROR unsubstantiated-claim.superlative: '#1' claims") for line in lines[3:])
+
+
 def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Settings) -> None:
     studio = _studio(settings, INTAKE, {"headline": "x"}, {"headline": "x"}, COPY)  # no caption, twice; then one
     chat, _, previews, _ = _send(studio, BRIEF, MAYA)[-1]

@@ -10,6 +10,7 @@ only their own threads, and only approvers and admins decide. Nothing launches o
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 import os
 import queue
@@ -33,7 +34,15 @@ from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.review import BUDGET_GATES
 from briefcraft.graphs.runner import RunStatus, StepUpdate
 from briefcraft.memory.store import ChromaBrandMemory, brand_key, open_memory
-from briefcraft.schemas import PUBLISH_COPY, PUBLISH_IMAGE, AuditEvent, Budget, validation_message
+from briefcraft.schemas import (
+    PUBLISH_COPY,
+    PUBLISH_IMAGE,
+    AuditEvent,
+    Budget,
+    ComplianceReport,
+    Finding,
+    validation_message,
+)
 from briefcraft.settings import Settings
 from briefcraft.ui.brand_desk import BrandDesk, brand_tab
 from briefcraft.ui.threads import ThreadRecord, ThreadRegistry, Viewer
@@ -174,11 +183,31 @@ def hitl_response(items: Sequence[dict[str, Any]], choices: Sequence[ItemChoice]
     return {"decisions": [_decision(action, choice) for action, choice in zip(items, choices, strict=True)]}
 
 
-def _item_text(action: dict[str, Any]) -> str:
-    """A copy item for the chat: its id, fields and findings (severity, rule, message, source)."""
+def _marked(text: str, findings: Sequence[Finding]) -> str:
+    """``text`` as HTML with each finding's span marked, its rule and message shown on hover."""
+    parts: list[str] = []
+    at = 0
+    for finding in sorted(findings, key=lambda f: f.span or (0, 0)):
+        start, end = finding.span or (0, 0)
+        if start < at:  # overlaps the span marked before it: the findings list below still names it
+            continue
+        note = html.escape(f"{finding.severity.upper()} {finding.rule_id}: {finding.message}")
+        parts += [html.escape(text[at:start], quote=False),
+                  f'<mark title="{note}">{html.escape(text[start:end], quote=False)}</mark>']
+        at = end
+    return "".join([*parts, html.escape(text[at:], quote=False)])
+
+
+def _item_text(action: dict[str, Any], report: ComplianceReport | None) -> str:
+    """A copy item for the chat: its id, its fields with the findings' spans highlighted, and its findings
+    (severity, rule, message, source)."""
     args = action["args"]
-    lines = [f"**{args['id']}** (revision {args['revision']})", edit_text(action), *action["description"].splitlines()]
-    return "\n".join(lines)
+    spans = [f for f in report.for_item(args["id"]) if f.field and f.span] if report else []
+    fields = [
+        f"{name}: " + _marked(value, [f for f in spans if f.field == name and (f.index or 0) == index])
+        for name, values in args["fields"].items() for index, value in enumerate(values)
+    ]
+    return "\n".join([f"**{args['id']}** (revision {args['revision']})", *fields, *action["description"].splitlines()])
 
 
 def _item_header(action: dict[str, Any]) -> str:
@@ -394,7 +423,8 @@ class Studio:
                                    log="did not finish")
         current = runner.status(self.graph, thread_id)
         if current.stage == "waiting_for_approval":
-            chat += [_say(_item_text(a)) for a in current.items if a["name"] == PUBLISH_COPY]
+            report = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values.get("compliance")
+            chat += [_say(_item_text(a, report)) for a in current.items if a["name"] == PUBLISH_COPY]
         chat.append(_say(_outcome(current) + (_DOWNLOAD if current.stage == "done" else "")))
         asking = thread_id if current.stage in ("waiting_for_clarification", "waiting_for_budget") else None
         waiting = [_preview(a["args"]) for a in current.items if a["name"] == PUBLISH_IMAGE]
