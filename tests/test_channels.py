@@ -55,6 +55,7 @@ def test_unknown_channel_names_allowed_ones() -> None:
         ("launch on Instagram and email", ["instagram_feed", "email"]),
         ("Instagram stories only", ["instagram_story"]),
         ("a tweet, a LinkedIn post and Google Ads", ["linkedin_post", "x_post", "google_rsa"]),
+        ("Instagram stories and a couple of tweets", ["instagram_story", "x_post"]),
         ("banners for the homepage", ["display_300x250", "display_728x90"]),
         ("our Etsy shop listing", ["etsy_listing"]),
         ("newsletter to subscribers", ["email"]),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from PIL import Image
 
 from briefcraft.channels import get_channel
 from briefcraft.tools.export import PACK_FILES
+from briefcraft.ui.cli import main
 
 pytestmark = pytest.mark.llm
 
@@ -178,3 +181,17 @@ def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[
     assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [
         ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "approve", None)
     ]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(capsys: pytest.CaptureFixture[str]) -> None:
+    """`briefcraft ... | head`: the closed pipe is not an internal error."""
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w", buffering=1) as closed:  # line-buffered: the first line meets the closed pipe
+        stdout, sys.stdout = sys.stdout, closed
+        try:
+            code = main(["check", "copy", "The #1 coffee ever!!", "--channel", "x_post"])
+        finally:
+            sys.stdout = stdout
+    assert code == 1
+    assert capsys.readouterr().err == ""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import uuid
 from collections.abc import Sequence
@@ -276,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         print("briefcraft: interrupted; the thread is resumable", file=sys.stderr)
+        return EXIT_INTERNAL
+    except BrokenPipeError:  # the reader went away (`briefcraft status T | head`): nothing left to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
         return EXIT_INTERNAL
     except Exception as error:
         if args.debug:
