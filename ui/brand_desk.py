@@ -5,11 +5,10 @@ Handlers are methods of ``BrandDesk``: Gradio values in, ``agents.brand_kit`` an
 out; every error a user can cause comes back as one "⚠" line and changes nothing. Everyone logged in may read (kit,
 sources, search); only approvers and admins change brand memory (uploads, kit edits).
 
-The desk shares its ``ChromaBrandMemory`` with the graph, and Gradio calls handlers from worker threads at once. Two
-threads opening the embedded store together break chromadb (seen in a browser run: the tab's source list and an
-upload, each opening it first: ``KeyError`` in chromadb's ``SharedSystemClient``), and an upload (read, write, delete
-the stale version) or a kit edit (read, merge, write) racing another loses data. So the desk calls brand memory
-one call at a time. ``brand_tab`` lays the tab out inside the studio's ``gr.Tab``.
+The desk shares its ``ChromaBrandMemory`` with the graph, and Gradio calls handlers from worker threads at once. The
+store opens itself one thread at a time; beyond that, an upload (read, write, delete the stale version) or a kit edit
+(read, merge, write) racing another loses data, so the desk calls brand memory one call at a time. ``brand_tab`` lays
+the tab out inside the studio's ``gr.Tab``.
 """
 
 from __future__ import annotations
