@@ -76,24 +76,26 @@ class RunStatus(BaseModel):
     @property
     def budget_reason(self) -> str | None:
         """Why the thread stopped before going over its budget, while it waits for a higher one."""
-        if self.stage != "waiting_for_budget" or self.request is None:
-            return None
-        return str(self.request["action_requests"][0]["args"]["reason"])
+        args = self._asking("waiting_for_budget")
+        return str(args["reason"]) if args else None
 
     @property
     def limits(self) -> Budget | None:
         """The budget in force, while the thread waits for a higher one."""
-        if self.stage != "waiting_for_budget" or self.request is None:
+        args = self._asking("waiting_for_budget")
+        return Budget.model_validate({name: args[name] for name in Budget.model_fields}) if args else None
+
+    def _asking(self, stage: Stage) -> dict[str, Any] | None:
+        """The args of the pending action while the thread is at ``stage`` (a question or a budget stop)."""
+        if self.stage != stage or self.request is None:
             return None
-        args = self.request["action_requests"][0]["args"]
-        return Budget.model_validate({name: args[name] for name in Budget.model_fields})
+        return dict(self.request["action_requests"][0]["args"])
 
     @property
     def question(self) -> str | None:
         """The clarifying question, while one is pending."""
-        if self.stage != "waiting_for_clarification" or self.request is None:
-            return None
-        return str(self.request["action_requests"][0]["args"]["question"])
+        args = self._asking("waiting_for_clarification")
+        return str(args["question"]) if args else None
 
     @property
     def items(self) -> list[dict[str, Any]]:

@@ -71,11 +71,12 @@ class BrandDesk:
     def __init__(self, settings: Settings, memory: ChromaBrandMemory, viewer: Callable[[gr.Request | None], Viewer],
                  *, chat_model: BaseChatModel | None = None):
         """``viewer`` tells who asks (the studio's ``Studio.viewer``); ``chat_model`` distils kits (default: the
-        model ``settings.llm`` names, built once here)."""
+        model ``settings.llm`` names, built on the first upload, so a studio whose Brand tab is never used never
+        loads a second model)."""
         self.settings = settings
         self.memory = memory
         self.viewer = viewer
-        self.chat_model = chat_model if chat_model is not None else make_chat_model(settings)
+        self.chat_model = chat_model
         self._lock = threading.Lock()  # held around every brand memory call (see the module docstring)
 
     def _changer(self, request: gr.Request | None) -> Viewer:
@@ -102,6 +103,8 @@ class BrandDesk:
                 raise IngestError(f"{len(paths)} files at once; add at most {MAX_FILES} per upload")
             brand_key(brand)
             with self._lock:
+                if self.chat_model is None:
+                    self.chat_model = make_chat_model(self.settings)
                 outcome = ingest(self.memory, self.settings, brand, [(p, p.name) for p in paths], image_role,
                                  model=self.chat_model)
         except BriefcraftError as error:
