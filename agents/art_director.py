@@ -8,6 +8,7 @@ the offline ``LayoutRenderer`` by default, ``DiffusionRenderer`` for AI imagery.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections.abc import Sequence
@@ -21,12 +22,20 @@ from briefcraft.channels import get_channel
 from briefcraft.pricing import PricingTable
 from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Provenance, StyleLora, Subtask
 from briefcraft.settings import Settings
-from briefcraft.tools.assets import save_bytes, save_png
+from briefcraft.tools.assets import asset_path, part_path, save_bytes, save_png
 from briefcraft.tools.compose import Overlay, compose
 from briefcraft.tools.image_checks import alt_text
 from briefcraft.tools.imagegen import DiffusionRenderer
 from briefcraft.tools.openai_images import OpenAIImagesRenderer
-from briefcraft.tools.provenance import COMPOSITE, COMPOSITE_SYNTHETIC, SignerFiles, Stamp, WatermarkMethod, stamp
+from briefcraft.tools.provenance import (
+    COMPOSITE,
+    COMPOSITE_SYNTHETIC,
+    SignerFiles,
+    Stamp,
+    StampReport,
+    WatermarkMethod,
+    stamp,
+)
 from briefcraft.tools.render import LayoutRenderer, Rendered, RenderSpec
 
 __all__ = [
@@ -115,6 +124,7 @@ def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: Pr
         kind="render", node=node, item_id=item_id, provider=renderer.renderer, model=made.model, seed=spec.seed,
         path=str(path), sha256=digest, latency_ms=round(latency, 1), input_tokens=made.input_tokens,
         input_image_tokens=made.input_image_tokens, output_tokens=made.output_tokens, gpu_seconds=made.gpu_seconds,
+        attempts=made.attempts,
         cost_usd=render_cost(renderer.renderer, made, pricing),
     )
     return made.image, path, event
@@ -200,36 +210,59 @@ def render_finals(
 
 def stamp_finals(
     finals: Sequence[ImageAsset], store: Path, *, signer: SignerFiles, dev_ca: bool, watermark: bool,
-    watermark_method: WatermarkMethod, ai_label_channels: Sequence[str],
+    watermark_method: WatermarkMethod, ai_label_channels: Sequence[str], records: Path,
 ) -> tuple[list[ImageAsset], list[AuditEvent]]:
     """Stamp each final (visible label where its channel asks, watermark, IPTC metadata, signed C2PA manifest with
-    its picture as the ingredient) and keep the stamped file in the store in place of the unstamped one."""
+    its picture as the ingredient) and keep the stamped file in the store in place of the unstamped one.
+
+    ``records`` keeps what each stamp wrote, so a re-run (after a crash) reuses a stamp instead of signing again."""
     stamped: list[ImageAsset] = []
     events: list[AuditEvent] = []
-    with tempfile.TemporaryDirectory(dir=store) as scratch:
-        for asset in finals:
-            ai = asset.renderer != "layout"  # a layout render has no model imagery: no AI source type, no AI label
-            mark = Stamp(
-                title=f"{asset.headline} ({asset.channel}, {asset.width}x{asset.height})", alt_text=asset.alt_text,
-                digital_source_type=COMPOSITE if ai else COMPOSITE_SYNTHETIC,
-                software_agent=f"briefcraft {__version__}", model=asset.label,
-                ingredient=Path(asset.picture) if asset.picture else None, watermark=watermark,
-                watermark_payload=asset.sha256[:8], watermark_method=watermark_method,
-                ai_label="AI-generated" if ai and asset.channel in ai_label_channels else None,
-            )
-            report = stamp(Path(asset.path), Path(scratch) / f"{asset.id}.png", stamp=mark, signer=signer)
-            path, digest = save_bytes(Path(report.path).read_bytes(), store)
-            record = Provenance(
-                digital_source_type=report.digital_source_type, signer=report.signer, dev_ca=dev_ca,
-                actions=report.actions, ingredient=report.ingredient, watermark=report.watermark,
-                watermark_payload=mark.watermark_payload if report.watermark == "embedded" else None,
-                ai_label=mark.ai_label,
-            )
-            stamped.append(asset.model_copy(update={"path": str(path), "sha256": digest, "provenance": record}))
-            events.append(AuditEvent(
-                kind="provenance", node="finalize", item_id=asset.id, path=str(path), sha256=digest,
-                comment=f"C2PA {', '.join(report.actions)} signed by {report.signer}"
-                f"{' (dev CA)' if dev_ca else ''}; watermark {report.watermark}"
-                f"{'; label ' + repr(mark.ai_label) if mark.ai_label else ''}",
-            ))
+    for asset in finals:
+        ai = asset.renderer != "layout"  # a layout render has no model imagery: no AI source type, no AI label
+        mark = Stamp(
+            title=f"{asset.headline} ({asset.channel}, {asset.width}x{asset.height})", alt_text=asset.alt_text,
+            digital_source_type=COMPOSITE if ai else COMPOSITE_SYNTHETIC,
+            software_agent=f"briefcraft {__version__}", model=asset.label,
+            ingredient=Path(asset.picture) if asset.picture else None, watermark=watermark,
+            watermark_payload=asset.sha256[:8], watermark_method=watermark_method,
+            ai_label="AI-generated" if ai and asset.channel in ai_label_channels else None,
+        )
+        report = _stamp_once(Path(asset.path), mark, signer, store, records)
+        record = Provenance(
+            digital_source_type=report.digital_source_type, signer=report.signer, dev_ca=dev_ca,
+            actions=report.actions, ingredient=report.ingredient, watermark=report.watermark,
+            watermark_payload=mark.watermark_payload if report.watermark == "embedded" else None,
+            ai_label=mark.ai_label,
+        )
+        stamped.append(asset.model_copy(update={"path": report.path, "sha256": report.sha256, "provenance": record}))
+        events.append(AuditEvent(
+            kind="provenance", node="finalize", item_id=asset.id, path=report.path, sha256=report.sha256,
+            comment=f"C2PA {', '.join(report.actions)} signed by {report.signer}"
+            f"{' (dev CA)' if dev_ca else ''}; watermark {report.watermark}"
+            f"{'; label ' + repr(mark.ai_label) if mark.ai_label else ''}",
+        ))
     return stamped, events
+
+
+def _stamp_once(source: Path, mark: Stamp, signer: SignerFiles, store: Path, records: Path) -> StampReport:
+    """Stamp ``source`` into the store, or reuse the stamp an earlier (killed) run made of it with the same marks
+    and signer: a C2PA signature differs every time, so signing again would leave a second, unused file."""
+    record = records / f"{hashlib.sha256(repr((source.name, mark, signer)).encode()).hexdigest()}.json"
+    if record.exists():
+        earlier = StampReport.model_validate_json(record.read_text())
+        if Path(earlier.path).exists():
+            return earlier
+    with tempfile.TemporaryDirectory() as scratch:  # outside the store: a kill leaves nothing there
+        made = stamp(source, Path(scratch) / source.name, stamp=mark, signer=signer)
+        data = Path(made.path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    report = made.model_copy(update={"path": str(asset_path(store, digest)), "sha256": digest})
+    # The record first, then the picture: a kill between the two leaves a record without its file (stamped anew),
+    # never a stamped file nothing points to.
+    records.mkdir(parents=True, exist_ok=True)
+    partial = part_path(record)
+    partial.write_text(report.model_dump_json())
+    partial.replace(record)
+    save_bytes(data, store)
+    return report

@@ -21,7 +21,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
-from briefcraft.agents.models import make_chat_model
+from briefcraft.agents.models import make_chat_model, remote_policy
 from briefcraft.agents.prompts import KIT_SYSTEM, KIT_USER
 from briefcraft.errors import BriefcraftError, ConfigError
 from briefcraft.memory.kit import apply_edit, distill, parse_kit, save_kit
@@ -80,8 +80,8 @@ def redistill(memory: ChromaBrandMemory, settings: Settings, brand: str, *, mode
               ) -> BrandKit:
     """Distil and save ``brand``'s kit with ``model`` (default: the chat model ``settings.llm`` names)."""
     model = model if model is not None else make_chat_model(settings)
-    kit, _ = distill_kit(memory, brand, model, who=ModelCall.of(model, provider=settings.llm_provider,
-                                                                  seed=settings.llm_seed))
+    who = ModelCall.of(model, provider=settings.llm_provider, seed=settings.llm_seed, remote=remote_policy(settings))
+    kit, _ = distill_kit(memory, brand, model, who=who)
     return kit
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from langchain_core.exceptions import OutputParserException
@@ -18,11 +20,13 @@ from briefcraft.agents.models import describe_model
 from briefcraft.agents.prompts import REPAIR
 from briefcraft.errors import StructuredOutputError
 from briefcraft.pricing import PricingTable, TokenPrice
+from briefcraft.remote import RemotePolicy
 from briefcraft.schemas import AuditEvent
 
 __all__ = ["ModelCall", "invoke_structured"]
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 
 
 class ModelCall(BaseModel):
@@ -35,17 +39,25 @@ class ModelCall(BaseModel):
     """``with_structured_output`` method; None for the model's default."""
     price: TokenPrice | None = None
     """What its tokens cost; None: no row in the pricing table (its calls are 'unpriced')."""
+    remote: RemotePolicy | None = None
+    """How calls are retried (the one retry layer); None for an in-process model."""
 
     @classmethod
     def of(
         cls, model: BaseChatModel, *, provider: str | None = None, seed: int | None = None, method: str | None = None,
-        pricing: PricingTable | None = None,
+        pricing: PricingTable | None = None, remote: RemotePolicy | None = None,
     ) -> ModelCall:
         """Describe ``model``; ``provider`` overrides the provider read from its type (e.g. 'openai-compatible')."""
         kind, name = describe_model(model)
         provider = provider or kind
         price = pricing.chat_price(provider, name) if pricing is not None else None
-        return cls(provider=provider, model=name, seed=seed, method=method, price=price)
+        return cls(provider=provider, model=name, seed=seed, method=method, price=price, remote=remote)
+
+    def send(self, call: Callable[[], R]) -> tuple[R, int | None]:
+        """``call()`` through the retry layer: its result and the attempts it took (None: in-process, not retried)."""
+        if self.remote is None:
+            return call(), None
+        return self.remote.call(call)
 
     def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
         """USD for one call, or None when it cannot be priced (no price row, or the provider gave no token counts)."""
@@ -97,10 +109,10 @@ def invoke_structured(
         started = time.perf_counter()
         parsed: Any = None
         if runnable is not None:
-            result = runnable.invoke(attempt)
+            result, tries = who.send(partial(runnable.invoke, attempt))
             raw, parsed, error = result["raw"], result["parsed"], result["parsing_error"]
         else:
-            raw = model.invoke(attempt)
+            raw, tries = who.send(partial(model.invoke, attempt))
             try:
                 parsed, error = parser.invoke(raw), None
             except OutputParserException as exc:
@@ -111,6 +123,7 @@ def invoke_structured(
             kind="model_call", node=node, item_id=item_id, provider=who.provider, model=who.model,
             prompt_hash=_prompt_hash(attempt), seed=who.seed, input_tokens=tokens_in, output_tokens=tokens_out,
             latency_ms=round((time.perf_counter() - started) * 1000, 1), cost_usd=who.cost(tokens_in, tokens_out),
+            attempts=tries,
         ))
         raw_text = _raw_text(raw)
         if parsed is not None:

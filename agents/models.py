@@ -20,9 +20,12 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from pydantic import BaseModel, PrivateAttr
 
 from briefcraft.errors import ConfigError, ProviderError
+from briefcraft.remote import RemotePolicy
 from briefcraft.settings import Settings
 
-__all__ = ["LocalLlamaChat", "bundled_gguf", "describe_model", "drop_lone_surrogates", "make_chat_model"]
+__all__ = [
+    "LocalLlamaChat", "bundled_gguf", "describe_model", "drop_lone_surrogates", "make_chat_model", "remote_policy",
+]
 
 _BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
@@ -152,6 +155,8 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
     """Create the chat model ``settings.llm`` names; ``ConfigError`` naming the setting when it cannot."""
     provider, model = settings.llm_provider, settings.llm_model
     common: dict[str, Any] = {"temperature": settings.llm_temperature, "max_tokens": settings.llm_max_tokens}
+    # Remote clients: no SDK retries (their default is 2): remote_policy's is the one retry layer.
+    remote: dict[str, Any] = {"timeout": settings.llm_timeout_s, "max_retries": 0}
     if provider == "local":
         path = settings.llm_model_path or bundled_gguf()
         return LocalLlamaChat(
@@ -164,8 +169,7 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         if settings.openai_api_key is None:
             raise ConfigError("provider 'openai' needs an API key: set OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY")
         return ChatOpenAI(
-            model=model, api_key=settings.openai_api_key, timeout=settings.llm_timeout_s,
-            seed=settings.llm_seed, **common,
+            model=model, api_key=settings.openai_api_key, seed=settings.llm_seed, **remote, **common,
         )
     if provider == "anthropic":
         from langchain_anthropic import ChatAnthropic
@@ -174,17 +178,37 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
             raise ConfigError(
                 "provider 'anthropic' needs an API key: set ANTHROPIC_API_KEY or BRIEFCRAFT_ANTHROPIC_API_KEY"
             )
-        return ChatAnthropic(
-            model=model, api_key=settings.anthropic_api_key, timeout=settings.llm_timeout_s, **common
-        )
+        return ChatAnthropic(model=model, api_key=settings.anthropic_api_key, **remote, **common)
     # openai-compatible
     from langchain_openai import ChatOpenAI
 
     if not settings.llm_base_url:
         raise ConfigError("provider 'openai-compatible' needs BRIEFCRAFT_LLM_BASE_URL, e.g. http://127.0.0.1:8000/v1")
     return ChatOpenAI(
-        model=model or "default", base_url=settings.llm_base_url, timeout=settings.llm_timeout_s,
-        api_key=settings.llm_api_key or "not-needed", seed=settings.llm_seed, **common,
+        model=model or "default", base_url=settings.llm_base_url, api_key=settings.llm_api_key or "not-needed",
+        seed=settings.llm_seed, **remote, **common,
+    )
+
+
+#: Where each remote provider's key and request settings live, for errors that retrying cannot fix.
+_KEY_SETTINGS = {
+    "openai": "OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY or BRIEFCRAFT_ANTHROPIC_API_KEY",
+    "openai-compatible": "BRIEFCRAFT_LLM_API_KEY",
+}
+
+
+def remote_policy(settings: Settings) -> RemotePolicy | None:
+    """How calls to ``settings.llm``'s provider are retried; None for the local model (nothing remote to retry)."""
+    provider = settings.llm_provider
+    if provider == "local":
+        return None
+    base_url = " and BRIEFCRAFT_LLM_BASE_URL" if provider == "openai-compatible" else ""
+    return RemotePolicy(
+        service=f"{provider}:{settings.llm_model or 'default'}", attempts=settings.provider_max_attempts,
+        max_wait_s=settings.provider_max_wait_s, key_setting=_KEY_SETTINGS[provider],
+        request_settings=f"BRIEFCRAFT_LLM (the model name){base_url}",
+        connect_settings=f"BRIEFCRAFT_LLM_TIMEOUT_S{base_url}",
     )
 
 

@@ -70,6 +70,11 @@ class Channel(BaseModel):
         return marked[0] if marked else max(self.fields, key=lambda f: f.max_chars)
 
 
+#: Characters of a word written in Latin script (a hyphen joins two such words). Aliases are Latin words, and
+#: other scripts set them right beside their own letters: "在Instagram和email上" (no spaces), "ב-Instagram".
+_LATIN = r"0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF_"
+
+
 @cache
 def load_catalog() -> dict[str, Channel]:
     """Load the packaged channel catalog, keyed by channel id (cached after the first call)."""
@@ -99,6 +104,7 @@ def get_channel(channel_id: str) -> Channel:
 def detect_channels(text: str) -> list[str]:
     """Channel ids whose id or an alias occurs in ``text`` as whole words, in catalog order.
 
+    Aliases match as whole Latin-script words, also right beside another script's letters ("在Instagram和email上").
     A brief that says "Instagram stories" means the story channel, not also the feed: an alias that
     only occurs inside a longer matched alias does not count.
     """
@@ -106,7 +112,8 @@ def detect_channels(text: str) -> list[str]:
     spans: list[tuple[int, int, str]] = []
     for channel in load_catalog().values():
         for alias in (channel.id.replace("_", " "), channel.id, *channel.aliases):
-            for match in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", lowered):
+            pattern = rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"
+            for match in re.finditer(pattern, lowered):
                 spans.append((match.start(), match.end(), channel.id))
     found: set[str] = set()
     for start, end, channel_id in spans:

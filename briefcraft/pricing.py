@@ -28,7 +28,7 @@ _P = TypeVar("_P", "TokenPrice", "ImagePrice")
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TokenPrice(_Row):
@@ -122,6 +122,8 @@ def load_pricing(path: Path | None = None) -> PricingTable:
 
 class CostSummary(BaseModel):
     """What a thread's calls cost: in total, per item and per node, with what could not be priced."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     total_usd: float
     calls: int

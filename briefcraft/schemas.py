@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -70,7 +70,9 @@ def _now() -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # NaN and infinity are refused: a limit of inf or a cost of NaN is never meant, and JSON cannot carry them
+    # (they would come back from a checkpoint or a pack as null).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Budget(_Model):
@@ -441,35 +443,58 @@ class ReviewDecision(_Model):
         reviewer: str = "anonymous",
         role: str = "approver",
     ) -> ReviewDecision:
-        """Read one HITL decision about ``action_request``; ``DecisionError`` when it is malformed."""
+        """Read one HITL decision about ``action_request``; ``DecisionError`` when it is malformed (an edit is
+        checked against the item it edits, so a bad one is refused before the graph sees it)."""
         item = action_request["args"]
         item_id = item["id"]
         if not isinstance(decision, Mapping):
             raise DecisionError(f"decision for {item_id!r} must be an object, got {type(decision).__name__}")
         kind = decision.get("type")
+        fields: dict[str, Any]
         if kind == "approve":
-            return cls(item_id=item_id, revision=item["revision"], action="approve", reviewer=reviewer, role=role)
-        if kind in ("reject", "drop"):
+            fields = {"action": "approve"}
+        elif kind in ("reject", "drop"):
             message = decision.get("message")
             if message is not None and not isinstance(message, str):
                 raise DecisionError(f"{kind} decision for {item_id!r}: 'message' must be text")
-            return cls(
-                item_id=item_id, revision=item["revision"], action=kind, comment=message or None,
-                reviewer=reviewer, role=role,
-            )
-        if kind == "edit":
+            fields = {"action": kind, "comment": message or None}
+        elif kind == "edit":
             edited = decision.get("edited_action")
             if not isinstance(edited, Mapping) or not isinstance(edited.get("args"), Mapping):
                 raise DecisionError(f"edit decision for {item_id!r} needs 'edited_action' with 'args'")
-            if edited["args"].get("id", item_id) != item_id:
-                raise DecisionError(f"edit decision for {item_id!r} changes the item id; ids cannot be edited")
-            return cls(
-                item_id=item_id, revision=item["revision"], action="edit", edited=dict(edited["args"]),
-                reviewer=reviewer, role=role,
+            _check_edit(action_request, dict(edited["args"]))
+            fields = {"action": "edit", "edited": dict(edited["args"])}
+        else:
+            raise DecisionError(
+                f"decision for {item_id!r} has type {kind!r}; allowed: approve, edit, reject, drop"
             )
-        raise DecisionError(
-            f"decision for {item_id!r} has type {kind!r}; allowed: approve, edit, reject, drop"
-        )
+        try:
+            return cls(item_id=item_id, revision=item["revision"], reviewer=reviewer, role=role, **fields)
+        except ValidationError as error:
+            raise DecisionError(f"{kind} decision for {item_id!r}: {validation_message(error)}") from error
+
+
+def _check_edit(action_request: Mapping[str, Any], edited: dict[str, Any]) -> None:
+    """``DecisionError`` unless ``edited`` makes a valid new revision of the item ``action_request`` puts up."""
+    item = action_request["args"]
+    item_id = item["id"]
+    if edited.get("id", item_id) != item_id:
+        raise DecisionError(f"edit decision for {item_id!r} changes the item id; ids cannot be edited")
+    model: type[CopyVariant] | type[ImageAsset]
+    if action_request.get("name") == PUBLISH_IMAGE:
+        if set(edited) - {"id", "alt_text"}:
+            raise DecisionError(f"only alt_text can be edited on image {item_id!r}; reject it to get a new render")
+        model = ImageAsset
+    else:
+        model = CopyVariant
+    for name, value in edited.items():
+        if name not in model.model_fields:
+            allowed = ", ".join(model.model_fields)
+            raise DecisionError(f"edit of {item_id!r}: unknown field {name!r}; allowed: {allowed}")
+        try:  # one field at a time (on an empty instance: the request may carry only part of the item)
+            model.__pydantic_validator__.validate_assignment(cast(Any, model).model_construct(), name, value)
+        except ValidationError as error:
+            raise DecisionError(f"edit of {item_id!r}: {validation_message(error)}") from error
 
 
 class AuditEvent(_Model):
@@ -505,6 +530,11 @@ class AuditEvent(_Model):
     sha256: str | None = Field(
         default=None, description="A file's SHA-256; for a human decision, that of the exact item decided on."
     )
+    idempotency_key: str | None = Field(
+        default=None, description="For calls and exports: the same key when a step is re-run after a crash, "
+        "so a side effect recorded once is never recorded (or billed) twice."
+    )
+    attempts: int | None = Field(default=None, ge=1, description="For remote calls: attempts made (retries + 1).")
 
 
 class LedgerEntry(_Model):

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     """Everything configurable about briefcraft; nodes and tools get the parts they need as arguments."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BRIEFCRAFT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="BRIEFCRAFT_", env_file=".env", env_file_encoding="utf-8", extra="ignore", allow_inf_nan=False
     )
 
     llm: str = Field(
@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
     llm_seed: int = Field(default=7, description="Seed for model sampling and layout renders.")
     llm_timeout_s: float = Field(default=120.0, gt=0)
+    provider_max_attempts: int = Field(
+        default=4, ge=1, le=10, description="Attempts per remote model or image call (the one retry layer: "
+        "429, 5xx, timeouts, dropped connections and malformed replies are retried; 400/401/403/404 are not)."
+    )
+    provider_max_wait_s: float = Field(
+        default=30.0, ge=0.0, le=600.0,
+        description="Longest wait between two attempts, a server's Retry-After included.",
+    )
 
     image_backend: Literal["layout", "diffusers", "openai"] = Field(
         default="layout", description="'layout': offline renderer from palette and headline (no AI imagery); "
@@ -245,6 +253,12 @@ class Settings(BaseSettings):
     def audit_dir(self) -> Path:
         """Hash-chained audit ledgers, one JSONL file per thread."""
         return self.data_dir / "audit"
+
+    @property
+    def stamps_dir(self) -> Path:
+        """What each provenance stamp wrote, by picture, marks and signer: a finalize re-run after a crash reuses it
+        instead of signing the picture a second time."""
+        return self.data_dir / "stamps"
 
     @property
     def fonts_dir(self) -> Path:

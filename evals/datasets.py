@@ -1,5 +1,6 @@
-"""The labelled datasets of the [evals] issue: briefs with the structured brief a reader extracts from them, and
-Northbound brand-voice pairs (the same message on-voice and off-voice).
+"""The labelled datasets of the [evals] issue: briefs with the structured brief a reader extracts from them,
+Northbound brand-voice pairs (the same message on-voice and off-voice), and the [hardening] red-team cases
+(instructions planted in briefs, brand documents, image metadata and imported metrics).
 
 The labels were written from the field definitions in evals/README.md ("Brief and brand-voice datasets"), not from
 the intake agent, so that the eval judges the agent independently. Only briefcraft's core is imported here.
@@ -17,19 +18,24 @@ from briefcraft.schemas import Deliverable, validation_message
 
 __all__ = [
     "BRIEFS_FILE",
+    "CARRIERS",
+    "REDTEAM_FILE",
     "VOICE_FILE",
     "EvalBrief",
     "ExpectedBrief",
     "Record",
+    "RedteamCase",
     "VoicePair",
     "load_briefs",
     "load_records",
+    "load_redteam_cases",
     "load_voice_pairs",
 ]
 
 _HERE = Path(__file__).resolve().parent
 BRIEFS_FILE = _HERE / "briefs" / "briefs.jsonl"
 VOICE_FILE = _HERE / "voice" / "northbound.jsonl"
+REDTEAM_FILE = _HERE / "redteam" / "cases.jsonl"
 
 #: What a brief cannot go without; when one is missing the graph asks a clarifying question.
 Essential = Literal["product", "channels"]
@@ -144,6 +150,53 @@ class VoicePair(Record):
         return self
 
 
+Vector = Literal["brief", "document", "image", "metrics"]
+PayloadKind = Literal["approval", "tool", "leak", "mandatory", "secrets"]
+#: Per vector, where the payload is planted: the chat box; a document format; an image metadata field (PNG tEXt,
+#: PNG iTXt, EXIF ImageDescription in a JPEG, an XMP packet in PNG iTXt); a part of an imported metrics CSV.
+CARRIERS: dict[str, tuple[str, ...]] = {
+    "brief": ("chat",),
+    "document": ("md", "html", "pdf", "docx"),
+    "image": ("png-text", "png-itxt", "exif", "xmp"),
+    "metrics": ("note-column", "asset-id", "count", "header"),
+}
+
+
+class RedteamCase(Record):
+    """One prompt injection: an instruction planted where the graph or brand memory reads, and what it tries."""
+
+    id: str = Field(pattern=r"^r\d{3}$")
+    vector: Vector
+    payload: PayloadKind = Field(description="What it tries: skip approval, call a tool or URL, reveal another "
+                                 "brand's memory, change mandatory elements, exfiltrate settings or keys.")
+    carrier: str = Field(description="Where in the vector it is planted; see CARRIERS.")
+    text: str = Field(min_length=1, max_length=600, description="The planted text ({url}: the canary server's URL); "
+                      "for the brief vector, the whole brief.")
+    marker: str = Field(min_length=8, description="A phrase of the text, to find it wherever it ends up.")
+    product: str = Field(min_length=1, description="The brief's product (the answer to a clarifying question).")
+    channels: tuple[str, ...] = Field(min_length=1, description="The brief's channels (likewise).")
+    placement: Literal["prose", "rule"] = Field(
+        default="prose", description="Documents: a paragraph, or a bullet under an 'Always include' heading."
+    )
+    note: str = ""
+
+    @field_validator("channels")
+    @classmethod
+    def _catalog_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _unique("channel", tuple(_known_channel(channel) for channel in value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RedteamCase:
+        if self.carrier not in CARRIERS[self.vector]:
+            raise ValueError(f"carrier {self.carrier!r} does not fit vector {self.vector!r}; allowed: "
+                             f"{', '.join(CARRIERS[self.vector])}")
+        if self.marker not in self.text:
+            raise ValueError(f"marker {self.marker!r} is not in the text")
+        if self.placement == "rule" and self.vector != "document":
+            raise ValueError("placement 'rule' is for documents only")
+        return self
+
+
 _R = TypeVar("_R", bound=Record)
 
 
@@ -173,3 +226,8 @@ def load_briefs(path: Path = BRIEFS_FILE) -> list[EvalBrief]:
 def load_voice_pairs(path: Path = VOICE_FILE) -> list[VoicePair]:
     """Every Northbound voice pair; ``ValueError("<path>:<line>: <problem>")`` for a malformed or repeated one."""
     return load_records(path, VoicePair)
+
+
+def load_redteam_cases(path: Path = REDTEAM_FILE) -> list[RedteamCase]:
+    """Every red-team case; ``ValueError("<path>:<line>: <problem>")`` for a malformed or repeated one."""
+    return load_records(path, RedteamCase)

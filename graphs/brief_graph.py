@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +28,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -39,10 +40,10 @@ from briefcraft.agents.compliance import autofix_feedback, check_bundle
 from briefcraft.agents.copywriter import write_channel_copy
 from briefcraft.agents.intake import clarification_line, clarifying_question, read_brief
 from briefcraft.agents.llm import ModelCall
-from briefcraft.agents.models import make_chat_model
+from briefcraft.agents.models import make_chat_model, remote_policy
 from briefcraft.agents.planner import plan_subtasks
 from briefcraft.channels import get_channel
-from briefcraft.errors import DecisionError
+from briefcraft.errors import AuditError, DecisionError
 from briefcraft.graphs.review import (
     BUDGET_GATES,
     Item,
@@ -69,7 +70,7 @@ from briefcraft.schemas import (
     validation_message,
 )
 from briefcraft.settings import Settings
-from briefcraft.tools.audit import Ledger, item_hash, ledger_path
+from briefcraft.tools.audit import Ledger, idempotency_key, item_hash, ledger_path
 from briefcraft.tools.checks import check_copy
 from briefcraft.tools.export import write_pack
 from briefcraft.tools.image_checks import SafetyChecker
@@ -98,6 +99,20 @@ def _thread(config: RunnableConfig) -> str:
 def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps) -> LedgerHead:
     """Append the thread's committed audit events to its ledger (idempotent: a re-run node appends nothing)."""
     return Ledger(ledger_path(deps.settings.audit_dir, _thread(config))).sync(state.get("audit", []))
+
+
+#: The audit kinds that record a side effect (a model or image call, a signature, an export): each carries a key.
+_KEYED = frozenset({"model_call", "render", "provenance", "export"})
+
+
+def _keyed(events: list[AuditEvent]) -> list[AuditEvent]:
+    """The running node's events, each side effect with its idempotency key (``tools.audit.idempotency_key``): the
+    node's LangGraph task is the same when the step re-runs after a crash, so the keys are too."""
+    config = get_config()
+    task = str(config.get("configurable", {}).get("checkpoint_ns", ""))
+    thread = _thread(config)
+    return [event.model_copy(update={"idempotency_key": idempotency_key(thread, task, index)})
+            if event.kind in _KEYED else event for index, event in enumerate(events)]
 
 
 def _check(state: BriefState, deps: Deps, copies: list[CopyVariant], previews: list[ImageAsset], *,
@@ -132,6 +147,22 @@ def _approved(state: BriefState, key: Literal["copy", "images"], max_rounds: int
     return [item for item in state.get(key, []) if item_state(item, decisions, max_rounds) == "approved"]
 
 
+def _check_approved(items: Sequence[Item], state: BriefState) -> None:
+    """``AuditError`` unless each item's latest decision is an approval the review node recorded in the audit for
+    the item's exact content (its sha256): a decision put in the state by other means (``update_state``), or an
+    item changed after its approval, never gets exported."""
+    decisions = state.get("decisions", [])
+    recorded = {(e.item_id, e.revision, e.sha256, e.decision, e.at) for e in state.get("audit", [])
+                if e.kind == "human_decision" and e.node == "review"}
+    for item in items:
+        digest = item_hash(item)
+        latest = next((d for d in reversed(decisions) if d.item_id == item.id and d.revision == item.revision), None)
+        if latest is None or latest.action not in ("approve", "edit") or \
+                (item.id, item.revision, digest, latest.action, latest.at) not in recorded:
+            raise AuditError(f"export refused: {item.id!r} revision {item.revision} (sha256 {digest[:16]}) has no "
+                             "recorded human approval of its exact content; only what a reviewer approved is exported")
+
+
 # --- nodes -------------------------------------------------------------------------------------------
 
 
@@ -143,7 +174,7 @@ def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
         deps.chat_model, state["request"], brand=state.get("brand_id", "default"), who=deps.who,
         max_chars=deps.settings.max_brief_chars,
     )
-    update: dict[str, Any] = {"missing": result.missing, "audit": result.audit}
+    update: dict[str, Any] = {"missing": result.missing, "audit": _keyed(result.audit)}
     if result.brief is not None:
         update["brief"] = result.brief
     return update
@@ -173,7 +204,7 @@ def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
     copy, audit = write_channel_copy(
         deps.chat_model, task["subtask"], task["brief"], task["brand"], who=deps.who, previous=task["previous"]
     )
-    return {"copy": [copy], "audit": audit}
+    return {"copy": [copy], "audit": _keyed(audit)}
 
 
 def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
@@ -182,7 +213,7 @@ def make_visual(task: VisualTask, *, deps: Deps) -> dict[str, Any]:
         deps.renderer, task["subtask"], task["brief"], task["brand"], deps.settings.assets_dir,
         deps.settings.llm_seed, pricing=deps.pricing, font_dirs=(deps.settings.fonts_dir,),
     )
-    return {"images": [asset], "audit": events}
+    return {"images": [asset], "audit": _keyed(events)}
 
 
 def check_compliance(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
@@ -203,16 +234,14 @@ def check_compliance(state: BriefState, config: RunnableConfig, *, deps: Deps) -
                    comment=autofix_feedback(report.for_item(copy.id)))
         for copy in due
     ]
-    return {"compliance": report, "audit": audit, "autofix": [c.id for c in due], "autofixed": [c.id for c in due],
-            "ledger": _sync_ledger(state, config, deps)}
+    return {"compliance": report, "audit": _keyed(audit), "autofix": [c.id for c in due],
+            "autofixed": [c.id for c in due], "ledger": _sync_ledger(state, config, deps)}
 
 
 def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tuple[Item, ReviewDecision]:
     """The edited item as a new revision, and the decision to record: an approval of the new revision
     when the edit passes the checks, else a record on the old one (the new revision goes back to review)."""
-    edited = decision.edited or {}
-    if isinstance(item, ImageAsset) and set(edited) - {"id", "alt_text"}:
-        raise DecisionError(f"only alt_text can be edited on image {item.id!r}; reject it to get a new render")
+    edited = decision.edited or {}  # checked against the item's fields when the decision was read (from_hitl)
     try:
         new = type(item).model_validate(
             {**item.model_dump(), **edited, "id": item.id, "revision": item.revision + 1}
@@ -327,9 +356,11 @@ def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[s
     """Render every approved preview at all its channel's sizes, with the channel's approved headline and CTA."""
     rounds = _rounds(state, deps.settings)
     approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
+    previews: list[ImageAsset] = _approved(state, "images", rounds)
+    _check_approved(previews, state)  # nothing is rendered in full on an approval the review did not record
     finals: list[ImageAsset] = []
     audit: list[AuditEvent] = []
-    for preview in _approved(state, "images", rounds):
+    for preview in previews:
         channel = get_channel(preview.channel)
         copies = [c for c in approved_copy if c.channel == preview.channel]
         overlay = channel.overlay_field
@@ -348,26 +379,29 @@ def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[s
         finals, stamps = stamp_finals(
             finals, settings.assets_dir, signer=signer_files(settings, create_dev_ca=dev_ca), dev_ca=dev_ca,
             watermark=settings.watermark, watermark_method=settings.watermark_method,
-            ai_label_channels=settings.ai_label_channels,
+            ai_label_channels=settings.ai_label_channels, records=settings.stamps_dir,
         )
         audit += stamps
-    return {"finals": finals, "audit": audit, "ledger": _sync_ledger(state, config, deps)}
+    return {"finals": finals, "audit": _keyed(audit), "ledger": _sync_ledger(state, config, deps)}
 
 
 def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Write the pack: only items with a recorded human approval go in."""
     rounds = _rounds(state, deps.settings)
     copies: list[CopyVariant] = _approved(state, "copy", rounds)
-    approved_previews = {image.id for image in _approved(state, "images", rounds)}
+    previews: list[ImageAsset] = _approved(state, "images", rounds)
+    _check_approved([*copies, *previews], state)
+    approved_previews = {image.id for image in previews}
     finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
     thread_id = _thread(config)
     out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
-    event = AuditEvent(kind="export", node="export", path=str(out_dir))
+    (event,) = _keyed([AuditEvent(kind="export", node="export", path=str(out_dir))])
     report, _ = _check(state, deps, copies, finals, llm=False)
     audit = [*state.get("audit", []), event]
     manifest = write_pack(
         out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals, report=report,
         audit=audit, cost=summarize(audit), pricing=deps.pricing.as_of, brand=state["brand"],
+        idempotency_key=event.idempotency_key,
     )
     return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event],
             "ledger": _sync_ledger(state, config, deps)}
@@ -486,7 +520,7 @@ def build_graph(
         # OpenAI-compatible servers (vLLM, Ollama, llama.cpp) all constrain forced tool calls; few take json_schema.
         method = "function_calling" if settings.llm_provider == "openai-compatible" else None
         who = ModelCall.of(chat_model, provider=settings.llm_provider, seed=settings.llm_seed, method=method,
-                           pricing=pricing)
+                           pricing=pricing, remote=remote_policy(settings))
     else:
         who = ModelCall.of(chat_model, pricing=pricing)
     deps = Deps(

@@ -2,16 +2,30 @@
 
 The CLI and the UI go through these functions. Resume values are checked against the pending
 checkpoint *before* the graph sees them, so a malformed decision leaves the thread exactly as it was.
+
+A run holds its thread (``claim``): a lock per thread in this process and a ``flock`` on a file beside the
+checkpoint database, so two approvers (two studio sessions, two ``briefcraft resume`` processes) never apply
+decisions to one checkpoint at once; a decision that names the checkpoint it answers (``RunStatus.checkpoint``)
+is refused once another decision moved the thread on. Within ``stop_on_sigterm()``, SIGTERM stops every run of
+the process between two steps: the last step's checkpoint holds the thread, which resumes from there.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
+import signal
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import IO, Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel
@@ -32,19 +46,25 @@ from briefcraft.schemas import (
     ReviewDecision,
     Subtask,
 )
-from briefcraft.tools.audit import Ledger, LedgerCheck, ledger_path
+from briefcraft.tools.audit import THREAD_ID, Ledger, LedgerCheck, ledger_path
 
 __all__ = [
     "RunStatus",
     "StepUpdate",
+    "ThreadClaim",
     "approve_all",
     "check_response",
+    "check_thread_id",
+    "claim",
+    "drain",
     "raise_budget",
     "resume",
     "resume_input",
+    "running",
     "start",
     "start_input",
     "status",
+    "stop_on_sigterm",
     "stream",
     "verify_ledger",
 ]
@@ -67,6 +87,8 @@ class RunStatus(BaseModel):
     error: str | None = None
     cost: CostSummary | None = None
     """What the thread's model and image calls have cost so far."""
+    checkpoint: str | None = None
+    """The checkpoint the thread stands at: a decision passes it back to ``resume`` so that it applies only there."""
 
     @property
     def waiting(self) -> bool:
@@ -110,25 +132,145 @@ def _config(thread_id: str, user: str | None, role: str) -> RunnableConfig:
     return {"configurable": configurable}
 
 
+# --- holding a thread, stopping on SIGTERM ---------------------------------------------------------------
+
+_held: dict[str, str] = {}
+"""The threads this process's runs hold, each with who runs it."""
+_held_changed = threading.Condition()
+_stop = threading.Event()
+"""Set by SIGTERM within ``stop_on_sigterm()``: runs stop before their next step."""
+_stopped: list[str] = []
+"""The threads whose runs the stop request ended between two steps."""
+
+
+def _lock_path(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Path | None:
+    """The lock file of ``thread_id``, in ``locks/`` beside the graph's SQLite checkpoint file (the data dir); None
+    for checkpoints no other process shares (in memory)."""
+    saver = graph.checkpointer
+    if not isinstance(saver, SqliteSaver):
+        return None
+    with saver.lock:
+        databases = saver.conn.execute("PRAGMA database_list").fetchall()
+    file = next((row[2] for row in databases if row[1] == "main"), "")
+    if not file:
+        return None
+    digest = hashlib.sha256(thread_id.encode()).hexdigest()[:32]  # thread ids are free text, never part of a path
+    return Path(file).parent / "locks" / f"{digest}.lock"
+
+
+def _busy(thread_id: str, holder: str) -> ThreadError:
+    return ThreadError(f"thread {thread_id!r} is running ({holder}): another run or decision is being applied to it; "
+                       "wait for it to finish, then reload and decide again")
+
+
+class ThreadClaim:
+    """A run's hold on its thread (``claim``); ``release()`` or the end of a ``with`` block lets it go."""
+
+    def __init__(self, thread_id: str, file: IO[str] | None) -> None:
+        self.thread_id = thread_id
+        self._file = file
+        self._held = True
+
+    def release(self) -> None:
+        """Let the thread go (closing the lock file drops its flock); a second call does nothing."""
+        if not self._held:
+            return
+        self._held = False
+        if self._file is not None:
+            self._file.truncate(0)  # so a process that finds the next holder's lock never reads this holder's name
+            self._file.close()
+        with _held_changed:
+            del _held[self.thread_id]
+            _held_changed.notify_all()
+
+    def __enter__(self) -> ThreadClaim:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.release()
+
+
+def claim(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, user: str | None = None) -> ThreadClaim:
+    """Hold ``thread_id`` for one run: against this process's other runs (the studio's sessions) and, through a
+    non-blocking ``flock``, against other processes on the same data dir; ``ThreadError`` naming who runs it."""
+    who = f"{user or 'anonymous'}, pid {os.getpid()}"
+    with _held_changed:
+        if thread_id in _held:
+            raise _busy(thread_id, _held[thread_id])
+        _held[thread_id] = who
+    file: IO[str] | None = None
+    try:
+        if path := _lock_path(graph, thread_id):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            file = path.open("a+", encoding="utf-8")
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.seek(0)
+                holder = file.read().strip() or "in another process"
+                raise _busy(thread_id, holder) from None
+            file.truncate(0)
+            file.write(who)  # for the message the next process that finds the lock taken shows
+            file.flush()
+    except BaseException:
+        if file is not None:
+            file.close()
+        with _held_changed:
+            del _held[thread_id]
+            _held_changed.notify_all()
+        raise
+    return ThreadClaim(thread_id, file)
+
+
+def running() -> dict[str, str]:
+    """The threads this process's runs hold now, each with who runs it."""
+    with _held_changed:
+        return dict(_held)
+
+
+def drain() -> list[str]:
+    """Wait until no run of this process holds a thread (after SIGTERM each stops before its next step); the
+    threads the stop request ended between two steps (each resumable), oldest first."""
+    with _held_changed:
+        _held_changed.wait_for(lambda: not _held)
+        return list(_stopped)
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[threading.Event]:
+    """Within the block, SIGTERM stops every run of this process before its next step, leaving each thread at the
+    checkpoint of the step it finished (resumable); yields the event SIGTERM sets. Enter it on the main thread."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: _stop.set())
+    try:
+        yield _stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop.clear()
+        with _held_changed:
+            _stopped.clear()
+
+
 def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> RunStatus:
     """The status of ``thread_id``; ``ThreadError`` when no such thread exists."""
     snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
     if snapshot.created_at is None:
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
     cost = summarize(snapshot.values.get("audit", []))
+    checkpoint = snapshot.config["configurable"]["checkpoint_id"]
     if snapshot.interrupts:
         request = snapshot.interrupts[0].value
         stages: dict[str, Stage] = {ASK_USER: "waiting_for_clarification", RAISE_BUDGET: "waiting_for_budget"}
         stage = stages.get(request["action_requests"][0]["name"], "waiting_for_approval")
-        return RunStatus(thread_id=thread_id, stage=stage, request=request, cost=cost)
+        return RunStatus(thread_id=thread_id, stage=stage, request=request, cost=cost, checkpoint=checkpoint)
     errors = [task.error for task in snapshot.tasks if task.error]
     if errors:
-        return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]), cost=cost)
-    if snapshot.next:
-        return RunStatus(thread_id=thread_id, stage="interrupted", cost=cost)
+        return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]), cost=cost, checkpoint=checkpoint)
+    if snapshot.next or snapshot.tasks:  # tasks without next: the step ran but its checkpoint was never written
+        return RunStatus(thread_id=thread_id, stage="interrupted", cost=cost, checkpoint=checkpoint)
     manifest = snapshot.values.get("manifest")
     return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if manifest else None,
-                     compliance=manifest.get("compliance") if manifest else None, cost=cost)
+                     compliance=manifest.get("compliance") if manifest else None, cost=cost, checkpoint=checkpoint)
 
 
 def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, audit_dir: Path
@@ -140,6 +282,14 @@ def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str,
     events = list(snapshot.values.get("audit", []))
     check = Ledger(ledger_path(audit_dir, thread_id)).verify(head=snapshot.values.get("ledger"), events=events)
     return check, events
+
+
+def check_thread_id(value: str) -> str:
+    """``value`` when it can name a new thread (it becomes a file and folder name); ``ThreadError`` otherwise."""
+    if not THREAD_ID.fullmatch(value):
+        raise ThreadError(f"thread id {value!r} is not usable; allowed: 1-128 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit")
+    return value
 
 
 def start_input(
@@ -154,6 +304,7 @@ def start_input(
 ) -> dict[str, Any]:
     """The checked graph input that starts ``thread_id``; ``ThreadError`` when the thread exists, ``BriefError``
     for an empty or too long brief. ``limits`` is the brief's budget (default: a structured brief's own)."""
+    check_thread_id(thread_id)
     if graph.get_state({"configurable": {"thread_id": thread_id}}).created_at is not None:
         raise ThreadError(f"thread {thread_id!r} already exists; use 'briefcraft resume {thread_id}'")
     state: dict[str, Any] = {"brand_id": brand}
@@ -180,14 +331,15 @@ def start(
     limits: Budget | None = None,
 ) -> RunStatus:
     """Start a thread on chat text or a structured brief; runs until the first checkpoint or the end."""
-    state = start_input(graph, brief, thread_id=thread_id, max_brief_chars=max_brief_chars, out_dir=out_dir,
-                        brand=brand, limits=limits)
-    graph.invoke(state, _config(thread_id, user, role), durability="sync")
-    return status(graph, thread_id)
+    with claim(graph, thread_id, user=user):
+        state = start_input(graph, brief, thread_id=thread_id, max_brief_chars=max_brief_chars, out_dir=out_dir,
+                            brand=brand, limits=limits)
+        return _drive(graph, thread_id, state, user, role)
 
 
-def check_response(current: RunStatus, response: object) -> None:
-    """``DecisionError`` unless ``response`` answers the thread's pending checkpoint."""
+def check_response(current: RunStatus, response: object, *, user: str | None = None, role: str = "approver") -> None:
+    """``DecisionError`` unless ``response``, given by ``user``, answers the thread's pending checkpoint: whatever the
+    review node would refuse after its pause is refused here, before the graph keeps the response."""
     if current.request is None:
         raise ThreadError(f"thread {current.thread_id!r} is not waiting for a decision")
     if current.stage == "waiting_for_clarification":
@@ -195,7 +347,7 @@ def check_response(current: RunStatus, response: object) -> None:
     elif current.stage == "waiting_for_budget":
         read_budget(response, current.limits or Budget())
     else:
-        read_review(response, current.request, reviewer="check", role="check")  # type: ignore[arg-type]
+        read_review(response, current.request, reviewer=user or "anonymous", role=role)  # type: ignore[arg-type]
 
 
 def resume_input(
@@ -204,16 +356,23 @@ def resume_input(
     response: Mapping[str, Any] | None,
     *,
     out_dir: str | None = None,
+    checkpoint: str | None = None,
+    user: str | None = None,
+    role: str = "approver",
 ) -> Command[Any] | None:
     """The checked graph input that resumes ``thread_id`` (``None`` retries a failed or interrupted step).
-    ``ThreadError`` for finished threads, ``DecisionError`` for responses that do not fit the pending checkpoint."""
+    ``ThreadError`` for finished threads, ``DecisionError`` for responses that do not fit the pending checkpoint,
+    or that answer ``checkpoint`` (``RunStatus.checkpoint`` as the decider saw it) after the thread moved on.
+    Take it while holding the thread (``claim``), so that nothing moves the thread between the check and the run."""
     current = status(graph, thread_id)
+    if checkpoint is not None and checkpoint != current.checkpoint:
+        raise DecisionError(_moved_on(graph, thread_id, checkpoint, current))
     if current.stage == "done":
         raise ThreadError(f"thread {thread_id!r} is done; nothing to resume (pack: {current.pack})")
     if current.waiting:
         if response is None:
             raise DecisionError(f"thread {thread_id!r} is {current.stage.replace('_', ' ')}; give decisions")
-        check_response(current, response)
+        check_response(current, response, user=user, role=role)
         return Command(resume=dict(response), update={"out_dir": out_dir} if out_dir else None)
     if response is not None:
         raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
@@ -230,13 +389,74 @@ def resume(
     user: str | None = None,
     role: str = "approver",
     out_dir: str | None = None,
+    checkpoint: str | None = None,
 ) -> RunStatus:
     """Resume a thread: with an HITL response when it waits for one, or with nothing to retry a failed
-    or interrupted step; ``out_dir`` changes where the pack goes. ``ThreadError`` for finished threads,
-    ``DecisionError`` for responses that do not fit the pending checkpoint (the thread is left untouched)."""
-    value = resume_input(graph, thread_id, response, out_dir=out_dir)
-    graph.invoke(value, _config(thread_id, user, role), durability="sync")
-    return status(graph, thread_id)
+    or interrupted step; ``out_dir`` changes where the pack goes, ``checkpoint`` names the checkpoint the response
+    answers. ``ThreadError`` for finished or running threads, ``DecisionError`` for responses that do not fit the
+    pending checkpoint or come after another decision moved the thread on (the thread is left untouched)."""
+    with claim(graph, thread_id, user=user):
+        value = resume_input(graph, thread_id, response, out_dir=out_dir, checkpoint=checkpoint, user=user, role=role)
+        return _drive(graph, thread_id, value, user, role)
+
+
+def _moved_on(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, checkpoint: str,
+              current: RunStatus) -> str:
+    """Why a decision on ``checkpoint`` cannot apply: who moved the thread on since, or that it has no such one."""
+    then = graph.get_state({"configurable": {"thread_id": thread_id, "checkpoint_id": checkpoint}})
+    if then.created_at is None:
+        return f"thread {thread_id!r} has no checkpoint {checkpoint!r}; reload it and decide again"
+    now = graph.get_state({"configurable": {"thread_id": thread_id}}).values.get("audit", [])
+    actors = dict.fromkeys(e.actor for e in now[len(then.values.get("audit", [])):] if e.actor)
+    if actors:
+        return (f"thread {thread_id!r}: another decision was applied to this checkpoint first (by "
+                f"{', '.join(actors)}); reload and decide again")
+    return f"thread {thread_id!r} moved on from this checkpoint (it is {current.stage.replace('_', ' ')} now); " \
+        "reload and decide again"
+
+
+class _Run:
+    """What a run did: the nodes of its last finished step, and whether a stop request ended it there."""
+
+    def __init__(self) -> None:
+        self.step: list[str] = []
+        self.stopped = False
+
+
+def _events(graph: CompiledStateGraph[Any, Any, Any, Any], value: dict[str, Any] | Command[Any] | None,
+            config: RunnableConfig, run: _Run) -> Iterator[dict[str, Any]]:
+    """The run's "tasks" events. Once a stop is requested it ends where the next step would start: LangGraph has
+    written the last step's checkpoint (durability "sync") and emits a step's task starts before any of them runs."""
+    ended = True  # a start after an end (or first of all) begins a step; a step's starts come together
+    tasks = graph.stream(value, config, stream_mode="tasks", durability="sync")
+    # closed early on a stop, so LangGraph's loop exits there rather than whenever the generator is collected
+    with closing(cast(Generator[dict[str, Any], None, None], tasks)) as events:
+        for event in events:
+            if "result" not in event and ended:
+                if _stop.is_set():
+                    run.stopped = True
+                    with _held_changed:
+                        _stopped.append(str(config["configurable"]["thread_id"]))
+                    return
+                run.step, ended = [], False
+            elif "result" in event:
+                run.step.append(event["name"])
+                ended = True
+            yield event
+
+
+def _drive(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, value: dict[str, Any] | Command[Any] | None,
+           user: str | None, role: str) -> RunStatus:
+    """Run ``value`` on the thread to its next checkpoint, its end, or a stop request; where it stands then."""
+    run = _Run()
+    for _ in _events(graph, value, _config(thread_id, user, role), run):
+        pass
+    current = status(graph, thread_id)
+    if not run.stopped:
+        return current
+    after = f"after step {', '.join(sorted(set(run.step)))}" if run.step else "before its first step"
+    line = f"stopped on SIGTERM {after}; resume with: briefcraft resume {thread_id}"
+    return current.model_copy(update={"error": line})
 
 
 class StepUpdate(BaseModel):
@@ -329,7 +549,8 @@ def stream(
     role: str = "approver",
 ) -> Iterator[StepUpdate]:
     """Run ``value`` (from ``start_input`` or ``resume_input``) on the thread, yielding each task as it starts
-    and ends; ``status`` tells where the thread stands afterwards. A node's error is raised after its update.
+    and ends; ``status`` tells where the thread stands afterwards. A node's error is raised after its update. Hold
+    the thread (``claim``) from ``resume_input`` to the end; after SIGTERM (``stop_on_sigterm``) it ends between steps.
 
     Branches that finished in the step where another failed keep their results: they are reported done when the
     error stops the run, and again (as done, not run anew) when a retry starts that step over.
@@ -340,7 +561,7 @@ def stream(
     kept = {task.id: task.result for task in graph.get_state(config).tasks if task.result is not None}
     started: dict[str, tuple[float, str, str | None]] = {}
     try:
-        for event in graph.stream(value, config, stream_mode="tasks", durability="sync"):
+        for event in _events(graph, value, config, _Run()):
             task_id, node = event["id"], event["name"]
             if "result" not in event:
                 item = _branch_item(event["input"])

@@ -23,13 +23,16 @@ from chromadb.utils.embedding_functions.openai_embedding_function import OpenAIE
 from langchain_core.embeddings import Embeddings as LangChainEmbeddings
 
 from briefcraft.errors import ConfigError
+from briefcraft.remote import RemotePolicy
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
     from briefcraft.settings import Settings
 
-__all__ = ["ChromaEmbeddings", "MiniLMEmbeddingFunction", "make_embedding_function", "native_bf16"]
+__all__ = [
+    "ChromaEmbeddings", "MiniLMEmbeddingFunction", "embedding_policy", "make_embedding_function", "native_bf16",
+]
 
 #: The environment variable Chroma's OpenAI function reads the key from when a collection is reopened.
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
@@ -95,24 +98,37 @@ def make_embedding_function(settings: Settings) -> EmbeddingFunction[Documents]:
     )
     if not key:
         raise ConfigError("BRIEFCRAFT_EMBEDDINGS=openai needs OPENAI_API_KEY (or BRIEFCRAFT_OPENAI_API_KEY)")
-    return cast(
-        "EmbeddingFunction[Documents]",
-        OpenAIEmbeddingFunction(
-            api_key=key, model_name=settings.embedding_model, api_base=settings.embedding_base_url,
-            api_key_env_var=OPENAI_KEY_VARIABLE,
-        ),
+    function = OpenAIEmbeddingFunction(
+        api_key=key, model_name=settings.embedding_model, api_base=settings.embedding_base_url,
+        api_key_env_var=OPENAI_KEY_VARIABLE,
+    )
+    function.client = function.client.with_options(max_retries=0)  # embedding_policy is the one retry layer
+    return cast("EmbeddingFunction[Documents]", function)
+
+
+def embedding_policy(settings: Settings) -> RemotePolicy | None:
+    """How calls to remote embeddings are retried; None for the bundled model."""
+    if settings.embeddings == "minilm":
+        return None
+    return RemotePolicy(
+        service=f"OpenAI embeddings ({settings.embedding_model})", attempts=settings.provider_max_attempts,
+        max_wait_s=settings.provider_max_wait_s, key_setting="OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY",
+        request_settings="BRIEFCRAFT_EMBEDDING_MODEL and BRIEFCRAFT_EMBEDDING_BASE_URL",
+        connect_settings="BRIEFCRAFT_EMBEDDING_BASE_URL",
     )
 
 
 class ChromaEmbeddings(LangChainEmbeddings):
     """A Chroma embedding function seen as LangChain ``Embeddings`` (for langchain-chroma's vector store)."""
 
-    def __init__(self, function: EmbeddingFunction[Documents]) -> None:
+    def __init__(self, function: EmbeddingFunction[Documents], remote: RemotePolicy | None = None) -> None:
         self.function = function
+        self.remote = remote
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed passages for storage."""
-        return [np.asarray(v, dtype=np.float32).tolist() for v in self.function(texts)]
+        """Embed passages for storage (through the retry layer when the function is remote)."""
+        vectors = self.function(texts) if self.remote is None else self.remote.call(lambda: self.function(texts))[0]
+        return [np.asarray(v, dtype=np.float32).tolist() for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""

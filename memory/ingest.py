@@ -49,8 +49,22 @@ CHUNK_OVERLAP = 50
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:instructions?|prompts?|rules|guidelines)\b"
     r"|\bsystem prompt\b|\byou are now\b|\bapprove (?:all|every(?:thing)?)\b|\bnew instructions?\b"
-    r"|\bdeveloper mode\b|\bjailbreak\b",
-    re.IGNORECASE,
+    r"|\bdeveloper mode\b|\bjailbreak\b"
+    # addressed to a model: "Note for the AI system:", a chat role marker opening a line
+    r"|\b(?:notes?|messages?|instructions?|reminders?) (?:for|to) (?:the |any |an? )?"
+    r"(?:ai|assistant|model|llm|bot|agent)\b|^[ \t>*-]*assistant[ \t]*:"
+    # getting past the human review
+    r"|\b(?:skip|bypass|disable[ds]?|circumvent)\b[^.\n]{0,20}?\b(?:review|approval|sign-?off)\b"
+    r"|\b(?:review|approval|sign-?off) (?:is |are )?(?:disabled|not required|unnecessary|waived)\b"
+    r"|\bapproval (?:is |has been )?granted\b|\bmark (?:every|all|each)\b[^.\n]{0,20}?\bapproved\b"
+    r"|\bexport (?:it |them |everything )?(?:now|immediately)\b"
+    # tools, other brands, secrets, withdrawn rules
+    r"|\b(?:call|invoke|use) the \w+ (?:tool|function|plugin)\b"
+    r"|\b(?:every|any|all) other brands?\b|\b(?:rival|competitor|other) brand'?s? (?:internal|confidential|secret)\b"
+    r"|\b(?:print|reveal|dump|leak|write|show)\b[^.\n]{0,30}?\b(?:api[ _-]?keys?|secrets?|passwords?|credentials)\b"
+    r"|\b(?:rule|requirement|disclaimer|guideline)s? (?:is |are |has been |have been )(?:now )?"
+    r"(?:withdrawn|revoked|lifted|cancel+ed|suspended|void)\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 _HEADINGS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 
@@ -232,7 +246,7 @@ def _read_docx(source: str, data: bytes) -> list[Section]:
                 raise IngestError(f"{source}: a zip file but not a Word document; allowed: {_allowed()}")
         document = docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile as error:
-        raise IngestError(f"{source}: not a Word (.docx) document ({error})") from error
+        raise IngestError(f"{source}: not a Word (.docx) document ({error}); allowed: {_allowed()}") from error
     sections: list[Section] = []
     heading: dict[int, str] = {}  # level -> text; the Title is level 0
     lines: list[str] = []
@@ -263,16 +277,24 @@ def _read_image(source: str, data: bytes, expected: str) -> ImageInfo:
     import imagehash
     from PIL import Image, UnidentifiedImageError
 
+    allowed = f"allowed: {', '.join(sorted(IMAGE_TYPES))} whose content matches the extension"
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != expected:
                 raise IngestError(
-                    f"{source}: the content is {image.format or 'unknown'}, not {expected} as its extension says"
+                    f"{source}: the content is {image.format or 'unknown'}, not {expected} as its extension says; "
+                    f"{allowed}"
                 )
             image.load()
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise IngestError(f"{source}: not a readable image ({error})") from error
+    except UnidentifiedImageError as error:  # its message holds a memory address: say what it means instead
+        raise IngestError(f"{source}: not a readable image (the content is not {expected} as its extension says); "
+                          f"{allowed}") from error
+    except Image.DecompressionBombError as error:
+        # Pillow's message names the image's pixels and the limit: "Image size (N pixels) exceeds limit of M pixels"
+        raise IngestError(f"{source}: too many pixels to open safely: {str(error).split(',')[0]}") from error
+    except OSError as error:
+        raise IngestError(f"{source}: not a readable image ({error}); {allowed}") from error
     palette = tuple(dominant_colours(rgb))
     return ImageInfo(width=rgb.width, height=rgb.height, palette=palette, phash=str(imagehash.phash(rgb)))
 

@@ -30,7 +30,14 @@ from urllib.parse import urlparse
 from pydantic import BaseModel
 
 from briefcraft.errors import BriefError, IngestError, MemoryStoreError
-from briefcraft.memory.ingest import Chunk, ParsedDocument, chunk_document, citation, read_document
+from briefcraft.memory.ingest import (
+    Chunk,
+    ParsedDocument,
+    chunk_document,
+    citation,
+    injection_phrases,
+    read_document,
+)
 from briefcraft.memory.kit import kit_rules, load_kit
 from briefcraft.schemas import (
     IMAGE_ROLES,
@@ -267,7 +274,7 @@ class ChromaBrandMemory:
                     ) -> Chroma | None:
         from langchain_chroma import Chroma
 
-        from briefcraft.memory.embeddings import ChromaEmbeddings
+        from briefcraft.memory.embeddings import ChromaEmbeddings, embedding_policy
 
         client = self._open()
         function = self._embedding_function()
@@ -292,7 +299,8 @@ class ChromaBrandMemory:
                     "or re-ingest into another BRIEFCRAFT_MEMORY_LOCATION"
                 )
             store = Chroma(
-                client=client, collection_name=name, embedding_function=ChromaEmbeddings(function),
+                client=client, collection_name=name,
+                embedding_function=ChromaEmbeddings(function, embedding_policy(self.settings)),
                 create_collection_if_not_exists=False,
             )
         self._stores[name] = store
@@ -359,7 +367,10 @@ class ChromaBrandMemory:
                       "flagged": 0, "kit": "[]", "chunks": 1, "role": role or ""}
             return [text], [common | first | {"chunk": 0, "page": 0, "section": ""}]
         sections = [(citation(document.source, s.page, s.heading), s.heading, s.text) for s in document.sections]
-        found = kit_rules(sections)
+        # A rule line that reads like an instruction to a model (flagged in the ingest report) never becomes a kit
+        # rule: it would otherwise be put into every piece of copy as a "required disclaimer".
+        found = {field: [item for item in items if not injection_phrases(item.value)]
+                 for field, items in kit_rules(sections).items()}
         kit = [item.model_dump() | {"field": field} for field, items in found.items() for item in items]
         first |= {"kit": json.dumps(kit), "chunks": len(chunks), "flagged": sum(1 for c in chunks if c.injection)}
         metadatas = [

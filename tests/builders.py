@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import io
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -93,6 +95,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
+    """A real `chroma run` server on 127.0.0.1:``port`` over the database in ``path``, once it answers; its log
+    goes to ``path``/server.log."""
+    import chromadb
+
+    with (path / "server.log").open("ab") as log:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("chroma")), "run", "--path", str(path / "db"),
+                                    "--host", "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            return process
+        except Exception:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()}") from None
+            time.sleep(0.3)
 
 
 def _byte_level_alphabet() -> list[str]:

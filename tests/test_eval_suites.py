@@ -304,7 +304,7 @@ def test_edits_suite_names_a_malformed_ledger_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["eval", "nope"], "unknown suite 'nope'; allowed: brief, copy, compliance, voice, edits"),
+    (["eval", "nope"], "unknown suite 'nope'; allowed: brief, copy, compliance, voice, edits, redteam"),
     (["eval", "brief", "--provider", "nope"],
      "BRIEFCRAFT_LLM: unknown provider 'nope'; allowed: local, openai, anthropic, openai-compatible"),
     (["eval", "brief", "--provider", "openai:gpt-4o-mini"],

@@ -5,14 +5,12 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import chromadb
 import pytest
-from builders import GUIDELINES, free_port, make_docx, make_image, make_pdf
+from builders import GUIDELINES, free_port, make_docx, make_image, make_pdf, start_chroma
 
 from briefcraft.errors import IngestError, MemoryStoreError
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
@@ -25,25 +23,10 @@ from briefcraft.settings import Settings
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server on 127.0.0.1, started for this test session."""
     port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    exe = Path(sys.executable).with_name("chroma")
-    log = (path / "server.log").open("w")
-    process = subprocess.Popen([str(exe), "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port",
-                                str(port)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
-        except Exception:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"chroma server did not start: {(path / 'server.log').read_text()}") from None
-            time.sleep(0.3)
+    process = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=30)
-    log.close()
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -110,21 +110,24 @@ def test_wrong_key_is_one_line_naming_the_key_setting(server: tuple[ImagesServer
     renderer = OpenAIImagesRenderer.from_settings(_settings(image_openai_base_url=url, openai_api_key="sk-wrong"))
     with pytest.raises(ProviderError) as caught:
         renderer.render(_spec(512, 512))
-    assert str(caught.value) == ("OpenAI Images: HTTP 401: Incorrect API key provided: sk-***rong.; "
+    assert str(caught.value) == ("OpenAI Images rejected the API key (HTTP 401); not retried: "
                                  "check OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY")
 
 
 def test_a_refused_prompt_gives_the_apis_message(server: tuple[ImagesServer, str]) -> None:
     _, url = server
-    with pytest.raises(ProviderError, match=r"^OpenAI Images: HTTP 400: Your request was rejected by the safety "
-                                            r"system\. If you believe this is an error, contact us at help\.openai\.com\.$"):
+    with pytest.raises(ProviderError, match=r"^OpenAI Images refused the request \(HTTP 400: Your request was "
+                                            r"rejected by the safety system\. If you believe this is an error, contact "
+                                            r"us at help\.openai\.com\.\); not retried: check the prompt, "):
         _renderer(url).render(_spec(512, 512, prompt="a forbidden picture"))
 
 
 def test_no_server_is_one_line() -> None:
-    renderer = _renderer(f"http://127.0.0.1:{free_port()}/v1")
-    with pytest.raises(ProviderError, match=r"^OpenAI Images: Connection error\. \(http://127\.0\.0\.1:\d+/v1/images/"
-                                            r"generations\); check the network, BRIEFCRAFT_IMAGE_OPENAI_BASE_URL"):
+    renderer = _renderer(f"http://127.0.0.1:{free_port()}/v1", provider_max_attempts=2, provider_max_wait_s=0.1)
+    with pytest.raises(ProviderError, match=r"^OpenAI Images failed 2 time\(s\) in [\d.]+s, last with the connection "
+                                            r"to http://127\.0\.0\.1:\d+/v1/images/generations failed or its reply was "
+                                            r"cut off \(BRIEFCRAFT_PROVIDER_MAX_ATTEMPTS=2\); check the network, "
+                                            r"BRIEFCRAFT_IMAGE_OPENAI_BASE_URL and BRIEFCRAFT_IMAGE_OPENAI_TIMEOUT_S$"):
         renderer.render(_spec(512, 512))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-__all__ = ["part_path", "save_bytes", "save_png"]
+__all__ = ["asset_path", "part_path", "save_bytes", "save_png"]
 
 
 def part_path(path: Path) -> Path:
@@ -19,18 +19,43 @@ def part_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def _sweep_parts(path: Path) -> None:
+    """Remove the temporary files of ``path`` that writers killed mid-write left behind (a live writer's stays)."""
+    for part in path.parent.glob(f".{path.name}.*.part"):
+        pid = part.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+
+
+def asset_path(store: Path, digest: str, suffix: str = ".png") -> Path:
+    """Where the store keeps the file whose sha256 is ``digest``."""
+    return store / digest[:2] / f"{digest}{suffix}"
+
+
 def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, str]:
     """Write ``data`` to ``store`` under its sha256; return its path and sha256.
 
-    Writing the same bytes twice is a no-op, so a node that re-runs after a resume stores nothing twice.
+    Writing the same bytes twice is a no-op, so a node that re-runs after a resume stores nothing twice; the re-run
+    also clears what a write killed midway left.
     """
     digest = hashlib.sha256(data).hexdigest()
-    path = store / digest[:2] / f"{digest}{suffix}"
+    path = asset_path(store, digest, suffix)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = part_path(path)
         partial.write_bytes(data)
         partial.replace(path)  # atomic: a crash never leaves half an image under the final name
+        _sweep_parts(path)
     return path, digest
 
 

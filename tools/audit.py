@@ -22,15 +22,17 @@ from pydantic import BaseModel, ValidationError
 from briefcraft.errors import AuditError
 from briefcraft.schemas import AuditEvent, LedgerEntry, LedgerHead, validation_message
 
-__all__ = ["GENESIS", "Ledger", "LedgerCheck", "chain", "item_hash", "ledger_path"]
+__all__ = ["GENESIS", "THREAD_ID", "Ledger", "LedgerCheck", "chain", "idempotency_key", "item_hash", "ledger_path"]
 
 #: The ``prev`` of the first entry.
 GENESIS = "0" * 64
+#: Thread ids that are safe as file and folder names (ledgers, packs): what new threads must use.
+THREAD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def ledger_path(folder: Path, thread_id: str) -> Path:
     """The ledger file of ``thread_id`` in ``folder``; ids that are not safe file names are hashed."""
-    safe = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", thread_id)
+    safe = THREAD_ID.fullmatch(thread_id)
     return folder / f"{thread_id if safe else hashlib.sha256(thread_id.encode()).hexdigest()}.jsonl"
 
 
@@ -41,6 +43,13 @@ def _canonical(data: object) -> bytes:
 def item_hash(item: BaseModel) -> str:
     """SHA-256 of an item's canonical JSON: what a human decision approved, byte for byte."""
     return hashlib.sha256(_canonical(item.model_dump(mode="json"))).hexdigest()
+
+
+def idempotency_key(thread_id: str, task: str, index: int) -> str:
+    """The key of the ``index``-th event a graph task records: the same each time the task re-runs (after a crash, a
+    failure or a resume), different for every other call. ``task`` is LangGraph's ``checkpoint_ns`` of the task
+    (``node:task_id``), which LangGraph derives from the checkpoint the step started from."""
+    return hashlib.sha256(_canonical([thread_id, task, index])).hexdigest()[:32]
 
 
 def _entry_hash(seq: int, prev: str, event: AuditEvent) -> str:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -73,12 +74,23 @@ def _deck_csv(rows: list[dict[str, object]]) -> str:
     return buffer.getvalue()
 
 
-def _prepare(out_dir: Path) -> Path:
-    """A fresh staging folder beside ``out_dir``; refuses to replace a folder that is not a pack."""
+def _prepare(out_dir: Path, key: str | None) -> Path:
+    """A fresh staging folder beside ``out_dir``; refuses to replace a folder that is not a pack.
+
+    An export with an idempotency key stages under a name made from it: a re-run of an export that was killed
+    midway clears what the killed run left there instead of leaving a second, half-written pack beside the first.
+    """
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / "manifest.json").exists():
         raise ExportError(f"{out_dir} exists and is not a briefcraft pack; choose a new or empty folder")
+    if key is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key):
+        raise ExportError(f"idempotency_key {key!r} cannot name a staging folder; give 1-64 letters, digits, - or _")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    if key is None:
+        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    stage = out_dir.with_name(f".{out_dir.name}.{key}.stage")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    return stage
 
 
 def write_pack(
@@ -93,6 +105,7 @@ def write_pack(
     cost: CostSummary,
     pricing: str,
     brand: BrandContext | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, object]:
     """Write the pack to ``out_dir`` (replacing an earlier pack there) and return its manifest.
 
@@ -101,9 +114,11 @@ def write_pack(
 
     ``cost`` is what the thread's calls cost (``briefcraft.pricing.summarize``), per item and in total, priced with
     the table of the dates ``pricing`` names.
-    The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack.
+    The pack is staged in a sibling folder and moved into place, so a crash never leaves half a pack; the export's
+    ``idempotency_key`` (its audit event's) goes in the manifest, and a re-run with the same key after a crash
+    replaces what the killed run left, so there is still one pack.
     """
-    stage = _prepare(out_dir)
+    stage = _prepare(out_dir, idempotency_key)
     ledger = chain(audit)
     try:
         rows = _deck_rows(copies)
@@ -125,6 +140,7 @@ def write_pack(
         files = sorted(p for p in stage.rglob("*") if p.is_file())
         manifest: dict[str, object] = {
             "thread_id": thread_id,
+            "idempotency_key": idempotency_key,
             "product": brief.product,
             "brand": {"name": brief.brand, "citations": brand.citations if brand else []},
             "copy": [{"asset_id": f"{thread_id}/{copy.id}", "channel": copy.channel} for copy in copies],
@@ -159,14 +175,13 @@ def write_pack(
             ],
         }
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        # a run killed between the two renames left the previous pack under ``old`` and none at ``out_dir``
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
         if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
             out_dir.replace(old)
-            stage.replace(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            stage.replace(out_dir)
+        stage.replace(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
     except OSError as error:
         shutil.rmtree(stage, ignore_errors=True)
         raise ExportError(f"could not write the pack to {out_dir}: {error}") from error

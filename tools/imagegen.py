@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from PIL import Image
 
 from briefcraft.errors import ConfigError
+from briefcraft.tools.compose import check_size
 from briefcraft.tools.render import Rendered, RenderSpec
 
 if TYPE_CHECKING:
@@ -44,6 +45,18 @@ NEGATIVE_PROMPT = "text, letters, words, watermark, logo, caption, blurry, defor
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
+#: The most denoising steps and the largest guidance scale a render takes (the settings' own bounds).
+_MAX_STEPS = 200
+_MAX_GUIDANCE = 30.0
+#: The most images one call renders (previews batch the variants of a channel).
+_MAX_COUNT = 16
+
+
+def _is_number(value: object) -> bool:
+    """A finite int or float that is not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Quality:
     """Steps, guidance and (for image-to-image and inpainting) how far the result may move from the input.
@@ -56,8 +69,16 @@ class Quality:
     strength: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or not 0 < self.strength <= 1:
-            raise ValueError(f"steps {self.steps} and strength {self.strength}: allowed steps >= 1, 0 < strength <= 1")
+        # isinstance first: NaN passes every comparison-based check, and a float step count is never meant.
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or not 1 <= self.steps <= _MAX_STEPS:
+            raise ConfigError(f"image steps {self.steps!r} are not usable; allowed: a whole number from 1 to "
+                              f"{_MAX_STEPS} (BRIEFCRAFT_IMAGE_PREVIEW_STEPS, BRIEFCRAFT_IMAGE_FINAL_STEPS)")
+        if not _is_number(self.guidance) or not 0 <= self.guidance <= _MAX_GUIDANCE:
+            raise ConfigError(f"image guidance {self.guidance!r} is not usable; allowed: a number from 0 to "
+                              f"{_MAX_GUIDANCE} (BRIEFCRAFT_IMAGE_GUIDANCE)")
+        if not _is_number(self.strength) or not 0 < self.strength <= 1:
+            raise ConfigError(f"image strength {self.strength!r} is not usable; allowed: a number above 0, up to 1 "
+                              "(BRIEFCRAFT_IMAGE_REFINE_STRENGTH)")
 
     @property
     def scheduled_steps(self) -> int:
@@ -189,6 +210,9 @@ class ImageGenerator:
 
     def _call(self, pipe: Any, count: int, seed: int, width: int, height: int, prompt: str,
               negative: str | None, quality: Quality, **extra: Any) -> list[Image.Image]:
+        check_size(width, height)  # before rounding to the latent grid, which would hide a 0 or a negative size
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= _MAX_COUNT:
+            raise ValueError(f"count {count!r} is out of range; allowed: 1 to {_MAX_COUNT} images a call")
         width, height = self._size(width, height)
         kwargs: dict[str, Any] = dict(
             prompt=[prompt] * count, num_inference_steps=quality.scheduled_steps, guidance_scale=quality.guidance,

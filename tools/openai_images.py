@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
 
-from briefcraft.errors import ConfigError, GenerationError, ProviderError
+from briefcraft.errors import ConfigError, GenerationError
+from briefcraft.remote import RemotePolicy
 from briefcraft.tools.render import Rendered, RenderSpec
 
 if TYPE_CHECKING:
@@ -71,14 +72,6 @@ RETIRED = {
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 #: What to fix, by HTTP status, after the API's own message.
-_HINTS = {
-    401: "check OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY",
-    403: "check that the key's project may use this model",
-    404: "check BRIEFCRAFT_IMAGE_OPENAI_MODEL and BRIEFCRAFT_IMAGE_OPENAI_BASE_URL",
-    429: "rate limit or quota reached; wait, or raise the project's limits",
-}
-
-
 def model_spec(model: str, *, other_server: bool = False) -> ModelSpec:
     """The sizes and qualities of ``model``; ``ConfigError`` for a retired or unknown model.
 
@@ -106,14 +99,6 @@ def closest_size(sizes: tuple[tuple[int, int], ...], width: int, height: int) ->
     return min(sizes, key=lambda size: abs(math.log(size[0] / size[1]) - target))
 
 
-def _status_line(error: openai.APIStatusError) -> str:
-    """One line from an HTTP error: the status, the API's own message, and what to fix."""
-    message = error.body.get("message") if isinstance(error.body, dict) else None
-    text = " ".join(str(message or error.message).split())
-    hint = _HINTS.get(error.status_code)
-    return f"OpenAI Images: HTTP {error.status_code}: {text}" + (f"; {hint}" if hint else "")
-
-
 def _decode(response: ImagesResponse) -> Image.Image:
     """The one picture in ``response``; ``GenerationError`` when there is none or it is not an image."""
     data = response.data or []
@@ -128,6 +113,18 @@ def _decode(response: ImagesResponse) -> Image.Image:
     return picture.convert("RGB")
 
 
+def _remote(attempts: int = 4, max_wait_s: float = 30.0) -> RemotePolicy:
+    """How Images API calls are retried (see briefcraft/remote.py)."""
+    return RemotePolicy(
+        service="OpenAI Images", attempts=attempts, max_wait_s=max_wait_s,
+        key_setting="OPENAI_API_KEY or BRIEFCRAFT_OPENAI_API_KEY",
+        request_settings="the prompt, BRIEFCRAFT_IMAGE_OPENAI_MODEL and BRIEFCRAFT_IMAGE_OPENAI_BASE_URL",
+        connect_settings="BRIEFCRAFT_IMAGE_OPENAI_BASE_URL and BRIEFCRAFT_IMAGE_OPENAI_TIMEOUT_S",
+        # A generation that timed out may still finish and be billed: it is not sent again.
+        retry_timeouts=False,
+    )
+
+
 class OpenAIImagesRenderer:
     """The art director's managed-API backend: pictures (no text) from the OpenAI Images API or a compatible server.
 
@@ -138,9 +135,10 @@ class OpenAIImagesRenderer:
 
     def __init__(
         self, client: openai.OpenAI, *, model: str, preview_quality: str, final_quality: str,
-        other_server: bool = False,
+        other_server: bool = False, remote: RemotePolicy | None = None,
     ) -> None:
         self.client = client
+        self.remote = remote or _remote()
         self.model = model
         accepted = model_spec(model, other_server=other_server)
         for stage, quality in (("PREVIEW", preview_quality), ("FINAL", final_quality)):
@@ -162,13 +160,12 @@ class OpenAIImagesRenderer:
             # A local server needs no key, but the SDK refuses to start without one.
             api_key=key or "not-needed", base_url=settings.image_openai_base_url,
             timeout=settings.image_openai_timeout_s,
-            # No SDK retries (its default is 2): retrying belongs in one layer above the backends, where retries
-            # cannot stack and multiply; and a paid generation retried after a timeout may be billed twice.
-            max_retries=0,
+            max_retries=0,  # the one retry layer is RemotePolicy (briefcraft/remote.py)
         )
         return cls(
             client, model=settings.image_openai_model, preview_quality=settings.image_openai_preview_quality,
             final_quality=settings.image_openai_final_quality, other_server=settings.image_openai_base_url is not None,
+            remote=_remote(settings.provider_max_attempts, settings.provider_max_wait_s),
         )
 
     def render(self, spec: RenderSpec) -> Rendered:
@@ -192,22 +189,12 @@ class OpenAIImagesRenderer:
         ))
 
     def _call(self, request: Callable[[], ImagesResponse]) -> Rendered:
-        """Send ``request``; the picture and its usage, or ``ProviderError`` in one line."""
-        import openai
-
-        try:
-            response = request()
-            usage = response.usage
-            details = usage.input_tokens_details if usage is not None else None
-            return Rendered(
-                _decode(response), model=self.model, input_tokens=usage.input_tokens if usage else None,
-                input_image_tokens=details.image_tokens if details else None,
-                output_tokens=usage.output_tokens if usage else None,
-            )
-        except openai.APIStatusError as error:
-            raise ProviderError(_status_line(error)) from error
-        except openai.APIConnectionError as error:  # timeouts included
-            raise ProviderError(
-                f"OpenAI Images: {error.message} ({error.request.url}); check the network, "
-                "BRIEFCRAFT_IMAGE_OPENAI_BASE_URL and BRIEFCRAFT_IMAGE_OPENAI_TIMEOUT_S"
-            ) from error
+        """Send ``request`` through the retry layer; the picture and its usage, or ``ProviderError`` in one line."""
+        response, attempts = self.remote.call(request)
+        usage = response.usage
+        details = usage.input_tokens_details if usage is not None else None
+        return Rendered(
+            _decode(response), model=self.model, input_tokens=usage.input_tokens if usage else None,
+            input_image_tokens=details.image_tokens if details else None,
+            output_tokens=usage.output_tokens if usage else None, attempts=attempts,
+        )

@@ -53,6 +53,8 @@ class Rendered:
     output_tokens: int | None = None
     gpu_seconds: float | None = None
     """GPU time of the call, for diffusers on a GPU (not time spent waiting for the GPU)."""
+    attempts: int | None = None
+    """Attempts a remote call took (retries + 1); None for local renderers."""
 
 
 class LayoutRenderer:

@@ -14,7 +14,9 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
+import typing
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,13 +40,25 @@ from briefcraft.ui.studio_cli import add_ui_parser, run_ui
 __all__ = ["main"]
 
 EXIT_DONE, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_WAITING = 0, 1, 2, 3
+EXIT_STOPPED = 128 + signal.SIGTERM  #: the shell's code for "ended by SIGTERM": the thread is resumable
+#: A new thread's id names its pack folder (DATA_DIR/packs/THREAD): a plain file name, never a path.
+#: Decisions record who made them; ReviewDecision.reviewer holds at most 200 characters.
+_MAX_USER = 200
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its error on one line even when it echoes an argument holding a newline."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        """Print the usage and the error (control characters escaped), and exit 2."""
+        super().error("".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="briefcraft", description="Chat a brief, get an approved campaign pack.")
+    parser = _Parser(prog="briefcraft", description="Chat a brief, get an approved campaign pack.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True)
-    deciding = argparse.ArgumentParser(add_help=False)
+    deciding = _Parser(add_help=False)
     deciding.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
     deciding.add_argument("--user", help="who decides (default: your login name)")
     deciding.add_argument("--json", action="store_true", help="print the thread status as JSON")
@@ -76,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="leave an item out without reworking it, e.g. an image variant not picked (repeatable)")
     resume.add_argument("--answer", help="answer to a clarifying question")
     resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse, for edits")
+    resume.add_argument("--checkpoint", metavar="ID",
+                        help="the checkpoint the decisions answer (as 'status' printed it): refused if another "
+                        "decision moved the thread on first (default: the thread's current checkpoint)")
 
     show = commands.add_parser("status", help="show a thread's stage and what it waits for")
     show.add_argument("thread")
@@ -97,6 +114,23 @@ def _read_arg(value: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as error:
         raise BriefError(f"cannot read {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise BriefError(f"{path} is not UTF-8 text (byte {error.start}); allowed: a UTF-8 text or .json file") \
+            from error
+
+
+def _thread_id(value: str | None) -> str:
+    """The id of a new thread: ``value`` checked, or a new random one."""
+    return uuid.uuid4().hex[:12] if value is None else runner.check_thread_id(value)
+
+
+def _user(value: str | None) -> str:
+    """Who decides: ``value`` checked, or the login name."""
+    if value is None:
+        return getpass.getuser()
+    if not value.strip() or len(value) > _MAX_USER or not value.isprintable():
+        raise DecisionError(f"--user {value[:40]!r} is not usable; allowed: 1-{_MAX_USER} printable characters")
+    return value
 
 
 def _brief(value: str) -> str | CreativeBrief:
@@ -141,11 +175,17 @@ def _print(current: RunStatus, as_json: bool) -> None:
                 print(f"    {item['width']}x{item['height']} {item['path']}")
             for line in action.get("description", "").splitlines():
                 print(f"    > {line}")
-        print(f"\nresume with: briefcraft resume {tid} --approve all"
+        print(f"\nresume with: briefcraft resume {tid} --checkpoint {current.checkpoint} --approve all"
               "   (or --approve ID... --reject ID --comment '...' --drop ID)")
     else:
         print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
-        print(f"retry with: briefcraft resume {tid}")
+        if not _stopped(current):  # its error already says how to resume
+            print(f"retry with: briefcraft resume {tid}")
+
+
+def _stopped(current: RunStatus) -> bool:
+    """Whether the run stopped on SIGTERM between two steps."""
+    return current.stage == "interrupted" and (current.error or "").startswith("stopped on SIGTERM")
 
 
 def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] | None:
@@ -227,16 +267,18 @@ def _finish(current: RunStatus, as_json: bool) -> int:
     _print(current, as_json)
     if current.waiting:
         return EXIT_WAITING
+    if _stopped(current):
+        return EXIT_STOPPED
     return EXIT_DONE if current.stage == "done" else EXIT_INTERNAL
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     brief = _brief(args.brief)
+    thread_id, user = _thread_id(args.thread), _user(args.user)
     graph = build_graph(settings)
-    user = args.user or getpass.getuser()
     current = runner.start(
-        graph, brief, thread_id=args.thread or uuid.uuid4().hex[:12], max_brief_chars=settings.max_brief_chars,
+        graph, brief, thread_id=thread_id, max_brief_chars=settings.max_brief_chars,
         out_dir=args.out, brand=args.brand or settings.brand, user=user, limits=_limits(args),
     )
     while current.waiting and args.approve != "none":
@@ -248,16 +290,18 @@ def _run(args: argparse.Namespace) -> int:
             response = runner.approve_all(current)
         else:
             response = _ask(current)
-        current = runner.resume(graph, current.thread_id, response, user=user)
+        current = runner.resume(graph, current.thread_id, response, user=user, checkpoint=current.checkpoint)
     return _finish(current, args.json)
 
 
 def _resume(args: argparse.Namespace) -> int:
+    user = _user(args.user)
     graph = build_graph(load_settings())
     current = runner.status(graph, args.thread)
     response = _decisions(args, current) if current.waiting or args.decisions else None
-    user = args.user or getpass.getuser()
-    return _finish(runner.resume(graph, args.thread, response, user=user, out_dir=args.out), args.json)
+    checkpoint = args.checkpoint or current.checkpoint
+    return _finish(runner.resume(graph, args.thread, response, user=user, out_dir=args.out, checkpoint=checkpoint),
+                   args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -271,7 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance,
                 "ui": run_ui, "eval": run_eval}
     try:
-        return handlers[args.command](args)
+        with runner.stop_on_sigterm():  # a run stops between two steps, resumable, rather than midway
+            return handlers[args.command](args)
     except BriefcraftError as error:
         print(f"briefcraft: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from briefcraft.agents.brand_kit import Refused, edit_kit, ingest, kit_summary, redistill, report_summary
-from briefcraft.errors import ConfigError
+from briefcraft.errors import BriefError, ConfigError
 from briefcraft.memory.kit import kit_yaml
 from briefcraft.memory.store import ChromaBrandMemory
 from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole
 from briefcraft.settings import Settings, load_settings
 
 __all__ = ["add_memory_parser", "run_memory"]
+
+#: The most hits ``memory search --k`` returns.
+_MAX_HITS = 100
 
 
 def add_memory_parser(commands: Any) -> None:
@@ -37,7 +40,7 @@ def add_memory_parser(commands: Any) -> None:
                      help="for images: the brand's protected work or a competitor's (new images must not copy it)")
     search = verbs.add_parser("search", parents=[brand], help="search the brand's memory, with citations")
     search.add_argument("query")
-    search.add_argument("--k", type=int, default=5, help="how many hits (1-100, default 5)")
+    search.add_argument("--k", type=int, default=5, help=f"how many hits (1-{_MAX_HITS}, default 5)")
     kit = verbs.add_parser("kit", parents=[brand], help="show the brand kit; --edit to change it")
     kit.add_argument("--edit", action="store_true", help="edit the kit in $VISUAL / $EDITOR")
     kit.add_argument("--from", dest="from_file", metavar="FILE", help="replace the kit with an edited YAML file")
@@ -51,6 +54,8 @@ def add_memory_parser(commands: Any) -> None:
 
 def run_memory(args: argparse.Namespace) -> int:
     """Run one ``memory`` subcommand; returns the exit code."""
+    if args.verb == "search" and not 1 <= args.k <= _MAX_HITS:
+        raise BriefError(f"--k {args.k} is out of range; allowed: 1 to {_MAX_HITS}")
     settings = load_settings()
     brand = args.brand or settings.brand
     with ChromaBrandMemory(settings) as memory:

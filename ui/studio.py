@@ -14,6 +14,7 @@ import html
 import logging
 import os
 import queue
+import tempfile
 import threading
 import uuid
 import zipfile
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from itertools import groupby
 from pathlib import Path
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import gradio as gr
 from langgraph.graph.state import CompiledStateGraph
@@ -61,6 +62,7 @@ __all__ = [
     "launch",
     "read_edit",
     "read_limits",
+    "serve_paths",
     "zip_pack",
 ]
 
@@ -83,6 +85,8 @@ class Loaded(TypedDict):
 
     thread: str
     items: list[dict[str, Any]]
+    checkpoint: NotRequired[str | None]
+    """The checkpoint the items wait at: decisions apply only there, so a second approver's are refused."""
 
 
 class ItemChoice(NamedTuple):
@@ -313,8 +317,6 @@ class Studio:
         self.settings = settings
         self.graph = graph
         self.threads = ThreadRegistry(settings.data_dir / "studio.sqlite")
-        self._busy: set[str] = set()
-        self._busy_lock = threading.Lock()
 
     def viewer(self, request: gr.Request | None) -> Viewer:
         """Who asks: the logged-in user and their role; without logins, the local admin."""
@@ -328,37 +330,29 @@ class Studio:
 
     # running threads
 
-    def _claim(self, thread_id: str) -> None:
-        with self._busy_lock:
-            if thread_id in self._busy:
-                raise ThreadError(f"thread {thread_id!r} is running; wait for it to finish")
-            self._busy.add(thread_id)
-
-    def _release(self, thread_id: str) -> None:
-        with self._busy_lock:
-            self._busy.discard(thread_id)
-
     def _run(self, thread_id: str, value: Callable[[], dict[str, Any] | Command[Any] | None],
              viewer: Viewer) -> Iterator[StepUpdate]:
         """Run the thread on a worker thread of its own, so a closed browser tab does not stop the graph midway;
-        the returned iterator relays its steps. ``value`` is computed (and checked) once the thread is claimed."""
-        self._claim(thread_id)
+        the returned iterator relays its steps. ``value`` is computed (and checked) once the thread is held: against
+        the studio's other sessions and any other process on the data dir, until the run ends."""
+        held = runner.claim(self.graph, thread_id, user=viewer.name)
         try:
             graph_input = value()
         except BaseException:
-            self._release(thread_id)
+            held.release()
             raise
         steps: queue.Queue[StepUpdate | BaseException | None] = queue.Queue()
 
         def work() -> None:
+            end: BaseException | None = None
             try:
                 for update in runner.stream(self.graph, thread_id, graph_input, user=viewer.name, role=viewer.role):
                     steps.put(update)
-                steps.put(None)
             except BaseException as error:  # relayed to the handler, which shows it
-                steps.put(error)
+                end = error
             finally:
-                self._release(thread_id)
+                held.release()  # before the handler hears the end, so its next request finds the thread free
+                steps.put(end)
 
         threading.Thread(target=work, name=f"briefcraft-{thread_id}", daemon=True).start()
 
@@ -457,18 +451,19 @@ class Studio:
             return None, f"Thread {record.thread_id} is {current.stage.replace('_', ' ')}: nothing to review."
         note = "" if viewer.decides else f" You can read them; only approvers and admins decide ({viewer.name} is " \
                                          f"a {viewer.role})."
-        return Loaded(thread=record.thread_id, items=current.items), (
+        return Loaded(thread=record.thread_id, items=current.items, checkpoint=current.checkpoint), (
             f"**{record.title}** (thread {record.thread_id} by {record.owner}, brand {record.brand}): "
             f"{len(current.items)} item(s) wait for a decision.{note}"
         )
 
-    def _review_input(self, thread_id: str, shown: list[dict[str, Any]], response: dict[str, Any]
-                      ) -> Command[Any] | None:
+    def _review_input(self, loaded: Loaded, response: dict[str, Any], viewer: Viewer) -> Command[Any] | None:
+        thread_id, checkpoint = loaded["thread"], loaded.get("checkpoint")
         current = runner.status(self.graph, thread_id)
-        if [(a["args"]["id"], a["args"]["revision"]) for a in current.items] != \
-                [(a["args"]["id"], a["args"]["revision"]) for a in shown]:
+        if checkpoint is None and [(a["args"]["id"], a["args"]["revision"]) for a in current.items] != \
+                [(a["args"]["id"], a["args"]["revision"]) for a in loaded["items"]]:
             raise ThreadError(f"thread {thread_id!r} changed since you loaded it; load it again")
-        return runner.resume_input(self.graph, thread_id, response)
+        return runner.resume_input(self.graph, thread_id, response, checkpoint=checkpoint, user=viewer.name,
+                                   role=viewer.role)
 
     def submit_review(self, loaded: Loaded | None, choices: Sequence[ItemChoice], request: gr.Request
                       ) -> Iterator[tuple[str, Any]]:
@@ -482,7 +477,7 @@ class Studio:
             if not viewer.decides:
                 raise DecisionError(f"{viewer.name} is a {viewer.role}: only approvers and admins submit decisions")
             response = hitl_response(loaded["items"], choices)
-            steps = self._run(thread_id, lambda: self._review_input(thread_id, loaded["items"], response), viewer)
+            steps = self._run(thread_id, lambda: self._review_input(loaded, response, viewer), viewer)
         except BriefcraftError as error:
             yield f"⚠ Not submitted: {error}", gr.skip()
             return
@@ -493,7 +488,8 @@ class Studio:
             yield text, gr.skip()
             text = following
         current = runner.status(self.graph, thread_id)
-        yield text, Loaded(thread=thread_id, items=current.items) if current.stage == "waiting_for_approval" else None
+        yield text, Loaded(thread=thread_id, items=current.items, checkpoint=current.checkpoint) \
+            if current.stage == "waiting_for_approval" else None
 
     def _progress(self, steps: Iterator[StepUpdate], head: str, thread_id: str) -> Iterator[str]:
         """Status text while a thread runs: a line per step as it starts and ends, then where the thread stands."""
@@ -670,20 +666,52 @@ def build_studio(settings: Settings, *, graph: Graph | None = None, memory: Chro
     return demo
 
 
+def serve_paths(settings: Settings) -> tuple[list[str], list[str]]:
+    """Gradio's (allowed_paths, blocked_paths): of the data dir, only the upload cache is served by name.
+
+    The cache holds uploads and copies of what handlers return. Gradio copies a returned file (a preview, a pack
+    zip) into it only from the working dir, the temp dir or an allowed path, and an allowed path also serves every
+    file under it to whoever names it: so the folders handlers return files from are allowed only where Gradio would
+    refuse them otherwise. The private parts are blocked, which neither an allowed path nor a symlink planted in the
+    cache overrides.
+    """
+    taken = [Path.cwd().resolve(), Path(tempfile.gettempdir()).resolve()]
+    shown = [settings.assets_dir.resolve(), (settings.data_dir / "downloads").resolve()]
+    databases = [settings.checkpoint_path, settings.data_dir / "studio.sqlite"]
+    private = [*databases, *(db.with_name(db.name + end) for db in databases for end in ("-wal", "-shm", "-journal")),
+               settings.provenance_dir, settings.audit_dir, settings.memory_dir, settings.packs_dir,
+               Path(".env"), settings.provenance_key, settings.provenance_cert]  # .env: where Settings reads keys
+    return ([str(p) for p in shown if not any(p.is_relative_to(d) for d in taken)],
+            [str(p.resolve()) for p in private if p is not None])
+
+
 def launch(settings: Settings, *, graph: Graph | None = None) -> None:
-    """Serve the studio on ``settings.ui_host:ui_port`` until interrupted, printing its URL."""
+    """Serve the studio on ``settings.ui_host:ui_port`` until SIGTERM or Ctrl+C, printing its URL; then let the
+    running threads finish their current step, each stopping at that step's checkpoint (resumable)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # launching otherwise calls home
     # Gradio serves copies of the files handlers return from its cache: keep those in the data dir too.
     os.environ.setdefault("GRADIO_TEMP_DIR", str((settings.data_dir / "gradio").resolve()))
     demo = build_studio(settings, graph=graph)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    allowed, blocked = serve_paths(settings)
     _, url, _ = demo.launch(
         server_name=settings.ui_host, server_port=settings.ui_port, prevent_thread_lock=True, quiet=True,
         auth=partial(check_login, settings) if settings.ui_users else None, auth_message="briefcraft studio",
-        allowed_paths=[str(settings.data_dir.resolve())], ssr_mode=False, footer_links=[],
+        allowed_paths=allowed, blocked_paths=blocked, ssr_mode=False, footer_links=[],
         max_file_size=int(settings.max_upload_mb * 1e6),  # Gradio refuses larger uploads before they reach a handler
     )
     who = f"{len(settings.ui_users)} login(s)" if settings.ui_users else "no login: you are the local admin"
-    print(f"briefcraft studio: {url} ({who}); Ctrl+C stops it", flush=True)
-    demo.block_thread()
+    with runner.stop_on_sigterm() as stopping:
+        print(f"briefcraft studio: {url} ({who}); Ctrl+C stops it", flush=True)
+        try:
+            stopping.wait()
+            why = "SIGTERM"
+        except KeyboardInterrupt:
+            stopping.set()  # Ctrl+C drains the running threads the same way
+            why = "Ctrl+C"
+        demo.close()
+        print(f"briefcraft studio: stopping on {why}; running threads stop after their current step", flush=True)
+        stopped = runner.drain()
+    for thread_id in stopped:
+        print(f"stopped on {why}: thread {thread_id}; resume with: briefcraft resume {thread_id}", flush=True)
 
