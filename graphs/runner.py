@@ -12,9 +12,11 @@ the process between two steps: the last step's checkpoint holds the thread, whic
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import hashlib
 import os
+import re
 import signal
 import threading
 import time
@@ -258,19 +260,31 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
     cost = summarize(snapshot.values.get("audit", []))
     checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+    errors = [task.error for task in snapshot.tasks if task.error]
+    if errors:  # before the interrupts: a decision that failed in the node that asked for it leaves both
+        return RunStatus(thread_id=thread_id, stage="failed", error=_error_line(errors[0]), cost=cost,
+                         checkpoint=checkpoint)
     if snapshot.interrupts:
         request = snapshot.interrupts[0].value
         stages: dict[str, Stage] = {ASK_USER: "waiting_for_clarification", RAISE_BUDGET: "waiting_for_budget"}
         stage = stages.get(request["action_requests"][0]["name"], "waiting_for_approval")
         return RunStatus(thread_id=thread_id, stage=stage, request=request, cost=cost, checkpoint=checkpoint)
-    errors = [task.error for task in snapshot.tasks if task.error]
-    if errors:
-        return RunStatus(thread_id=thread_id, stage="failed", error=str(errors[0]), cost=cost, checkpoint=checkpoint)
     if snapshot.next or snapshot.tasks:  # tasks without next: the step ran but its checkpoint was never written
         return RunStatus(thread_id=thread_id, stage="interrupted", cost=cost, checkpoint=checkpoint)
     manifest = snapshot.values.get("manifest")
     return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if manifest else None,
                      compliance=manifest.get("compliance") if manifest else None, cost=cost, checkpoint=checkpoint)
+
+
+def _error_line(error: object) -> str:
+    """A failed task's error as the line the run showed: read back from a checkpoint, LangGraph gives its repr."""
+    if isinstance(error, str) and (match := re.fullmatch(r"\w+\((.*)\)", error, re.DOTALL)):
+        try:
+            message = ast.literal_eval(match.group(1))
+        except (ValueError, SyntaxError):  # not a one-string repr: keep it as it is
+            return error
+        return message if isinstance(message, str) else error
+    return str(error)
 
 
 def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, audit_dir: Path
@@ -378,6 +392,12 @@ def resume_input(
         raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
     if out_dir:
         raise DecisionError(f"thread {thread_id!r} is {current.stage}: --out is taken only at a checkpoint")
+    snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+    if current.stage == "failed" and snapshot.interrupts:
+        # A decision failed inside the node that asked for it. LangGraph keeps a resume value and would hand the
+        # node the same one on every retry, so the retry starts from a copy of the checkpoint without it: the node
+        # asks again, and the decider gives a new decision.
+        graph.update_state(snapshot.config, None)
     return None
 
 

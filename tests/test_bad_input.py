@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.types import Command
 from PIL import Image
 from pydantic import ValidationError
 
@@ -465,6 +466,27 @@ def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Set
         ("copy-instagram_feed-1", 0, "reject"), ("copy-email-1", 0, "approve"), ("img-instagram_feed-1", 0, "approve"),
         ("img-email-1", 0, "approve"), ("copy-instagram_feed-1", 1, "approve"),
     ]
+
+
+def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any, fast_settings: Settings) -> None:
+    """A decision sent to the graph without the runner's checks (as a LangGraph API client can) fails inside the
+    review node. LangGraph keeps it and would give it to the node on every retry; a retry asks again instead."""
+    runner.start(graph, SAMPLE, thread_id="jam", max_brief_chars=fast_settings.max_brief_chars, user="maya")
+    config = {"configurable": {"thread_id": "jam"}}
+    bad = {"decisions": [_edit({"fields": "new headline"})] + [APPROVE] * 3}
+    with pytest.raises(DecisionError):
+        graph.invoke(Command(resume=bad), config, durability="sync")
+    failed = runner.status(graph, "jam")
+    assert (failed.stage, failed.error) == (
+        "failed", "edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"
+    )
+    asked = runner.resume(graph, "jam", None, user="maya")  # the retry: the review asks again
+    assert asked.stage == "waiting_for_approval"
+    assert [a["args"]["id"] for a in asked.items] == ITEMS
+    done = runner.resume(graph, "jam", runner.approve_all(asked), user="cd")
+    assert done.stage == "done"
+    decisions = graph.get_state(config).values["decisions"]
+    assert [(d.item_id, d.action, d.reviewer) for d in decisions] == [(item, "approve", "cd") for item in ITEMS]
 
 
 def test_clarification_answers_that_do_not_fit(graph: Any) -> None:

@@ -6,6 +6,7 @@ show up as extra requests.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,7 +157,7 @@ def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings,
         runner.start(graph, sample_brief, thread_id="faulty", max_brief_chars=remote.max_brief_chars, user="maya")
     failed = runner.status(graph, "faulty")
     assert failed.stage == "failed"
-    assert failed.error is not None and "failed 2 time(s)" in failed.error
+    assert failed.error is not None and failed.error.startswith("openai-compatible:smollm2 failed 2 time(s) in ")
     assert _chat_requests(proxy) == ["500", "500"]
     resumed = runner.resume(graph, "faulty", None, user="maya")
     assert resumed.stage == "waiting_for_approval"
@@ -191,7 +192,9 @@ def test_a_chroma_server_down_fails_the_step_and_the_run_resumes_when_it_is_back
                           r"BRIEFCRAFT_MEMORY_LOCATION\n"
             with pytest.raises(MemoryStoreError, match=unreachable):
                 runner.start(graph, sample_brief, thread_id="m1", max_brief_chars=remote.max_brief_chars, user="maya")
-            assert runner.status(graph, "m1").stage == "failed"
+            failed = runner.status(graph, "m1")
+            assert failed.stage == "failed"
+            assert failed.error is not None and re.match(unreachable, failed.error + "\n")  # the line the run showed
             server = start_chroma(where, port)
             waiting = runner.resume(graph, "m1", None, user="maya")
             assert waiting.stage == "waiting_for_approval"
