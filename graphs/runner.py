@@ -277,14 +277,18 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> Run
 
 
 def _error_line(error: object) -> str:
-    """A failed task's error as the line the run showed: read back from a checkpoint, LangGraph gives its repr."""
-    if isinstance(error, str) and (match := re.fullmatch(r"\w+\((.*)\)", error, re.DOTALL)):
+    """A failed task's error as the run showed it (``Type: message``): read back from a checkpoint, LangGraph gives
+    the error's repr."""
+    if not isinstance(error, str):
+        return f"{type(error).__name__}: {error}"
+    if match := re.fullmatch(r"(\w+)\((.*)\)", error, re.DOTALL):
         try:
-            message = ast.literal_eval(match.group(1))
+            message = ast.literal_eval(match.group(2))
         except (ValueError, SyntaxError):  # not a one-string repr: keep it as it is
             return error
-        return message if isinstance(message, str) else error
-    return str(error)
+        if isinstance(message, str):
+            return f"{match.group(1)}: {message}"
+    return error
 
 
 def verify_ledger(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, audit_dir: Path

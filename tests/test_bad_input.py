@@ -478,7 +478,7 @@ def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any,
         graph.invoke(Command(resume=bad), config, durability="sync")
     failed = runner.status(graph, "jam")
     assert (failed.stage, failed.error) == (
-        "failed", "edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"
+        "failed", "DecisionError: edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"
     )
     asked = runner.resume(graph, "jam", None, user="maya")  # the retry: the review asks again
     assert asked.stage == "waiting_for_approval"

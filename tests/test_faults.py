@@ -157,7 +157,7 @@ def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings,
         runner.start(graph, sample_brief, thread_id="faulty", max_brief_chars=remote.max_brief_chars, user="maya")
     failed = runner.status(graph, "faulty")
     assert failed.stage == "failed"
-    assert failed.error is not None and failed.error.startswith("openai-compatible:smollm2 failed 2 time(s) in ")
+    assert failed.error is not None and failed.error.startswith("ProviderError: openai-compatible:smollm2 failed 2 time(s) in ")
     assert _chat_requests(proxy) == ["500", "500"]
     resumed = runner.resume(graph, "faulty", None, user="maya")
     assert resumed.stage == "waiting_for_approval"
@@ -194,7 +194,8 @@ def test_a_chroma_server_down_fails_the_step_and_the_run_resumes_when_it_is_back
                 runner.start(graph, sample_brief, thread_id="m1", max_brief_chars=remote.max_brief_chars, user="maya")
             failed = runner.status(graph, "m1")
             assert failed.stage == "failed"
-            assert failed.error is not None and re.match(unreachable, failed.error + "\n")  # the line the run showed
+            assert failed.error is not None  # the line the run showed
+            assert re.match(unreachable, failed.error.removeprefix("MemoryStoreError: ") + "\n")
             server = start_chroma(where, port)
             waiting = runner.resume(graph, "m1", None, user="maya")
             assert waiting.stage == "waiting_for_approval"

@@ -151,7 +151,7 @@ def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Sett
     assert steps[f"make_visual {IMAGE_ID}"].startswith("512x512, Layout render")
     tid = record.thread_id
     assert runner.status(studio.graph, tid).stage == "failed"
-    assert "Error: StructuredOutputError(" in studio.open_run(tid, MAYA)[0]
+    assert "Error: StructuredOutputError: " in studio.open_run(tid, MAYA)[0]  # as the run showed it, not a repr
     assert list(studio.retry(tid, LEA)) == [f"⚠ Not retried: no thread {tid!r} among lea's threads"]
     statuses = list(studio.retry(tid, MAYA))
     lines = statuses[-1].splitlines()
