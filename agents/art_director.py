@@ -22,7 +22,7 @@ from briefcraft.channels import get_channel
 from briefcraft.pricing import PricingTable
 from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Provenance, StyleLora, Subtask
 from briefcraft.settings import Settings
-from briefcraft.tools.assets import asset_path, part_path, save_bytes, save_png
+from briefcraft.tools.assets import asset_path, save_bytes, save_png, write_atomic
 from briefcraft.tools.compose import Overlay, compose
 from briefcraft.tools.image_checks import alt_text
 from briefcraft.tools.imagegen import DiffusionRenderer
@@ -260,9 +260,6 @@ def _stamp_once(source: Path, mark: Stamp, signer: SignerFiles, store: Path, rec
     report = made.model_copy(update={"path": str(asset_path(store, digest)), "sha256": digest})
     # The record first, then the picture: a kill between the two leaves a record without its file (stamped anew),
     # never a stamped file nothing points to.
-    records.mkdir(parents=True, exist_ok=True)
-    partial = part_path(record)
-    partial.write_text(report.model_dump_json())
-    partial.replace(record)
+    write_atomic(record, report.model_dump_json().encode())
     save_bytes(data, store)
     return report

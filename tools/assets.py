@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-__all__ = ["asset_path", "part_path", "save_bytes", "save_png"]
+__all__ = ["asset_path", "part_path", "save_bytes", "save_png", "write_atomic"]
 
 
 def part_path(path: Path) -> Path:
@@ -37,6 +37,14 @@ def _sweep_parts(path: Path) -> None:
             part.unlink(missing_ok=True)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename: a crash never leaves half a file there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = part_path(path)
+    partial.write_bytes(data)
+    partial.replace(path)
+
+
 def asset_path(store: Path, digest: str, suffix: str = ".png") -> Path:
     """Where the store keeps the file whose sha256 is ``digest``."""
     return store / digest[:2] / f"{digest}{suffix}"
@@ -51,10 +59,7 @@ def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, st
     digest = hashlib.sha256(data).hexdigest()
     path = asset_path(store, digest, suffix)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = part_path(path)
-        partial.write_bytes(data)
-        partial.replace(path)  # atomic: a crash never leaves half an image under the final name
+        write_atomic(path, data)
         _sweep_parts(path)
     return path, digest
 
