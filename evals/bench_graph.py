@@ -4,9 +4,11 @@
     .venv/bin/python evals/bench_graph.py e2e [--repeat 3] [--json PATH]
     .venv/bin/python evals/bench_graph.py concurrency [--briefs 20] [--json PATH]
 
-``overhead``: one structured brief (``OVERHEAD_BRIEF``: Instagram feed, email and Google search, with
+``overhead``: structured briefs of ``OVERHEAD_BRIEF``'s shape (Instagram feed, email and Google search, with
 ``copy_variants=2`` and ``image_variants=2``: 3 channels x 2 = 6 copy subtasks, the 2 channels with images x 2 = 4
-visual subtasks) from start to the review checkpoint, approve all, to the end, through the full graph (the
+visual subtasks), each with its own product so that no brief reuses an earlier one's stamped finals (``finalize``
+keeps a stamp per picture and marks, for re-runs after a crash, and the product is in every final's alt text), from
+start to the review checkpoint, approve all, to the end, through the full graph (the
 ``FastChat`` fake model, ``InstantRenderer``, compliance checks, finals with provenance, export, ledger) with default
 settings and again with ``watermark=False``, and through a bare LangGraph graph of the same shape (same node names,
 the same ``Send`` fan-out, an ``interrupt`` at review, ``durability="sync"``) whose nodes only return ids. Each graph
@@ -92,6 +94,8 @@ OVERHEAD_BRIEF = CreativeBrief(
 )
 _VARIANTS = {"copy_variants": 2, "image_variants": 2}
 _SHAPE = {"write_copy": 6, "make_visual": 4}
+#: Finals per brief: the 4 approved previews at each of their channel's sizes (Instagram 2, email 1).
+_FINALS = 6
 #: Graph runs of one thread that may fail and be retried (``runner.resume_input(..., None)``) in concurrency mode.
 _RETRIES = 2
 #: Profiler entries that are threads waiting for work, not work.
@@ -360,11 +364,18 @@ def _node_time(node: str, brief: dict[str, Any]) -> float:
     return _node_seconds(brief).get(node, 0.0)
 
 
+def _count(folder: Path | None) -> int:
+    return len(list(folder.glob("*.json"))) if folder is not None and folder.is_dir() else 0
+
+
 def _check_shape(name: str, brief: dict[str, Any]) -> None:
     counts = {node: sum(1 for t in brief["tasks"] if t["node"] == node) for node in _SHAPE}
     if counts != _SHAPE:
         raise RuntimeError(f"{name}: a brief ran {counts}, not the {_SHAPE} the comparison needs (did compliance "
                            "send copy back to the copywriter?)")
+    if brief["stamps_written"] != _FINALS:
+        raise RuntimeError(f"{name}: a brief stamped {brief['stamps_written']} finals afresh, not {_FINALS}: it "
+                           "reused an earlier brief's stamps, so its finalize time would not be a brief's")
 
 
 def _profile_parts() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -447,20 +458,23 @@ def overhead(repeat: int, profile_briefs: int) -> dict[str, Any]:
         }
 
         def first_input(name: str, thread: str) -> dict[str, Any]:
-            graph = graphs[name]
+            brief = OVERHEAD_BRIEF.model_copy(update={"product": f"{OVERHEAD_BRIEF.product} {thread}"})
             if name == "bare":
-                return {"request": OVERHEAD_BRIEF.model_dump_json()}
-            return runner.start_input(graph, OVERHEAD_BRIEF, thread_id=thread, max_brief_chars=full.max_brief_chars)
+                return {"request": brief.model_dump_json()}
+            return runner.start_input(graphs[name], brief, thread_id=thread, max_brief_chars=full.max_brief_chars)
 
         warmup = {name: _drive(graph, savers[name], "warm-up", first_input(name, "warm-up"))["wall_s"]
                   for name, graph in graphs.items()}  # dev CA, imports, fonts, first SQLite pages
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in graphs}
         names = list(graphs)
+        stamps = {"full": full.stamps_dir, "full, watermark off": no_watermark.stamps_dir}
         for n in range(repeat):
             for name in names[n % len(names):] + names[:n % len(names)]:  # rotated, so drift hits each alike
                 thread = f"brief-{n:03d}"
+                before = _count(stamps.get(name))
                 brief = _drive(graphs[name], savers[name], thread, first_input(name, thread))
                 if name != "bare":
+                    brief["stamps_written"] = _count(stamps[name]) - before
                     _check_shape(name, brief)
                 samples[name].append(brief)
             print(f"repeat {n + 1}/{repeat}: " + ", ".join(f"{k} {v[-1]['wall_s'] * 1000:.0f} ms"

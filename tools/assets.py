@@ -64,11 +64,17 @@ def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, st
     return path, digest
 
 
+#: zlib level of the store's PNGs (pictures, previews, finals before their stamp): level 1 encodes a 1080x1350 final
+#: in about half the time of the default 6 for about 40 % more bytes (docs/BENCHMARKS.md). What leaves the machine is
+#: encoded again by ``tools.provenance.stamp``, at the default level.
+_STORE_PNG_LEVEL = 1
+
+
 def save_png(image: Image.Image, store: Path, text: dict[str, str]) -> tuple[Path, str]:
     """Write ``image`` as PNG (with ``text`` chunks) to ``store``; return its path and sha256."""
     info = PngImagePlugin.PngInfo()
     for key, value in text.items():
         info.add_text(key, value)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, optimize=False)
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=_STORE_PNG_LEVEL)
     return save_bytes(buffer.getvalue(), store)

@@ -86,9 +86,17 @@ def contrast_ratio(a: RGB, b: RGB) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
+_LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+#: Each 8-bit value's share of relative luminance as the R, G and B component (256 x 3): pixels look theirs up,
+#: rather than raising every component of every pixel behind the text to the power 2.4.
+_COMPONENT_LUMINANCE = srgb_to_linear(np.arange(256)[:, None]) * _LUMINANCE_WEIGHTS
+
+
 def _luminance(rgb: np.ndarray) -> np.ndarray:
-    """Relative luminance of sRGB values (last axis R, G, B in 0-255)."""
-    return np.asarray(srgb_to_linear(rgb) @ np.array([0.2126, 0.7152, 0.0722]))
+    """Relative luminance of sRGB values (last axis R, G, B in 0-255; 8-bit pixels by table)."""
+    if rgb.dtype == np.uint8:
+        return np.asarray(sum(_COMPONENT_LUMINANCE[rgb[..., i], i] for i in range(3)))
+    return np.asarray(srgb_to_linear(rgb) @ _LUMINANCE_WEIGHTS)
 
 
 def _min_contrast(ink: RGB, lum: np.ndarray) -> float:
@@ -248,7 +256,7 @@ def _pair(palette: list[RGB]) -> _Colours:
 def _text_colours(behind: np.ndarray, palette: list[RGB]) -> _Colours:
     """Ink for text over ``behind`` (the pixels under it): a palette colour straight on the picture when it
     reaches 4.5:1 against every one of them, else the most legible palette pair as ink on a panel."""
-    lum = _luminance(behind.reshape(-1, 3).astype(np.float64))
+    lum = _luminance(behind.reshape(-1, 3))
     reached, _, direct = max((_min_contrast(ink, lum), -i, ink) for i, ink in enumerate(palette))
     if reached >= AA_CONTRAST:
         return _Colours(direct, None, reached)
