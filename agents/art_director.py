@@ -12,10 +12,10 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from PIL import Image
 
@@ -41,9 +41,12 @@ from briefcraft.tools.provenance import (
 from briefcraft.tools.render import LayoutRenderer, Rendered, RenderSpec
 
 __all__ = [
-    "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "make_preview",
+    "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "in_threads", "make_preview",
     "make_renderer", "render_cost", "render_finals", "stamp_finals",
 ]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 #: Previews are drawn with their longer side this many pixels: fast, and enough to judge a layout.
 PREVIEW_MAX_SIDE = 512
@@ -183,6 +186,14 @@ def cover_size(sizes: tuple[tuple[int, int], ...], aspect: float, max_side: int 
     return max(16, round(width * scale)), max(16, round(height * scale))
 
 
+def in_threads(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``work`` on each item in threads, one per core, the results in the items' order (so the audit's order does
+    not depend on timing). Image work overlaps there: PNG encoding, resizing, numpy and signing release the GIL, and
+    a renderer on a GPU takes its own lock while the other threads compose and stamp."""
+    with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
+        return list(pool.map(work, items))
+
+
 def render_finals(
     renderer: ImageRenderer, preview: ImageAsset, headline: str, cta: str, product: str, brand: BrandContext,
     store: Path, *, pricing: PricingTable, font_dirs: tuple[Path, ...] = (),
@@ -217,9 +228,8 @@ def stamp_finals(
     """Stamp each final (visible label where its channel asks, watermark, IPTC metadata, signed C2PA manifest with
     its picture as the ingredient) and keep the stamped file in the store in place of the unstamped one.
 
-    The finals are stamped in parallel threads, one per core: PNG and JPEG encoding, the wavelet transforms and
-    signing release the GIL. ``records`` keeps what each stamp wrote, so a re-run (after a crash) reuses a stamp
-    instead of signing again."""
+    The finals are stamped in parallel (``in_threads``). ``records`` keeps what each stamp wrote, so a re-run
+    (after a crash) reuses a stamp instead of signing again."""
     def one(asset: ImageAsset) -> tuple[ImageAsset, AuditEvent]:
         ai = asset.renderer != "layout"  # a layout render has no model imagery: no AI source type, no AI label
         mark = Stamp(
@@ -245,8 +255,7 @@ def stamp_finals(
         )
         return asset.model_copy(update={"path": report.path, "sha256": report.sha256, "provenance": record}), event
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(finals), os.cpu_count() or 1))) as pool:
-        done = list(pool.map(one, finals))  # in the finals' order, so the audit's order does not depend on timing
+    done = in_threads(one, finals)
     return [asset for asset, _ in done], [event for _, event in done]
 
 

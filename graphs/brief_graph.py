@@ -35,7 +35,14 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Send, interrupt
 from pydantic import ValidationError
 
-from briefcraft.agents.art_director import ImageRenderer, make_preview, make_renderer, render_finals, stamp_finals
+from briefcraft.agents.art_director import (
+    ImageRenderer,
+    in_threads,
+    make_preview,
+    make_renderer,
+    render_finals,
+    stamp_finals,
+)
 from briefcraft.agents.compliance import autofix_feedback, check_bundle
 from briefcraft.agents.copywriter import write_channel_copy
 from briefcraft.agents.intake import clarification_line, clarifying_question, read_brief
@@ -358,19 +365,22 @@ def finalize(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[s
     approved_copy: list[CopyVariant] = _approved(state, "copy", rounds)
     previews: list[ImageAsset] = _approved(state, "images", rounds)
     _check_approved(previews, state)  # nothing is rendered in full on an approval the review did not record
-    finals: list[ImageAsset] = []
-    audit: list[AuditEvent] = []
-    for preview in previews:
+
+    def render(preview: ImageAsset) -> tuple[list[ImageAsset], list[AuditEvent]]:
         channel = get_channel(preview.channel)
         copies = [c for c in approved_copy if c.channel == preview.channel]
         overlay = channel.overlay_field
         headlines = [c.fields[overlay.name][0] for c in copies if overlay and c.fields.get(overlay.name)]
         ctas = [c.fields["cta"][0] for c in copies if c.fields.get("cta")]
-        rendered, events = render_finals(
+        return render_finals(
             deps.renderer, preview, headlines[0] if headlines else preview.headline, ctas[0] if ctas else "",
             state["brief"].product, state["brand"], deps.settings.assets_dir, pricing=deps.pricing,
             font_dirs=(deps.settings.fonts_dir,),
         )
+
+    finals: list[ImageAsset] = []
+    audit: list[AuditEvent] = []
+    for rendered, events in in_threads(render, previews):
         finals += rendered
         audit += events
     if finals:
