@@ -364,8 +364,8 @@ def _node_time(node: str, brief: dict[str, Any]) -> float:
     return _node_seconds(brief).get(node, 0.0)
 
 
-def _count(folder: Path | None) -> int:
-    return len(list(folder.glob("*.json"))) if folder is not None and folder.is_dir() else 0
+def _count(folder: Path) -> int:
+    return len(list(folder.glob("*.json"))) if folder.is_dir() else 0
 
 
 def _check_shape(name: str, brief: dict[str, Any]) -> None:
@@ -471,10 +471,11 @@ def overhead(repeat: int, profile_briefs: int) -> dict[str, Any]:
         for n in range(repeat):
             for name in names[n % len(names):] + names[:n % len(names)]:  # rotated, so drift hits each alike
                 thread = f"brief-{n:03d}"
-                before = _count(stamps.get(name))
+                records = stamps.get(name)  # None for the bare graph, which stamps nothing
+                before = _count(records) if records else 0
                 brief = _drive(graphs[name], savers[name], thread, first_input(name, thread))
-                if name != "bare":
-                    brief["stamps_written"] = _count(stamps[name]) - before
+                if records:
+                    brief["stamps_written"] = _count(records) - before
                     _check_shape(name, brief)
                 samples[name].append(brief)
             print(f"repeat {n + 1}/{repeat}: " + ", ".join(f"{k} {v[-1]['wall_s'] * 1000:.0f} ms"
