@@ -14,12 +14,14 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
 
 from PIL import Image
 
 from briefcraft import __version__
+from briefcraft.agents.spend import noted
 from briefcraft.channels import get_channel
 from briefcraft.pricing import PricingTable
 from briefcraft.schemas import AuditEvent, BrandContext, CreativeBrief, ImageAsset, Provenance, StyleLora, Subtask
@@ -125,13 +127,13 @@ def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: Pr
     latency = (time.perf_counter() - started) * 1000
     path, digest = save_png(made.image, store, {"briefcraft:renderer": renderer.renderer,
                                                 "briefcraft:label": renderer.label, "briefcraft:prompt": spec.prompt})
-    event = AuditEvent(
+    event = noted(AuditEvent(
         kind="render", node=node, item_id=item_id, provider=renderer.renderer, model=made.model, seed=spec.seed,
         path=str(path), sha256=digest, latency_ms=round(latency, 1), input_tokens=made.input_tokens,
         input_image_tokens=made.input_image_tokens, output_tokens=made.output_tokens, gpu_seconds=made.gpu_seconds,
         attempts=made.attempts,
         cost_usd=render_cost(renderer.renderer, made, pricing),
-    )
+    ))
     return made.image, path, event
 
 
@@ -191,7 +193,10 @@ def in_threads(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     not depend on timing). Image work overlaps there: PNG encoding, resizing, numpy and signing release the GIL, and
     a renderer on a GPU takes its own lock while the other threads compose and stamp."""
     with ThreadPoolExecutor(max_workers=max(1, min(len(items), os.cpu_count() or 1))) as pool:
-        return list(pool.map(work, items))
+        # each in a copy of the caller's context (taken here, in the caller's thread): what the work notes
+        # (agents.spend) goes to the caller's step
+        contexts = [copy_context() for _ in items]
+        return list(pool.map(lambda context, item: context.run(work, item), contexts, items))
 
 
 def render_finals(

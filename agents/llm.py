@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from briefcraft.agents.models import describe_model
 from briefcraft.agents.prompts import REPAIR
+from briefcraft.agents.spend import noted
 from briefcraft.errors import StructuredOutputError
 from briefcraft.pricing import PricingTable, TokenPrice
 from briefcraft.remote import RemotePolicy
@@ -119,12 +120,12 @@ def invoke_structured(
                 error = exc
         usage = getattr(raw, "usage_metadata", None) or {}
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
-        events.append(AuditEvent(
+        events.append(noted(AuditEvent(
             kind="model_call", node=node, item_id=item_id, provider=who.provider, model=who.model,
             prompt_hash=_prompt_hash(attempt), seed=who.seed, input_tokens=tokens_in, output_tokens=tokens_out,
             latency_ms=round((time.perf_counter() - started) * 1000, 1), cost_usd=who.cost(tokens_in, tokens_out),
             attempts=tries,
-        ))
+        )))
         raw_text = _raw_text(raw)
         if parsed is not None:
             return parsed, events

@@ -11,15 +11,20 @@
 would let through would take the brief over its budget; export reads approval from the recorded decisions and
 is reachable only through ``review``. The sequential nodes append the thread's committed
 audit events to its hash-chained ledger file (``DATA_DIR/audit/THREAD.jsonl``); ``seal_ledger`` writes the last.
+
+A step that fails leaves no state update, so the nodes that call models or renderers keep what they paid for before
+failing (``DATA_DIR/audit/failed-steps/THREAD.jsonl``); the budget gates, ``check_compliance``, ``export`` and
+``seal_ledger`` put those calls into the audit, so that the budget, the pack's cost and the ledger count them.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +34,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.config import get_config
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
@@ -49,6 +55,7 @@ from briefcraft.agents.intake import clarification_line, clarifying_question, re
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import make_chat_model, remote_policy
 from briefcraft.agents.planner import plan_subtasks
+from briefcraft.agents.spend import collecting
 from briefcraft.channels import get_channel
 from briefcraft.errors import AuditError, DecisionError
 from briefcraft.graphs.review import (
@@ -77,13 +84,15 @@ from briefcraft.schemas import (
     validation_message,
 )
 from briefcraft.settings import Settings
-from briefcraft.tools.audit import Ledger, idempotency_key, item_hash, ledger_path
+from briefcraft.tools.audit import FailedSpend, Ledger, idempotency_key, item_hash, ledger_path
 from briefcraft.tools.checks import check_copy
 from briefcraft.tools.export import write_pack
 from briefcraft.tools.image_checks import SafetyChecker
 from briefcraft.tools.provenance import signer_files
 
 __all__ = ["Deps", "build_graph"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,9 +112,44 @@ def _thread(config: RunnableConfig) -> str:
     return str(config.get("configurable", {}).get("thread_id", "unthreaded"))
 
 
-def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps) -> LedgerHead:
-    """Append the thread's committed audit events to its ledger (idempotent: a re-run node appends nothing)."""
-    return Ledger(ledger_path(deps.settings.audit_dir, _thread(config))).sync(state.get("audit", []))
+def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps, also: Sequence[AuditEvent] = ()
+                 ) -> LedgerHead:
+    """Append the thread's committed audit events (then ``also``) to its ledger (idempotent: a re-run node appends
+    nothing)."""
+    return Ledger(ledger_path(deps.settings.audit_dir, _thread(config))).sync([*state.get("audit", []), *also])
+
+
+def _billing_failures(node: Callable[..., dict[str, Any]], deps: Deps) -> Callable[..., dict[str, Any]]:
+    """``node``, keeping the calls it paid for when it fails (``tools.audit.FailedSpend``): LangGraph drops a failed
+    step's update, and the audit events of those calls with it. ``node``'s signature stays what LangGraph sees."""
+    @wraps(node)
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        with collecting() as spent:
+            try:
+                return node(*args, **kwargs)
+            except GraphBubbleUp:  # an interrupt or a command: not a failure
+                raise
+            except Exception as error:
+                if spent:
+                    _keep_spent(spent, error, deps)
+                raise
+    return run
+
+
+def _keep_spent(spent: list[AuditEvent], error: Exception, deps: Deps) -> None:
+    config = get_config()
+    lines = str(error).splitlines()
+    failure = f"{type(error).__name__}: {lines[0]}" if lines and lines[0] else type(error).__name__
+    try:
+        FailedSpend(deps.settings.audit_dir, _thread(config)).add(
+            str(config.get("configurable", {}).get("checkpoint_ns", "")), spent, failure)
+    except (OSError, AuditError) as kept:  # the step's own error is the one to report; this one goes to the log
+        _log.warning("the %d paid call(s) of a failed step were not kept: %s", len(spent), kept)
+
+
+def _unbilled(state: BriefState, config: RunnableConfig, deps: Deps) -> list[AuditEvent]:
+    """The calls the thread's failed steps paid for that its audit does not hold yet."""
+    return FailedSpend(deps.settings.audit_dir, _thread(config)).unrecorded(state.get("audit", []))
 
 
 #: The audit kinds that record a side effect (a model or image call, a signature, an export): each carries a key.
@@ -241,7 +285,8 @@ def check_compliance(state: BriefState, config: RunnableConfig, *, deps: Deps) -
                    comment=autofix_feedback(report.for_item(copy.id)))
         for copy in due
     ]
-    return {"compliance": report, "audit": _keyed(audit), "autofix": [c.id for c in due],
+    return {"compliance": report, "audit": [*_unbilled(state, config, deps), *_keyed(audit)],
+            "autofix": [c.id for c in due],
             "autofixed": [c.id for c in due], "ledger": _sync_ledger(state, config, deps)}
 
 
@@ -337,17 +382,19 @@ def budget_gate(state: BriefState, config: RunnableConfig, *, deps: Deps, name: 
     """Before generating: when the calls coming next would take the brief over its budget, pause until someone
     raises it (the thread waits, resumable); the calls run only within the budget in force."""
     calls = _coming(state, upcoming(state), deps.settings)
-    audit = state.get("audit", [])
+    failed = _unbilled(state, config, deps)
+    audit = [*state.get("audit", []), *failed]
     spent = summarize(audit)
     limits = state.get("limits") or Budget()
     cost, gpu = _estimate(audit, calls)
     user, role = _user(config)
-    events: list[AuditEvent] = []
+    raised: list[AuditEvent] = []
     while reason := _over_budget(limits, spent, calls, cost, gpu):
         limits = read_budget(interrupt(budget_request(reason, limits)), limits)
-        events.append(AuditEvent(kind="budget", node=name, actor=user, role=role,
+        raised.append(AuditEvent(kind="budget", node=name, actor=user, role=role,
                                  comment=f"budget raised to {limits.model_dump_json(exclude_none=True)} ({reason})"))
-    return {"limits": limits, "audit": events} if events else {}
+    update: dict[str, Any] = {"audit": [*failed, *raised]} if failed or raised else {}
+    return update | ({"limits": limits} if raised else {})
 
 
 def _decision_comment(decision: ReviewDecision, report: ComplianceReport) -> str | None:
@@ -407,13 +454,14 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
     (event,) = _keyed([AuditEvent(kind="export", node="export", path=str(out_dir))])
     report, _ = _check(state, deps, copies, finals, llm=False)
-    audit = [*state.get("audit", []), event]
+    failed = _unbilled(state, config, deps)
+    audit = [*state.get("audit", []), *failed, event]
     manifest = write_pack(
         out_dir, thread_id=thread_id, brief=state["brief"], copies=copies, images=finals, report=report,
         audit=audit, cost=summarize(audit), pricing=deps.pricing.as_of, brand=state["brand"],
         idempotency_key=event.idempotency_key,
     )
-    return {"manifest": manifest, "out_dir": str(out_dir), "audit": [event],
+    return {"manifest": manifest, "out_dir": str(out_dir), "audit": [*failed, event],
             "ledger": _sync_ledger(state, config, deps)}
 
 
@@ -429,7 +477,8 @@ def remember_approved(state: BriefState, config: RunnableConfig, *, deps: Deps) 
 
 def seal_ledger(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Append the thread's last audit events to its ledger."""
-    return {"ledger": _sync_ledger(state, config, deps)}
+    failed = _unbilled(state, config, deps)
+    return {"ledger": _sync_ledger(state, config, deps, also=failed), **({"audit": failed} if failed else {})}
 
 
 # --- routers -----------------------------------------------------------------------------------------
@@ -540,15 +589,15 @@ def build_graph(
         safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None, pricing=pricing,
     )
     builder = StateGraph(BriefState)
-    builder.add_node("intake", partial(intake, deps=deps))
+    builder.add_node("intake", _billing_failures(partial(intake, deps=deps), deps))
     builder.add_node("ask_clarification", ask_clarification)
     builder.add_node("recall_brand", partial(recall_brand, deps=deps))
     builder.add_node("plan", partial(plan, deps=deps))
-    builder.add_node("write_copy", partial(write_copy, deps=deps))
-    builder.add_node("make_visual", partial(make_visual, deps=deps))
-    builder.add_node("check_compliance", partial(check_compliance, deps=deps))
+    builder.add_node("write_copy", _billing_failures(partial(write_copy, deps=deps), deps))
+    builder.add_node("make_visual", _billing_failures(partial(make_visual, deps=deps), deps))
+    builder.add_node("check_compliance", _billing_failures(partial(check_compliance, deps=deps), deps))
     builder.add_node("review", partial(review, deps=deps))
-    builder.add_node("finalize", partial(finalize, deps=deps))
+    builder.add_node("finalize", _billing_failures(partial(finalize, deps=deps), deps))
     builder.add_node("export", partial(export, deps=deps))
     builder.add_node("remember_approved", partial(remember_approved, deps=deps))
     builder.add_node("seal_ledger", partial(seal_ledger, deps=deps))

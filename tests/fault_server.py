@@ -3,7 +3,8 @@
 Each request takes the next fault from a queue the test fills with ``plan``; with the queue empty (or the fault
 ``"ok"``) the request goes to the real upstream server unchanged. Faults are what remote providers do under load:
 429 with Retry-After, 500, a reply that never comes (timeout), a body that is not JSON, a reply that stops halfway,
-and the errors retrying cannot fix (400, 401 echoing part of the key as OpenAI's does, 404 for an unknown model).
+the real reply (its token usage included) with the model's answer replaced by JSON that fits no schema
+(``off-schema``: the provider billed the call, the output is useless), and the errors retrying cannot fix (400, 401 echoing part of the key as OpenAI's does, 404 for an unknown model).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 __all__ = ["FAULTS", "FaultServer"]
 
-FAULTS = ("ok", "429", "500", "timeout", "malformed", "halfway", "400", "401", "404")
+FAULTS = ("ok", "429", "500", "timeout", "malformed", "halfway", "off-schema", "400", "401", "404")
 
 _STATUS = {
     "429": (429, "rate_limit_exceeded", "Rate limit reached for requests"),
@@ -92,6 +93,17 @@ def _error_body(status: str, key: str) -> tuple[int, bytes]:
     return code, json.dumps({"error": {"message": message, "type": kind, "code": kind}}).encode()
 
 
+def _off_schema(payload: bytes) -> bytes:
+    """The reply with the model's answer (tool call arguments, else text) replaced by JSON that fits no schema."""
+    reply = json.loads(payload)
+    message = reply["choices"][0]["message"]
+    for call in message.get("tool_calls") or []:
+        call["function"]["arguments"] = '{"off_schema": true}'
+    if not message.get("tool_calls"):
+        message["content"] = '{"off_schema": true}'
+    return json.dumps(reply).encode()
+
+
 def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -107,8 +119,8 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, body: bytes) -> None:
             fault = server._next(self.path)
-            if fault == "ok":
-                self._forward(body)
+            if fault in ("ok", "off-schema"):
+                self._forward(body, off_schema=fault == "off-schema")
             elif fault == "timeout":
                 time.sleep(server.hang_s)
                 self.close_connection = True
@@ -129,7 +141,7 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 headers = {"Retry-After": server.retry_after} if fault == "429" else {}
                 self._send(code, payload, headers=headers)
 
-        def _forward(self, body: bytes) -> None:
+        def _forward(self, body: bytes, *, off_schema: bool = False) -> None:
             if server.upstream is None:
                 self._send(502, json.dumps({"error": {"message": "no upstream server", "type": "server_error"}})
                            .encode())
@@ -139,7 +151,10 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 headers={"Content-Type": self.headers.get("Content-Type", "application/json")},
             )
             with urllib.request.urlopen(request, timeout=600) as reply:
-                self._send(reply.status, reply.read())
+                status, payload = reply.status, reply.read()
+            if off_schema:
+                payload = _off_schema(payload)
+            self._send(status, payload)
 
         def _send(self, code: int, payload: bytes, *, headers: dict[str, str] | None = None, close: bool = False
                   ) -> None:

@@ -1,4 +1,5 @@
-"""The hash-chained audit ledger: appends are idempotent, and every kind of tampering is caught."""
+"""The hash-chained audit ledger: appends are idempotent, and every kind of tampering is caught; what failed steps
+paid for is kept until the audit holds it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from briefcraft.agents.art_director import in_threads
+from briefcraft.agents.spend import collecting, noted
 from briefcraft.errors import AuditError
 from briefcraft.schemas import AuditEvent, CopyVariant, LedgerHead
-from briefcraft.tools.audit import GENESIS, Ledger, chain, item_hash, ledger_path
+from briefcraft.tools.audit import GENESIS, FailedSpend, Ledger, chain, idempotency_key, item_hash, ledger_path
 
 AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -107,3 +110,45 @@ def test_ledger_paths_are_safe_file_names(tmp_path: Path) -> None:
     assert ledger_path(tmp_path, "demo-1") == tmp_path / "demo-1.jsonl"
     hashed = ledger_path(tmp_path, "../../etc/passwd")
     assert hashed.parent == tmp_path and len(hashed.stem) == 64
+
+
+def test_failed_steps_calls_are_kept_each_failure_with_keys_of_its_own(tmp_path: Path) -> None:
+    kept = FailedSpend(tmp_path, "t1")
+    assert kept.unrecorded([]) == []  # nothing failed yet: no file
+    kept.add("write_copy:abc", _events(2), "StructuredOutputError: no valid copy")
+    kept.add("write_copy:abc", _events(1), "ProviderError: failed 4 time(s)")  # the same task, failing again
+    held = kept.unrecorded([])
+    assert [e.comment for e in held] == ["in a step that failed: StructuredOutputError: no valid copy"] * 2 + [
+        "in a step that failed: ProviderError: failed 4 time(s)"]
+    assert [e.idempotency_key for e in held] == [
+        idempotency_key("t1", "write_copy:abc#failed-0", 0), idempotency_key("t1", "write_copy:abc#failed-0", 1),
+        idempotency_key("t1", "write_copy:abc#failed-2", 0)]
+    assert [e.model_copy(update={"comment": None, "idempotency_key": None}) for e in held] == [*_events(2), *_events(1)]
+    assert kept.unrecorded([held[1], *_events(3)]) == [held[0], held[2]]  # what the audit holds is not given again
+    assert kept.path == tmp_path / "failed-steps" / "t1.jsonl"
+    assert FailedSpend(tmp_path, "t2").unrecorded([]) == []  # per thread
+
+
+def test_a_write_cut_short_is_dropped_and_a_bad_line_is_named(tmp_path: Path) -> None:
+    kept = FailedSpend(tmp_path, "t1")
+    kept.add("n:1", _events(1), "E")
+    whole = kept.path.read_bytes()
+    kept.path.write_bytes(whole + whole[:40])  # a crash in the middle of the next write
+    assert len(kept.unrecorded([])) == 1
+    kept.add("n:2", _events(1), "F")  # the torn tail is cut before the next line goes on
+    assert [e.comment for e in kept.unrecorded([])] == ["in a step that failed: E", "in a step that failed: F"]
+    kept.path.write_text(kept.path.read_text() + "{}\n")
+    with pytest.raises(AuditError, match=r"^.*t1\.jsonl line 3 is not an audit event: "):
+        kept.unrecorded([])
+
+
+def test_paid_calls_are_collected_in_the_step_and_its_threads() -> None:
+    events = _events(4)
+    assert noted(events[0]) is events[0]  # outside a step: nothing collects it
+    with collecting() as spent:
+        noted(events[1])
+        in_threads(noted, events[2:])  # finals are rendered in threads: still this step's calls
+        with collecting() as inner:
+            noted(events[0])
+    assert spent[0] == events[1] and inner == events[:1]
+    assert sorted(spent[1:], key=lambda e: e.node) == events[2:]  # the threads' order is theirs

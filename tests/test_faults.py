@@ -6,6 +6,7 @@ show up as extra requests.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from builders import GUIDELINES, free_port, start_chroma
 from fault_server import FaultServer
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -20,13 +22,16 @@ from pydantic import BaseModel
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.models import make_chat_model, remote_policy
-from briefcraft.errors import MemoryStoreError, ProviderError
+from briefcraft.errors import MemoryStoreError, ProviderError, StructuredOutputError
 from briefcraft.evals.fakes import FastChat
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.pricing import load_pricing
 from briefcraft.remote import RemotePolicy, transient
+from briefcraft.schemas import CreativeBrief
 from briefcraft.settings import Settings
+from briefcraft.tools.audit import FailedSpend
 
 pytestmark = pytest.mark.llm
 
@@ -162,6 +167,51 @@ def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings,
     resumed = runner.resume(graph, "faulty", None, user="maya")
     assert resumed.stage == "waiting_for_approval"
     assert set(_chat_requests(proxy)[2:]) == {"ok"}
+
+
+def test_a_step_that_fails_after_paid_calls_bills_them_once_when_the_thread_goes_on(
+        settings: Settings, proxy: FaultServer, tmp_path: Path) -> None:
+    """Two billed replies that fit no schema (the answer, then the repair) fail the copy step. What they cost is
+    kept, and once the retried thread goes on it is in the audit, the cost, the pack and the ledger, once."""
+    table = load_pricing().model_dump(mode="json")
+    table["chat"]["models"]["openai-compatible"] = {"*": {"input": 100.0, "output": 100.0}}
+    pricing = tmp_path / "pricing.yaml"
+    pricing.write_text(yaml.safe_dump(table), encoding="utf-8")
+    remote = _settings(settings, proxy, compliance_autofix=False, compliance_llm_review=False, llm_timeout_s=120.0,
+                       llm_max_tokens=settings.llm_max_tokens, pricing_file=pricing)
+    graph = build_graph(remote)
+    brief = CreativeBrief(product="Oat cold brew", channels=["x_post"], deliverables=["copy"],
+                          mandatory_elements=["Contains oats"])
+    proxy.plan("off-schema", "off-schema")
+    with pytest.raises(StructuredOutputError, match="gave no valid XPostCopy after one repair"):
+        runner.start(graph, brief, thread_id="t1", max_brief_chars=remote.max_brief_chars, user="maya")
+    assert _chat_requests(proxy) == ["off-schema", "off-schema"]
+    failed = runner.status(graph, "t1")
+    assert failed.stage == "failed" and failed.cost is not None and failed.cost.calls == 0  # nothing committed
+    kept = FailedSpend(remote.audit_dir, "t1").unrecorded([])
+    assert [(e.kind, e.node, e.item_id) for e in kept] == [("model_call", "write_copy", "copy-x_post-1")] * 2
+    assert all(e.input_tokens and e.output_tokens and e.cost_usd for e in kept)  # the server's usage, priced
+    assert all((e.comment or "").startswith("in a step that failed: StructuredOutputError: openai-compatible:"
+                                            "smollm2 gave no valid XPostCopy") for e in kept)
+
+    waiting = runner.resume(graph, "t1", None, user="maya")
+    assert waiting.stage == "waiting_for_approval" and waiting.cost is not None
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    calls = [e for e in audit if e.kind == "model_call"]
+    assert [e for e in calls if e in kept] == kept and len(calls) > 2  # besides the retried step's own
+    assert waiting.cost.calls == len(calls) and waiting.cost.total_usd == pytest.approx(
+        sum(e.cost_usd or 0.0 for e in calls), abs=1e-6)
+
+    done = runner.resume(graph, "t1", runner.approve_all(waiting), user="maya")
+    assert done.stage == "done" and done.cost == waiting.cost  # export, the gates and seal_ledger add them no more
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    assert [e for e in audit if e in kept] == kept
+    manifest = json.loads((Path(done.pack or "") / "manifest.json").read_text())
+    assert manifest["cost"]["total_usd"] == done.cost.total_usd
+    assert manifest["cost"]["by_item"]["copy-x_post-1"] == pytest.approx(done.cost.total_usd, abs=1e-6)
+    check, events = runner.verify_ledger(graph, "t1", remote.audit_dir)
+    assert check.valid and check.entries == len(events) == len(audit)
+    assert FailedSpend(remote.audit_dir, "t1").unrecorded(audit) == []
 
 
 def test_the_policy_passes_results_and_other_errors_through() -> None:

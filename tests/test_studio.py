@@ -159,9 +159,9 @@ def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Sett
     # the preview the failed step kept is reported done, not rendered again
     assert sorted(line.split(" (")[0] for line in lines[1:-2]) == [
         "- ✓ check_compliance", f"- ✓ make_visual {IMAGE_ID}", "- ✓ review", f"- ✓ write_copy {COPY_ID}"]
-    # the failed attempt's two calls raised with their node, so the audit (and the cost) holds only the retry's
+    # the failed attempt's two calls count too (kept when the step failed, recorded once the thread went on)
     assert lines[-1] == (f"**Thread {tid} waits for approval of 2 item(s): open the Review tab. Cost so far: "
-                         f"{UNPRICED.format(calls=3, unpriced=2)}.**")
+                         f"{UNPRICED.format(calls=5, unpriced=4)}.**")
     assert list(studio.retry(tid, MAYA)) == [
         f"⚠ Not retried: thread {tid!r} is waiting for approval; give decisions"]
 

@@ -4,6 +4,9 @@ Each entry carries the hash of the one before it, so editing, reordering or dele
 the thread's checkpoint keeps the head (entry count and last hash), so cutting entries off the end is caught too.
 The graph only ever writes events its checkpoint already holds, which makes the file a prefix of the thread's
 ``audit`` list: anything else in the file is tampering.
+
+A step that fails commits nothing to the thread's state, so the calls it paid for before failing would go unbilled;
+``FailedSpend`` keeps them in a file of their own until a later step records them in the audit.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from pydantic import BaseModel, ValidationError
 from briefcraft.errors import AuditError
 from briefcraft.schemas import AuditEvent, LedgerEntry, LedgerHead, validation_message
 
-__all__ = ["GENESIS", "THREAD_ID", "Ledger", "LedgerCheck", "chain", "idempotency_key", "item_hash", "ledger_path"]
+__all__ = [
+    "GENESIS", "THREAD_ID", "FailedSpend", "Ledger", "LedgerCheck", "chain", "idempotency_key", "item_hash",
+    "ledger_path",
+]
 
 #: The ``prev`` of the first entry.
 GENESIS = "0" * 64
@@ -50,6 +56,26 @@ def idempotency_key(thread_id: str, task: str, index: int) -> str:
     failure or a resume), different for every other call. ``task`` is LangGraph's ``checkpoint_ns`` of the task
     (``node:task_id``), which LangGraph derives from the checkpoint the step started from."""
     return hashlib.sha256(_canonical([thread_id, task, index])).hexdigest()[:32]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """``path``'s writers one at a time, across threads and processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f".{path.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _append(path: Path, lines: Sequence[str]) -> None:
+    """Append ``lines`` and make them durable before returning (the caller holds the lock)."""
+    with path.open("a", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in lines)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _entry_hash(seq: int, prev: str, event: AuditEvent) -> str:
@@ -107,19 +133,9 @@ class Ledger:
                 prev = entry.hash
         return entries
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with (self.path.parent / f".{self.path.name}.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def sync(self, events: Sequence[AuditEvent]) -> LedgerHead:
         """Append the events the file does not hold yet; the file must hold the others, unchanged, in order."""
-        with self._locked():
+        with _locked(self.path):
             held = self._read()
             if len(held) > len(events):
                 raise AuditError(f"{self.path} holds {len(held)} entries but the thread has {len(events)} events; "
@@ -132,10 +148,7 @@ class Ledger:
             head = LedgerHead(count=len(held), hash=held[-1].hash if held else GENESIS)
             new = chain(events[len(held):], after=head)
             if new:
-                with self.path.open("a", encoding="utf-8") as out:
-                    out.writelines(entry.model_dump_json() + "\n" for entry in new)
-                    out.flush()
-                    os.fsync(out.fileno())
+                _append(self.path, [entry.model_dump_json() for entry in new])
                 head = LedgerHead(count=new[-1].seq + 1, hash=new[-1].hash)
             return head
 
@@ -164,3 +177,54 @@ class Ledger:
                         "valid": False, "problem": f"entry {theirs.seq} differs from the thread's event {theirs.seq}",
                     })
         return result
+
+
+class FailedSpend:
+    """The paid calls (model calls, renders) of one thread's failed steps, one JSON event per line.
+
+    A failed step's state update is dropped, its calls with it; ``add`` keeps them here, each with an idempotency key
+    of its own, and the graph's next steps put the ones the thread's audit does not hold yet (``unrecorded``) into it.
+    """
+
+    def __init__(self, folder: Path, thread_id: str):
+        self.thread_id = thread_id
+        self.path = ledger_path(folder / "failed-steps", thread_id)
+
+    def _read(self) -> list[AuditEvent]:
+        if not self.path.exists():
+            return []
+        events: list[AuditEvent] = []
+        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(keepends=True), 1):
+            if not line.endswith("\n"):
+                break  # the tail of a write a crash cut short: those calls are lost, as a killed step's are
+            try:
+                events.append(AuditEvent.model_validate_json(line))
+            except ValidationError as error:
+                raise AuditError(f"{self.path} line {number} is not an audit event: {validation_message(error)}"
+                                 ) from error
+        return events
+
+    def add(self, task: str, events: Sequence[AuditEvent], error: str) -> None:
+        """Keep the calls a failed run of ``task`` (LangGraph's ``checkpoint_ns``) paid for, noting its ``error``."""
+        with _locked(self.path):
+            _truncate_torn_tail(self.path)
+            tried = f"{task}#failed-{len(self._read())}"  # a second failure of the same task gets keys of its own
+            _append(self.path, [event.model_copy(update={
+                "idempotency_key": idempotency_key(self.thread_id, tried, index),
+                "comment": f"in a step that failed: {error}",
+            }).model_dump_json() for index, event in enumerate(events)])
+
+    def unrecorded(self, audit: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """The kept calls ``audit`` does not hold yet, oldest first."""
+        recorded = {event.idempotency_key for event in audit if event.idempotency_key}
+        return [event for event in self._read() if event.idempotency_key not in recorded]
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    """Cut an unfinished last line (a crash in the middle of a write) so the next line starts on its own."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as out:
+            out.truncate(data.rfind(b"\n") + 1)
