@@ -48,7 +48,7 @@ from briefcraft.schemas import (
     ReviewDecision,
     Subtask,
 )
-from briefcraft.tools.audit import THREAD_ID, Ledger, LedgerCheck, ledger_path
+from briefcraft.tools.audit import THREAD_ID, FailedSpend, Ledger, LedgerCheck, ledger_path
 
 __all__ = [
     "RunStatus",
@@ -253,12 +253,16 @@ def stop_on_sigterm() -> Iterator[threading.Event]:
             _stopped.clear()
 
 
-def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str) -> RunStatus:
-    """The status of ``thread_id``; ``ThreadError`` when no such thread exists."""
+def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, audit_dir: Path | None = None
+           ) -> RunStatus:
+    """The status of ``thread_id``; ``ThreadError`` when no such thread exists. With the data dir's ``audit_dir``,
+    its cost also counts what failed steps paid for that the audit does not hold yet (``tools.audit.FailedSpend``)."""
     snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
     if snapshot.created_at is None:
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
-    cost = summarize(snapshot.values.get("audit", []))
+    audit = snapshot.values.get("audit", [])
+    failed = FailedSpend(audit_dir, thread_id).unrecorded(audit) if audit_dir is not None else []
+    cost = summarize([*audit, *failed])
     checkpoint = snapshot.config["configurable"]["checkpoint_id"]
     errors = [task.error for task in snapshot.tasks if task.error]
     if errors:  # before the interrupts: a decision that failed in the node that asked for it leaves both

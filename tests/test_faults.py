@@ -27,7 +27,7 @@ from briefcraft.evals.fakes import FastChat
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.store import ChromaBrandMemory
-from briefcraft.pricing import load_pricing
+from briefcraft.pricing import load_pricing, summarize
 from briefcraft.remote import RemotePolicy, transient
 from briefcraft.schemas import CreativeBrief
 from briefcraft.settings import Settings
@@ -193,6 +193,8 @@ def test_a_step_that_fails_after_paid_calls_bills_them_once_when_the_thread_goes
     assert all(e.input_tokens and e.output_tokens and e.cost_usd for e in kept)  # the server's usage, priced
     assert all((e.comment or "").startswith("in a step that failed: StructuredOutputError: openai-compatible:"
                                             "smollm2 gave no valid XPostCopy") for e in kept)
+    shown = runner.status(graph, "t1", audit_dir=remote.audit_dir).cost  # as the CLI and the studio show it
+    assert shown == summarize(kept) and shown.calls == 2 and shown.total_usd > 0
 
     waiting = runner.resume(graph, "t1", None, user="maya")
     assert waiting.stage == "waiting_for_approval" and waiting.cost is not None

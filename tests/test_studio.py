@@ -145,7 +145,7 @@ def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Sett
     assert [m["content"] for m in chat[-2:]] == [
         f"⚠ {failed.removeprefix('failed: StructuredOutputError: ')}",
         f"Thread {record.thread_id} stopped (failed); it keeps every step before that: retry it from the Runs tab. "
-        f"Cost so far: {UNPRICED.format(calls=2, unpriced=1)}.",
+        f"Cost so far: {UNPRICED.format(calls=4, unpriced=3)}.",  # the failed step's 2 calls included
     ]
     assert [caption.split(":")[0] for _, caption in previews] == [IMAGE_ID]  # the branch that did finish
     assert steps[f"make_visual {IMAGE_ID}"].startswith("512x512, Layout render")

@@ -305,7 +305,8 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    return _finish(runner.status(build_graph(load_settings()), args.thread), args.json)
+    settings = load_settings()
+    return _finish(runner.status(build_graph(settings), args.thread, audit_dir=settings.audit_dir), args.json)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -318,6 +318,10 @@ class Studio:
         self.graph = graph
         self.threads = ThreadRegistry(settings.data_dir / "studio.sqlite")
 
+    def _status(self, thread_id: str) -> RunStatus:
+        """Where the thread stands, its cost counting what failed steps paid for too."""
+        return runner.status(self.graph, thread_id, audit_dir=self.settings.audit_dir)
+
     def viewer(self, request: gr.Request | None) -> Viewer:
         """Who asks: the logged-in user and their role; without logins, the local admin."""
         if not self.settings.ui_users:
@@ -375,7 +379,7 @@ class Studio:
         chat = [*(history or []), {"role": "user", "content": message}]
         try:
             viewer = self.viewer(request)
-            asked = runner.status(self.graph, self.threads.open(viewer, thread).thread_id) if thread else None
+            asked = self._status(self.threads.open(viewer, thread).thread_id) if thread else None
             if asked is not None and asked.stage in ("waiting_for_clarification", "waiting_for_budget"):
                 thread_id = asked.thread_id
                 answer = runner.raise_budget(read_limits(message)) if asked.limits else \
@@ -415,7 +419,7 @@ class Studio:
             if chat[index]["metadata"]["status"] == "pending":
                 chat[index] = _say("did not finish", title=chat[index]["metadata"]["title"], status="done",
                                    log="did not finish")
-        current = runner.status(self.graph, thread_id)
+        current = self._status(thread_id)
         if current.stage == "waiting_for_approval":
             report = self.graph.get_state({"configurable": {"thread_id": thread_id}}).values.get("compliance")
             chat += [_say(_item_text(a, report)) for a in current.items if a["name"] == PUBLISH_COPY]
@@ -431,7 +435,7 @@ class Studio:
 
     def _stage(self, thread_id: str) -> str:
         try:
-            return runner.status(self.graph, thread_id).stage
+            return self._status(thread_id).stage
         except ThreadError:
             return "not started"
 
@@ -444,7 +448,7 @@ class Studio:
         try:
             viewer = self.viewer(request)
             record = self.threads.open(viewer, thread_id)
-            current = runner.status(self.graph, record.thread_id)
+            current = self._status(record.thread_id)
         except BriefcraftError as error:
             return None, f"⚠ {error}"
         if current.stage != "waiting_for_approval":
@@ -458,7 +462,7 @@ class Studio:
 
     def _review_input(self, loaded: Loaded, response: dict[str, Any], viewer: Viewer) -> Command[Any] | None:
         thread_id, checkpoint = loaded["thread"], loaded.get("checkpoint")
-        current = runner.status(self.graph, thread_id)
+        current = self._status(thread_id)
         if checkpoint is None and [(a["args"]["id"], a["args"]["revision"]) for a in current.items] != \
                 [(a["args"]["id"], a["args"]["revision"]) for a in loaded["items"]]:
             raise ThreadError(f"thread {thread_id!r} changed since you loaded it; load it again")
@@ -487,7 +491,7 @@ class Studio:
         for following in progress:  # the last text goes out with the next checkpoint's items
             yield text, gr.skip()
             text = following
-        current = runner.status(self.graph, thread_id)
+        current = self._status(thread_id)
         yield text, Loaded(thread=thread_id, items=current.items, checkpoint=current.checkpoint) \
             if current.stage == "waiting_for_approval" else None
 
@@ -505,7 +509,7 @@ class Studio:
             _log.exception("thread %s failed", thread_id)
             error_line = [f"⚠ internal error: {type(error).__name__}: {error}"]
         lines = [_step_line(u) if u.status != "pending" else f"- ✗ {u.title}: did not finish" for u in latest.values()]
-        current = runner.status(self.graph, thread_id)
+        current = self._status(thread_id)
         hint = _DOWNLOAD if current.stage == "done" else ""
         yield "\n".join([head, *lines, *error_line, "", f"**{_outcome(current)}**{hint}"])
 
@@ -522,7 +526,7 @@ class Studio:
         """Open a thread: (where it stands and whether its ledger verifies, the pack as a zip, its audit events)."""
         try:
             record = self.threads.open(self.viewer(request), thread_id)
-            current = runner.status(self.graph, record.thread_id)
+            current = self._status(record.thread_id)
             check, events = runner.verify_ledger(self.graph, record.thread_id, self.settings.audit_dir)
         except BriefcraftError as error:
             return f"⚠ {error}", None, []
