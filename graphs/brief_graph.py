@@ -119,7 +119,7 @@ def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps, also: Se
     return Ledger(ledger_path(deps.settings.audit_dir, _thread(config))).sync([*state.get("audit", []), *also])
 
 
-def _billing_failures(node: Callable[..., dict[str, Any]], deps: Deps) -> Callable[..., dict[str, Any]]:
+def _keeping_spend(node: Callable[..., dict[str, Any]], deps: Deps) -> Callable[..., dict[str, Any]]:
     """``node``, keeping the calls it paid for when it fails (``tools.audit.FailedSpend``): LangGraph drops a failed
     step's update, and the audit events of those calls with it. ``node``'s signature stays what LangGraph sees."""
     @wraps(node)
@@ -589,15 +589,15 @@ def build_graph(
         safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None, pricing=pricing,
     )
     builder = StateGraph(BriefState)
-    builder.add_node("intake", _billing_failures(partial(intake, deps=deps), deps))
+    builder.add_node("intake", _keeping_spend(partial(intake, deps=deps), deps))
     builder.add_node("ask_clarification", ask_clarification)
     builder.add_node("recall_brand", partial(recall_brand, deps=deps))
     builder.add_node("plan", partial(plan, deps=deps))
-    builder.add_node("write_copy", _billing_failures(partial(write_copy, deps=deps), deps))
-    builder.add_node("make_visual", _billing_failures(partial(make_visual, deps=deps), deps))
-    builder.add_node("check_compliance", _billing_failures(partial(check_compliance, deps=deps), deps))
+    builder.add_node("write_copy", _keeping_spend(partial(write_copy, deps=deps), deps))
+    builder.add_node("make_visual", _keeping_spend(partial(make_visual, deps=deps), deps))
+    builder.add_node("check_compliance", _keeping_spend(partial(check_compliance, deps=deps), deps))
     builder.add_node("review", partial(review, deps=deps))
-    builder.add_node("finalize", _billing_failures(partial(finalize, deps=deps), deps))
+    builder.add_node("finalize", _keeping_spend(partial(finalize, deps=deps), deps))
     builder.add_node("export", partial(export, deps=deps))
     builder.add_node("remember_approved", partial(remember_approved, deps=deps))
     builder.add_node("seal_ledger", partial(seal_ledger, deps=deps))
