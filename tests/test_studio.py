@@ -151,7 +151,12 @@ def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Sett
     assert steps[f"make_visual {IMAGE_ID}"].startswith("512x512, Layout render")
     tid = record.thread_id
     assert runner.status(studio.graph, tid).stage == "failed"
-    assert "Error: StructuredOutputError: " in studio.open_run(tid, MAYA)[0]  # as the run showed it, not a repr
+    detail, _, rows = studio.open_run(tid, MAYA)
+    assert "Error: StructuredOutputError: " in detail  # as the run showed it, not a repr
+    # the failed step's 2 calls follow the ledger's events, unnumbered (the ledger does not hold them yet)
+    assert [row[0] for row in rows] == [*range(len(rows) - 2), "", ""]
+    assert [(row[2], row[3], row[4]) for row in rows[-2:]] == [("model_call", "write_copy", COPY_ID)] * 2
+    assert all(row[9].startswith("in a step that failed: StructuredOutputError: ") for row in rows[-2:])
     assert list(studio.retry(tid, LEA)) == [f"⚠ Not retried: no thread {tid!r} among lea's threads"]
     statuses = list(studio.retry(tid, MAYA))
     lines = statuses[-1].splitlines()

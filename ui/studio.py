@@ -45,6 +45,7 @@ from briefcraft.schemas import (
     validation_message,
 )
 from briefcraft.settings import Settings
+from briefcraft.tools.audit import FailedSpend
 from briefcraft.ui.brand_desk import BrandDesk, brand_tab
 from briefcraft.ui.threads import ThreadRecord, ThreadRegistry, Viewer
 
@@ -536,8 +537,11 @@ class Studio:
         if current.stage == "done" and current.pack and Path(current.pack).is_dir():
             dest = self.settings.data_dir / "downloads" / f"briefcraft-{record.thread_id}.zip"
             download = str(zip_pack(Path(current.pack), dest))
+        # then the calls of failed steps the ledger does not hold yet: no ledger number, their comment says so
+        kept = FailedSpend(self.settings.audit_dir, record.thread_id).unrecorded(events)
         rows = [[n, e.at.isoformat(timespec="seconds"), e.kind, e.node, e.item_id, e.revision, e.actor, e.role,
-                 e.decision, e.comment, _tokens(e), e.cost_usd] for n, e in enumerate(events)]
+                 e.decision, e.comment, _tokens(e), e.cost_usd]
+                for n, e in [*enumerate(events), *(("", e) for e in kept)]]
         failure = f" Error: {current.error}." if current.error else ""
         return f"**{record.title}** (thread {record.thread_id} by {record.owner}): {_outcome(current)}{failure} " \
             f"{ledger}.", download, rows
