@@ -32,6 +32,7 @@ from briefcraft.remote import RemotePolicy, transient
 from briefcraft.schemas import CreativeBrief
 from briefcraft.settings import Settings
 from briefcraft.tools.audit import FailedSpend
+from briefcraft.ui.cli import main
 
 pytestmark = pytest.mark.llm
 
@@ -170,7 +171,8 @@ def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings,
 
 
 def test_a_step_that_fails_after_paid_calls_bills_them_once_when_the_thread_goes_on(
-        settings: Settings, proxy: FaultServer, tmp_path: Path) -> None:
+        settings: Settings, proxy: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """Two billed replies that fit no schema (the answer, then the repair) fail the copy step. What they cost is
     kept, and once the retried thread goes on it is in the audit, the cost, the pack and the ledger, once."""
     table = load_pricing().model_dump(mode="json")
@@ -195,6 +197,11 @@ def test_a_step_that_fails_after_paid_calls_bills_them_once_when_the_thread_goes
                                             "smollm2 gave no valid XPostCopy") for e in kept)
     shown = runner.status(graph, "t1", audit_dir=remote.audit_dir).cost  # as the CLI and the studio show it
     assert shown == summarize(kept) and shown.calls == 2 and shown.total_usd > 0
+    monkeypatch.setenv("BRIEFCRAFT_DATA_DIR", str(remote.data_dir))
+    assert main(["audit", "verify", "t1"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"2 call(s) of failed steps, {shown.line()}, are kept in {FailedSpend(remote.audit_dir, 't1').path}; they go "
+        "into the audit when the thread goes on")
 
     waiting = runner.resume(graph, "t1", None, user="maya")
     assert waiting.stage == "waiting_for_approval" and waiting.cost is not None

@@ -18,8 +18,10 @@ from briefcraft.errors import BriefError, CheckError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.pricing import summarize
 from briefcraft.schemas import BrandContext, ComplianceReport, ItemCheck
 from briefcraft.settings import Settings, load_settings
+from briefcraft.tools.audit import FailedSpend
 from briefcraft.tools.checks import CopyChecker
 from briefcraft.tools.image_checks import SafetyChecker, check_image_file
 
@@ -125,6 +127,10 @@ def run_audit(args: argparse.Namespace) -> int:
         pending = len(events) - result.entries
         print(f"ledger of thread {args.thread!r} verifies: {result.entries} entries, head {result.head[:16]}"
               + (f" ({pending} newer event(s) are written at the thread's next step)" if pending > 0 else ""))
+        failed = FailedSpend(settings.audit_dir, args.thread)
+        if kept := failed.unrecorded(events):
+            print(f"{len(kept)} call(s) of failed steps, {summarize(kept).line()}, are kept in {failed.path}; they "
+                  "go into the audit when the thread goes on")
     else:
         print(f"ledger of thread {args.thread!r} does NOT verify: {result.problem}", file=sys.stderr)
     return 0 if result.valid else EXIT_BLOCKED
