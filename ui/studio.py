@@ -320,7 +320,8 @@ class Studio:
         self.threads = ThreadRegistry(settings.data_dir / "studio.sqlite")
 
     def _status(self, thread_id: str) -> RunStatus:
-        """Where the thread stands, its cost counting what failed steps paid for too."""
+        """Where the thread stands, its cost counting what failed steps paid for too (for the lines that show the
+        cost; the rest read ``runner.status`` alone, without the failed-steps file)."""
         return runner.status(self.graph, thread_id, audit_dir=self.settings.audit_dir)
 
     def viewer(self, request: gr.Request | None) -> Viewer:
@@ -380,7 +381,7 @@ class Studio:
         chat = [*(history or []), {"role": "user", "content": message}]
         try:
             viewer = self.viewer(request)
-            asked = self._status(self.threads.open(viewer, thread).thread_id) if thread else None
+            asked = runner.status(self.graph, self.threads.open(viewer, thread).thread_id) if thread else None
             if asked is not None and asked.stage in ("waiting_for_clarification", "waiting_for_budget"):
                 thread_id = asked.thread_id
                 answer = runner.raise_budget(read_limits(message)) if asked.limits else \
@@ -436,7 +437,7 @@ class Studio:
 
     def _stage(self, thread_id: str) -> str:
         try:
-            return self._status(thread_id).stage
+            return runner.status(self.graph, thread_id).stage
         except ThreadError:
             return "not started"
 
@@ -449,7 +450,7 @@ class Studio:
         try:
             viewer = self.viewer(request)
             record = self.threads.open(viewer, thread_id)
-            current = self._status(record.thread_id)
+            current = runner.status(self.graph, record.thread_id)
         except BriefcraftError as error:
             return None, f"⚠ {error}"
         if current.stage != "waiting_for_approval":
@@ -463,7 +464,7 @@ class Studio:
 
     def _review_input(self, loaded: Loaded, response: dict[str, Any], viewer: Viewer) -> Command[Any] | None:
         thread_id, checkpoint = loaded["thread"], loaded.get("checkpoint")
-        current = self._status(thread_id)
+        current = runner.status(self.graph, thread_id)
         if checkpoint is None and [(a["args"]["id"], a["args"]["revision"]) for a in current.items] != \
                 [(a["args"]["id"], a["args"]["revision"]) for a in loaded["items"]]:
             raise ThreadError(f"thread {thread_id!r} changed since you loaded it; load it again")
@@ -492,7 +493,7 @@ class Studio:
         for following in progress:  # the last text goes out with the next checkpoint's items
             yield text, gr.skip()
             text = following
-        current = self._status(thread_id)
+        current = runner.status(self.graph, thread_id)
         yield text, Loaded(thread=thread_id, items=current.items, checkpoint=current.checkpoint) \
             if current.stage == "waiting_for_approval" else None
 
