@@ -1,9 +1,10 @@
 """Copywriter: writes one channel's copy with the model, then guarantees what code can guarantee.
 
 The model is asked for every catalog field through a schema that carries the limits; afterwards code
-enforces them: each value fits its character limit, hashtags stay within the channel's maximum, and
-every mandatory element of the brief and the brand kit appears verbatim. The prompt carries the brand's
-voice, its most relevant guideline passage and its best approved example for the channel, from brand memory.
+enforces them: characters a field does not take are removed, repeats in a field of distinct values dropped,
+each value fits its character limit, hashtags stay within the channel's maximum, and every mandatory element of
+the brief and the brand kit appears verbatim. The prompt carries the brand's voice, its most relevant guideline
+passage and its best approved example for the channel, from brand memory.
 """
 
 from __future__ import annotations
@@ -39,16 +40,21 @@ def copy_schema(channel: Channel) -> type[BaseModel]:
             continue  # optional small print: code fills it with mandatory elements when needed
         text = Annotated[str, Field(min_length=2, max_length=min(spec.max_chars, _TARGET_CHARS))]
         if spec.count == 1:
-            fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters"))
+            fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters{_rules(spec)}"))
         else:
             fields[spec.name] = (
                 list[text],
                 Field(
                     min_length=spec.count, max_length=spec.count,
-                    description=f"{spec.count} values, each at most {spec.max_chars} characters",
+                    description=f"{spec.count} values, each at most {spec.max_chars} characters{_rules(spec)}",
                 ),
             )
     return create_model(f"{channel.id.title().replace('_', '')}Copy", **fields)
+
+
+def _rules(spec: CopyField) -> str:
+    """A field's limits beyond length, as the model is told them: ", all different, only letters, ..."."""
+    return (", all different" if spec.unique else "") + (f", only {spec.chars.describe()}" if spec.chars else "")
 
 
 def fit(text: str, limit: int) -> str:
@@ -73,13 +79,23 @@ def _drop_extra(values: dict[str, list[str]], pattern: re.Pattern[str], allowed:
     return {name: [" ".join(pattern.sub(keep, v).split()) for v in vs] for name, vs in values.items()}
 
 
+def _distinct(spec: CopyField, values: list[str]) -> list[str]:
+    """``values`` without the characters the field does not take (a value left with none is dropped), and, where
+    the field's values must differ, without repeats (cleaning can make two values equal, so it comes first)."""
+    cleaned = [c for v in values if (c := spec.chars.clean(v))] if spec.chars is not None else values
+    repeated = {index for index, _ in spec.repeats(cleaned)}
+    return [v for i, v in enumerate(cleaned) if i not in repeated]
+
+
 def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: list[str]) -> dict[str, list[str]]:
-    """Fit every value to its limit, cap hashtags and emoji, and add missing mandatory elements to the body field."""
+    """Remove characters a field does not take and repeated values, fit every value to its limit, cap hashtags and
+    emoji, and add missing mandatory elements to the body field."""
     if channel.max_hashtags is not None:
         values = _drop_extra(values, HASHTAG, channel.max_hashtags)
     if channel.max_emoji is not None:
         values = _drop_extra(values, EMOJI, channel.max_emoji)
-    fitted = {spec.name: [fit(v, spec.max_chars) for v in values.get(spec.name, [])] for spec in channel.fields}
+    fitted = {spec.name: [fit(v, spec.max_chars) for v in _distinct(spec, values.get(spec.name, []))]
+              for spec in channel.fields}
     body: CopyField = channel.body_field
     everything = "\n".join(v for vs in fitted.values() for v in vs)
     if all(term_pattern(element).search(everything) for element in mandatory):
@@ -100,8 +116,8 @@ def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: li
 def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previous: CopyVariant | None,
             feedback: str | None) -> str:
     fields = "; ".join(
-        f"{spec.name} ({spec.count} x max {spec.max_chars} chars)" if spec.count > 1
-        else f"{spec.name} (max {spec.max_chars} chars)"
+        f"{spec.name} ({spec.count} x max {spec.max_chars} chars{_rules(spec)})" if spec.count > 1
+        else f"{spec.name} (max {spec.max_chars} chars{_rules(spec)})"
         for spec in channel.fields
     )
     rejected = (

@@ -6,6 +6,7 @@ The catalog is data (``briefcraft/data/channels.yaml``); this module only loads 
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -13,7 +14,75 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Channel", "CopyField", "channel_ids", "detect_channels", "get_channel", "load_catalog"]
+__all__ = [
+    "PLAIN", "Channel", "Characters", "CopyField", "channel_ids", "detect_channels", "get_channel", "load_catalog",
+]
+
+#: Typographic quotes, hyphens and spaces to their plain forms, one character for one (a ``str.translate`` table), so
+#: spans in the plain text are spans in the original: the checks match lexicons written with ' " - only, and a field
+#: that takes ' but not U+2019 gets ' for it.
+PLAIN = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+    "\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " ",
+})
+
+#: Unicode general categories a field's character set may name, and their words in messages and prompts (a
+#: one-letter class takes every category in it). Marks (M) are taken only on a letter: the vowel signs of
+#: Devanagari or Thai, a decomposed accent; not an emoji's variation selector. They go unnamed in messages.
+_CATEGORY_WORDS = {
+    "L": "letters", "M": "", "N": "numbers", "Nd": "digits", "P": "punctuation", "Sm": "math symbols",
+    "Zs": "spaces",
+}
+
+
+class Characters(BaseModel):
+    """The characters a copy field takes, as the platform states them: Unicode general categories plus single
+    characters; the ``once`` characters at most once each in a value (Etsy titles: % : & + once each)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    categories: tuple[str, ...] = Field(min_length=1)
+    extra: str = ""
+    once: str = ""
+
+    @model_validator(mode="after")
+    def _known_categories(self) -> Characters:
+        unknown = [c for c in self.categories if c not in _CATEGORY_WORDS]
+        if unknown:
+            raise ValueError(f"unknown character categories {unknown}; allowed: {', '.join(_CATEGORY_WORDS)}")
+        return self
+
+    def refused(self, text: str) -> list[int]:
+        """Positions in ``text`` of the characters the field does not take: outside the set, a mark not on a
+        letter, or a ``once`` character after its first use."""
+        seen: set[str] = set()
+        bad = []
+        on_letter = False
+        for position, char in enumerate(text):
+            category = unicodedata.category(char)
+            taken = char in self.extra or char in self.once or category in self.categories or (
+                category[0] in self.categories and (category[0] != "M" or on_letter))
+            if not taken or (char in self.once and char in seen):
+                bad.append(position)
+            on_letter = taken and category[0] in "LM"
+            seen.add(char)
+        return bad
+
+    def clean(self, text: str) -> str:
+        """``text`` (composed, NFC) with each refused character made plain where its plain form is taken (U+2019 ->
+        '), else replaced by a space; spaces collapsed."""
+        text = unicodedata.normalize("NFC", text)
+        refused = set(self.refused(text))
+        text = "".join(c.translate(PLAIN) if i in refused else c for i, c in enumerate(text))
+        refused = set(self.refused(text))
+        return " ".join("".join(" " if i in refused else c for i, c in enumerate(text)).split())
+
+    def describe(self) -> str:
+        """What the field takes, in words: "letters, digits, spaces and - ' ™ © ®"."""
+        words = [word for c in self.categories if (word := _CATEGORY_WORDS[c])]
+        words += [" ".join(self.extra)] if self.extra else []
+        text = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+        return f"{text}, each of {' '.join(self.once)} at most once" if self.once else text
 
 
 class CopyField(BaseModel):
@@ -25,13 +94,38 @@ class CopyField(BaseModel):
     max_chars: int = Field(gt=0)
     count: int = Field(default=1, ge=0, description="Values the model writes (0: optional, filled by code).")
     max_count: int = Field(default=1, ge=1, description="Most values the channel accepts.")
+    min_count: int | None = Field(default=None, ge=0, description="Fewest values the channel takes (None: count).")
     role: Literal["overlay", "body"] | None = None
+    unique: bool = Field(default=False, description="No value may repeat another (case and spacing aside).")
+    chars: Characters | None = Field(default=None, description="The characters the field takes (None: any).")
 
     @model_validator(mode="after")
     def _count_fits(self) -> CopyField:
         if self.max_count < self.count:
             raise ValueError(f"field {self.name!r}: max_count {self.max_count} is below count {self.count}")
+        if self.min_count is not None and self.min_count > self.count:
+            raise ValueError(f"field {self.name!r}: min_count {self.min_count} is above count {self.count}")
         return self
+
+    @property
+    def least(self) -> int:
+        """The fewest values the field takes."""
+        return self.count if self.min_count is None else self.min_count
+
+    def repeats(self, values: list[str]) -> list[tuple[int, int]]:
+        """For a field of distinct values, each value that repeats an earlier one as (its index, the earlier's);
+        case and spacing do not make a value distinct. Empty for other fields."""
+        if not self.unique:
+            return []
+        first: dict[str, int] = {}
+        found = []
+        for index, value in enumerate(values):
+            key = " ".join(value.casefold().split())
+            if key in first:
+                found.append((index, first[key]))
+            elif key:
+                first[key] = index
+        return found
 
 
 class Channel(BaseModel):

@@ -16,7 +16,7 @@ from briefcraft.agents.prompts import COPY_SYSTEM, INTAKE_SYSTEM, REVIEW_SYSTEM
 
 __all__ = ["FastChat"]
 
-_FIELD = re.compile(r"(\w+) \((?:(\d+) x )?max (\d+) chars\)")
+_FIELD = re.compile(r"(\w+) \((?:(\d+) x )?max (\d+) chars[^)]*\)")
 _LINES = ("Smooth oat cold brew for the morning ride", "Slow-steeped overnight and ready when you are",
           "Cold, calm and on the move", "Your new morning ritual in Berlin", "Pick one up at the kiosk")
 

@@ -1,4 +1,5 @@
-"""Test helpers: real documents (PDF via pypdf, Word via python-docx, images via Pillow) and a free local port."""
+"""Test helpers: real documents (PDF via pypdf, Word via python-docx, images via Pillow), a free local port, and
+Etsy's published character patterns."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ import docx
 from PIL import Image, ImageDraw
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+#: Etsy Open API v3's own patterns (createDraftListing) for the characters a listing's title and tags may not have
+#: (for the ``regex`` module: ``\p{L}`` is any letter).
+ETSY_REFUSED = {"title": r"[^\p{L}\p{Nd}\p{P}\p{Sm}\p{Zs}™©®]", "tags": r"[^\p{L}\p{Nd}\p{Zs}\-'™©®]"}
 
 GUIDELINES = """# Acme guidelines
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
+import regex
+from builders import ETSY_REFUSED
+from pydantic import ValidationError
 
-from briefcraft.channels import channel_ids, detect_channels, get_channel, load_catalog
+from briefcraft.channels import Characters, CopyField, channel_ids, detect_channels, get_channel, load_catalog
 
 REQUIRED = {
     "instagram_feed", "instagram_story", "facebook_feed", "linkedin_post", "x_post", "google_rsa",
@@ -34,9 +38,15 @@ def test_every_limit_and_size_cites_a_source() -> None:
     import briefcraft
 
     text = (Path(briefcraft.__file__).parent / "data" / "channels.yaml").read_text()
-    lines = [line for line in text.splitlines() if "max_chars" in line or line.strip().startswith("- [")]
+    every = text.splitlines()
+    lines = [line for line in every if any(key in line for key in ("max_chars", "min_count", "unique"))
+             or line.strip().startswith("- [")]
     assert lines
     assert [line for line in lines if "#" not in line] == []
+    # a character set's source is the comment just above it
+    sets = [i for i, line in enumerate(every) if "chars: {" in line]
+    assert sets
+    assert [every[i] for i in sets if not every[i - 1].strip().startswith("#")] == []
 
 
 def test_every_channel_has_an_overlay_or_no_images() -> None:
@@ -65,3 +75,33 @@ def test_unknown_channel_names_allowed_ones() -> None:
 )
 def test_detect_channels(text: str, expected: list[str]) -> None:
     assert detect_channels(text) == expected
+
+
+def test_character_sets_and_counts_are_checked_when_the_catalog_loads() -> None:
+    with pytest.raises(ValidationError, match=r"unknown character categories \['So'\]; allowed: L, M, N, Nd"):
+        Characters(categories=("L", "So"))
+    with pytest.raises(ValidationError, match="field 'tags': min_count 14 is above count 13"):
+        CopyField(name="tags", max_chars=20, count=13, max_count=13, min_count=14)
+
+
+def test_marks_are_taken_on_letters_only() -> None:
+    letters = Characters(categories=("L", "M", "Zs"))
+    assert letters.refused("हिन्दी") == []                        # Devanagari vowel signs on their letters
+    assert letters.refused("e\u0301 \u0301") == [3]              # an accent on a space is refused
+    assert letters.refused("❤\ufe0f ok") == [0, 1]               # an emoji and its variation selector
+    assert letters.clean("cafe\u0301 ❤\ufe0f") == "café"         # composed (NFC), refused ones removed
+
+
+
+@pytest.mark.parametrize("field", list(ETSY_REFUSED))
+def test_etsy_fields_take_each_character_etsys_pattern_takes(field: str) -> None:
+    # one character at a time: a mark alone is refused by both (briefcraft takes marks only on a letter); the
+    # characters both Unicode versions assign (Python's unicodedata and the regex module's may differ)
+    pattern, chars = regex.compile(ETSY_REFUSED[field]), get_channel("etsy_listing").field(field).chars
+    assert chars is not None
+    unassigned = regex.compile(r"\p{Cn}")
+    codepoints = [c for c in map(chr, range(0x30000)) if not 0xD800 <= ord(c) <= 0xDFFF
+                  and unicodedata.category(c) != "Cn" and not unassigned.match(c)]
+    assert len(codepoints) > 140_000
+    differ = [c for c in codepoints if (chars.refused(c) == []) == bool(pattern.search(c))]
+    assert differ == []

@@ -105,6 +105,50 @@ def test_hashtag_limit_points_at_the_first_one_too_many() -> None:
     )
 
 
+def test_characters_a_field_does_not_take_are_errors_naming_them() -> None:
+    listing = CopyVariant(id="e", channel="etsy_listing", fields={
+        "title": ["Mugs & cups: gift & more 🎁"], "tags": ["#gift mug", "stoneware", "STONEWARE", "}{};"],
+        "description": ["Hand-thrown. Contains oats."],
+    })
+    found = [(f.rule_id, f.field, f.index, f.span and _cut(listing.fields[f.field][f.index], f), f.message)
+             for f in check_copy(listing, BRIEF)]
+    assert found == [
+        ("channel-limit.characters", "title", 0, "&", "title has '&' more than once, '🎁'; Etsy listing takes "
+         "letters, digits, punctuation, math symbols, spaces and ™ © ®, each of % : & + at most once in title"),
+        ("channel-limit.characters", "tags", 0, "#", "tags has '#'; Etsy listing takes letters, digits, spaces and "
+         "- ' ™ © ® in tags"),
+        ("channel-limit.characters", "tags", 3, "}", "tags has '}', '{', ';'; Etsy listing takes letters, digits, "
+         "spaces and - ' ™ © ® in tags"),
+        ("channel-limit.duplicate_value", "tags", 2, None, "tags value 3 repeats value 2 ('STONEWARE'); Etsy "
+         "listing needs distinct tags"),
+    ]
+    assert [f.suggestion for f in check_copy(listing, BRIEF)][:2] == ["remove the repeated '&', '🎁'", "remove '#'"]
+    # what Etsy takes: letters of any script with their marks, ™, one of each of % : & +
+    fine = listing.model_copy(update={"fields": {**listing.fields, "title": ["Mug™ 50% off: tea & coffee + more"],
+                                                 "tags": ["हिन्दी मग", "café", "it's hand-made"]}})
+    assert check_copy(fine, BRIEF) == []
+
+
+def test_repeated_headlines_of_a_search_ad_are_errors() -> None:
+    rsa = CopyVariant(id="r", channel="google_rsa", fields={
+        "headlines": ["Cold brew", "Oat power", "cold  BREW"], "descriptions": ["Contains oats", "Smooth."],
+        "path1": ["brew"], "path2": ["oat"],
+    })
+    assert [(f.rule_id, f.index, f.message) for f in check_copy(rsa, BRIEF)] == [
+        ("channel-limit.duplicate_value", 2, "headlines value 3 repeats value 1 ('cold  BREW'); Google responsive "
+         "search ad needs distinct headlines"),
+    ]
+    tested = PLAIN.check(rsa).tested
+    assert "channel-limit.duplicate_value" in tested and "channel-limit.characters" not in tested
+
+
+def test_check_text_applies_a_fields_characters() -> None:
+    check = PLAIN.check_text("gift mug #oat", channel="etsy_listing", field="tags")
+    assert [(f.rule_id, f.span) for f in check.findings] == [("channel-limit.characters", (9, 10))]
+    assert "channel-limit.characters" in check.tested and "channel-limit.duplicate_value" not in check.tested
+    assert "channel-limit.characters" not in PLAIN.check_text("x", channel="etsy_listing").tested  # description
+
+
 @pytest.mark.parametrize(("text", "count"), [
     ("☕🔥✨", 3), ("👍🏽", 1), ("👩‍💻", 1), ("🇩🇪", 1), ("❤️", 1), ("❤", 0), ("Cold Brew™ ©", 0), ("#1 🥇", 1), ("5", 0),
     ("5️⃣", 1),

@@ -35,7 +35,7 @@ def test_schema_carries_limits_and_counts() -> None:
 def test_enforced_copy_passes_checks_for_every_channel(channel_id: str) -> None:
     channel = get_channel(channel_id)
     long = "Smooth oat energy for every commute ☕🔥 " * 100 + " ".join(f"#tag{i}" for i in range(40))
-    raw = {spec.name: [long] * spec.count for spec in channel.fields}
+    raw = {spec.name: [f"Take {i + 1}: {long}" for i in range(spec.count)] for spec in channel.fields}
     brief = CreativeBrief(product="Cold brew", channels=[channel_id], mandatory_elements=["Contains oats", "T&Cs apply"])
     fields = enforce_limits(channel, raw, brief.mandatory_elements)
     copy = CopyVariant(id="c", channel=channel_id, fields=fields)
@@ -48,3 +48,33 @@ def test_mandatory_element_already_present_is_not_repeated() -> None:
     channel = get_channel("x_post")
     fields = enforce_limits(channel, {"text": ["Now with contains oats inside"], "headline": ["Hi"]}, ["Contains oats"])
     assert fields["text"] == ["Now with contains oats inside"]
+
+
+def test_enforcing_removes_what_a_field_does_not_take_and_repeats() -> None:
+    etsy = get_channel("etsy_listing")
+    raw = {"title": ["🍘️❤Cooking with Love & Joy & more"],
+           "tags": ["#gift mug", "Gift  mug", "}{}; const_", "🎁🎁", "stoneware!!", "it\u2019s hand\u2011made"],
+           "description": ["Hand-thrown mugs."]}
+    fields = enforce_limits(etsy, raw, ["Dishwasher safe"])
+    assert fields["title"] == ["Cooking with Love & Joy more"]
+    assert fields["tags"] == ["gift mug", "const", "stoneware", "it's hand-made"]
+    assert check_copy(CopyVariant(id="e", channel="etsy_listing", fields=fields), CreativeBrief(
+        product="mugs", channels=["etsy_listing"], mandatory_elements=["Dishwasher safe"])) == []
+
+
+def test_repeats_below_a_fields_fewest_values_are_left_for_the_checks() -> None:
+    rsa = get_channel("google_rsa")
+    fields = enforce_limits(rsa, {"headlines": ["Cold brew", "COLD brew", "Oats"], "descriptions": ["A.", "B."],
+                                  "path1": ["a"], "path2": ["b"]}, [])
+    assert fields["headlines"] == ["Cold brew", "Oats"]
+    brief = CreativeBrief(product="Cold brew", channels=["google_rsa"])
+    assert [(f.rule_id, f.message) for f in check_copy(CopyVariant(id="r", channel="google_rsa", fields=fields),
+                                                       brief)] == [
+        ("channel-limit.missing_field", "headlines needs 3 non-empty value(s), has 2")
+    ]
+
+
+def test_the_model_is_told_a_fields_characters_and_that_values_differ() -> None:
+    tags = copy_schema(get_channel("etsy_listing")).model_json_schema()["properties"]["tags"]
+    assert tags["description"] == ("13 values, each at most 20 characters, all different, only letters, digits, "
+                                   "spaces and - ' ™ © ®")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from briefcraft.channels import Channel, CopyField, channel_ids, get_channel
+from briefcraft.channels import PLAIN, Channel, CopyField, channel_ids, get_channel
 from briefcraft.errors import CheckError
 from briefcraft.schemas import (
     BrandContext,
@@ -62,12 +62,6 @@ _GLYPH = f"(?:{_PICTOGRAPH}|{_TEXT_SYMBOL})[\U0001f3fb-\U0001f3ff\ufe0f]?"
 EMOJI = re.compile(f"[\U0001f1e6-\U0001f1ff]{{2}}|[#*0-9]\ufe0f?\u20e3|{_GLYPH}(?:\u200d{_GLYPH})*")
 
 _RULES_FILE = "data/compliance_rules.yaml"
-# Straighten quotes and plain hyphens/spaces, one character for one, so that spans in the plain text are spans in
-# the original and every lexicon can be written with ' " - only.
-_PLAIN = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-    "\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " ",
-})
 _QUOTES = "\"'\u2018\u2019\u201c\u201d\u201e"
 _QUOTE_CLASS = {"'": "['\u2018\u2019\u02bc]", '"': '["\u201c\u201d\u201e]'}
 # Words never inflected inside a multi-word term ("best coffee in the world" must not grow "thing").
@@ -159,7 +153,7 @@ def _term_regex(term: str, *, inflect: bool) -> str:
 
 def _name_regex(name: str) -> str:
     """Any spelling of a product name that differs only in case, spaces or hyphens ("North-bound Coldbrew")."""
-    words = [word for word in re.split(r"[\s\-]+", name.translate(_PLAIN)) if word]
+    words = [word for word in re.split(r"[\s\-]+", name.translate(PLAIN)) if word]
     return r"[\s\-]*".join(r"[\s\-]?".join(_escape(char) for char in word) for word in words)
 
 
@@ -355,6 +349,44 @@ def _too_long(item_id: str, spec: CopyField, index: int, value: str, source: str
     )
 
 
+def _refused_characters(item_id: str, channel: Channel, spec: CopyField, index: int, value: str,
+                        source: str) -> Finding | None:
+    """A value with characters its field does not take (``CopyField.chars``), pointing at the first one."""
+    if spec.chars is None or not (refused := spec.chars.refused(value)):
+        return None
+    chars = list(dict.fromkeys(value[i] for i in refused))  # a once character is refused only when repeated
+    shown = ", ".join(f"{c!r} more than once" if c in spec.chars.once else repr(c) for c in chars)
+    fix = ", ".join(f"the repeated {c!r}" if c in spec.chars.once else repr(c) for c in chars)
+    return Finding(
+        rule_id="channel-limit.characters", severity="error", item_id=item_id, field=spec.name, index=index,
+        span=(refused[0], refused[0] + 1), message=f"{spec.name} has {shown}; {channel.name} takes "
+        f"{spec.chars.describe()} in {spec.name}", suggestion=f"remove {fix}", source=source,
+    )
+
+
+def _repeated_values(item_id: str, channel: Channel, spec: CopyField, given: list[str], source: str) -> list[Finding]:
+    """Each value of a field of distinct values that repeats an earlier one (``CopyField.unique``)."""
+    return [
+        Finding(
+            rule_id="channel-limit.duplicate_value", severity="error", item_id=item_id, field=spec.name, index=index,
+            message=f"{spec.name} value {index + 1} repeats value {earlier + 1} ({given[index]!r}); {channel.name} "
+            f"needs distinct {spec.name}", suggestion="write a different one, or remove it", source=source,
+        )
+        for index, earlier in spec.repeats(given)
+    ]
+
+
+def _field_rule_ids(channel: Channel, specs: Sequence[CopyField]) -> list[str]:
+    """The rule ids of the limits on ``specs`` beyond length and count: characters, distinct values, and the
+    channel's hashtag and emoji maximums."""
+    return [
+        *(["channel-limit.characters"] if any(s.chars is not None for s in specs) else []),
+        *(["channel-limit.duplicate_value"] if any(s.unique for s in specs) else []),
+        *(["channel-limit.hashtags"] if channel.max_hashtags is not None else []),
+        *(["channel-limit.emoji"] if channel.max_emoji is not None else []),
+    ]
+
+
 def _count_findings(item_id: str, channel: Channel, values: Sequence[_Value], source: str) -> list[Finding]:
     """Hashtags and emoji over the channel's maximum across the piece, pointing at the first one too many."""
     findings: list[Finding] = []
@@ -377,10 +409,10 @@ def _limit_findings(copy: CopyVariant, channel: Channel, values: Sequence[_Value
     findings: list[Finding] = []
     for spec in channel.fields:
         given = copy.fields.get(spec.name, [])
-        if len(given) < spec.count or any(not v.strip() for v in given):
+        if len(given) < spec.least or any(not v.strip() for v in given):
             findings.append(Finding(
                 rule_id="channel-limit.missing_field", severity="error", item_id=copy.id, field=spec.name,
-                message=f"{spec.name} needs {spec.count} non-empty value(s), has "
+                message=f"{spec.name} needs {spec.least} non-empty value(s), has "
                 f"{sum(1 for v in given if v.strip())}",
                 source=source,
             ))
@@ -391,6 +423,10 @@ def _limit_findings(copy: CopyVariant, channel: Channel, values: Sequence[_Value
                 suggestion=f"keep the best {spec.max_count}", source=source,
             ))
         findings += [f for i, v in enumerate(given) if (f := _too_long(copy.id, spec, i, v, source)) is not None]
+        findings += [
+            f for i, v in enumerate(given) if (f := _refused_characters(copy.id, channel, spec, i, v, source))
+        ]
+        findings += _repeated_values(copy.id, channel, spec, given, source)
     known = {spec.name for spec in channel.fields}
     findings += [
         Finding(
@@ -422,7 +458,7 @@ def _style_limits(rules: Sequence[Cited]) -> tuple[dict[str, tuple[int | None, s
     limits: dict[str, tuple[int | None, str]] = {}
     notes: list[str] = []
     for rule in rules:
-        for sentence in filter(None, (s.strip() for s in _RULE_SENTENCE.split(rule.value.translate(_PLAIN)))):
+        for sentence in filter(None, (s.strip() for s in _RULE_SENTENCE.split(rule.value.translate(PLAIN)))):
             understood = False
             for directive in lexicon.directives:
                 match = directive.pattern.search(sentence)
@@ -480,13 +516,13 @@ class CopyChecker:
         # Product names: canonical spelling (whitespace runs collapsed) and citation. Hashtags (#NorthboundColdBrew)
         # are not spellings of the name.
         products = brand.product_names if brand else []
-        self._names = [(" ".join(c.value.translate(_PLAIN).split()), c.source) for c in products]
+        self._names = [(" ".join(c.value.translate(PLAIN).split()), c.source) for c in products]
         self._name_pattern = re.compile(
             "|".join(f"(?<![#@\\w])({_name_regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE
         ) if self._names else None
         self._style, self._not_understood = _style_limits(brand.style_rules if brand else [])
         names = [brand.brand, *(c.value for c in [*brand.product_names, *brand.competitors])] if brand else []
-        words = {word for name in names for word in re.split(r"[\s\-]+", name.translate(_PLAIN)) if word}
+        words = {word for name in names for word in re.split(r"[\s\-]+", name.translate(PLAIN)) if word}
         self._protected = frozenset(words | {word.capitalize() for word in words})
         self._content_ids = [
             *dict.fromkeys(rule_id for _, rule_id, _, _ in self._forbidden_rows),
@@ -504,11 +540,8 @@ class CopyChecker:
     def check(self, copy: CopyVariant) -> ItemCheck:
         """Every deterministic finding on one copy variant, incl. missing and unknown fields."""
         channel = _channel(copy.channel)
-        values = [(name, i, v.translate(_PLAIN)) for name, given in copy.fields.items() for i, v in enumerate(given)]
-        limit_ids = [
-            *_LIMIT_IDS, *(["channel-limit.hashtags"] if channel.max_hashtags is not None else []),
-            *(["channel-limit.emoji"] if channel.max_emoji is not None else []),
-        ]
+        values = [(name, i, v.translate(PLAIN)) for name, given in copy.fields.items() for i, v in enumerate(given)]
+        limit_ids = [*_LIMIT_IDS, *_field_rule_ids(channel, channel.fields)]
         return ItemCheck(
             item_id=copy.id,
             findings=_limit_findings(copy, channel, values) + self._content(copy.id, values, channel.body_field.name),
@@ -521,8 +554,11 @@ class CopyChecker:
         spec_channel = _channel(channel)
         spec = spec_channel.body_field if field is None else _field(spec_channel, field)
         source = f"channel catalog: {spec_channel.name}"
-        values = [(spec.name, 0, text.translate(_PLAIN))]
-        findings = [f for f in [_too_long(item_id, spec, 0, text, source)] if f is not None]
+        values = [(spec.name, 0, text.translate(PLAIN))]
+        findings = [
+            f for f in [_too_long(item_id, spec, 0, text, source),
+                        _refused_characters(item_id, spec_channel, spec, 0, text, source)] if f is not None
+        ]
         if spec.count and not text.strip():
             findings.append(Finding(
                 rule_id="channel-limit.missing_field", severity="error", item_id=item_id, field=spec.name,
@@ -530,8 +566,7 @@ class CopyChecker:
             ))
         limit_ids = [
             "channel-limit.max_chars", *(["channel-limit.missing_field"] if spec.count else []),
-            *(["channel-limit.hashtags"] if spec_channel.max_hashtags is not None else []),
-            *(["channel-limit.emoji"] if spec_channel.max_emoji is not None else []),
+            *(r for r in _field_rule_ids(spec_channel, [spec]) if r != "channel-limit.duplicate_value"),
         ]
         return ItemCheck(
             item_id=item_id,
