@@ -342,8 +342,9 @@ def pick_copy_briefs(briefs: Sequence[EvalBrief], limit: int) -> list[EvalBrief]
 
 
 def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
-    """How many channel limits the copy was held to (each value's ``max_chars``, and ``max_hashtags`` across the
-    item where the channel has one), and the ones it breaks (a field the channel lacks breaks one too)."""
+    """How many channel limits the copy was held to (each value's ``max_chars`` and, where its field names them, the
+    characters it takes; distinct values in a field that needs them; ``max_hashtags`` across the item where the
+    channel has one), and the ones it breaks (a field the channel lacks breaks one too)."""
     channel = get_channel(copy.channel)
     specs = {spec.name: spec for spec in channel.fields}
     checks = 0
@@ -355,6 +356,16 @@ def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
             if spec is None or len(value) > spec.max_chars:
                 broken.append({"item": copy.id, "field": name, "index": index, "what": "chars", "value": len(value),
                                "limit": spec.max_chars if spec else 0, "text": value})
+            if spec is not None and spec.chars is not None:
+                checks += 1
+                if refused := spec.chars.refused(value):
+                    broken.append({"item": copy.id, "field": name, "index": index, "what": "refused characters",
+                                   "value": len(refused), "limit": 0, "text": value})
+        if spec is not None and spec.unique:
+            checks += 1
+            if repeats := spec.repeats(values):
+                broken.append({"item": copy.id, "field": name, "index": repeats[0][0], "what": "repeated values",
+                               "value": len(repeats), "limit": 0, "text": values[repeats[0][0]]})
     if channel.max_hashtags is not None:
         checks += 1
         hashtags = sum(len(HASHTAG.findall(value)) for values in copy.fields.values() for value in values)

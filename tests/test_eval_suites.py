@@ -154,10 +154,22 @@ def test_limit_violations_count_every_value_and_the_hashtags() -> None:
                       fields={"headlines": ["a" * 30, "b" * 31, "c"], "descriptions": ["d", "e"], "path1": ["p"],
                               "path2": ["q"], "slogan": ["not a field"]})
     checks, broken = limit_violations(rsa)
-    assert checks == 8
+    assert checks == 8 + 2  # 8 values, and the headlines and the descriptions distinct
     assert [(v["field"], v["index"], v["value"], v["limit"]) for v in broken] == [
         ("headlines", 1, 31, 30), ("slogan", 0, 11, 0)
     ]
+
+
+def test_limit_violations_count_refused_characters_and_repeated_values() -> None:
+    listing = CopyVariant(id="copy-etsy_listing-1", channel="etsy_listing", fields={
+        "title": ["Mug & saucer & spoon"], "tags": ["#gift", "mug", "MUG", "tea"], "description": ["Hand-thrown."]})
+    checks, broken = limit_violations(listing)
+    assert checks == 6 + 5 + 1  # 6 values' lengths, the title's and 4 tags' characters, the tags' distinctness
+    assert [(v["field"], v["index"], v["what"], v["value"]) for v in broken] == [
+        ("title", 0, "refused characters", 1), ("tags", 0, "refused characters", 1), ("tags", 2, "repeated values", 1)
+    ]
+    fine = listing.model_copy(update={"fields": {**listing.fields, "title": ["Mug & saucer"], "tags": ["gift", "mug"]}})
+    assert limit_violations(fine) == (4 + 3 + 1, [])
 
 
 def test_mandatory_elements_match_as_the_checks_do() -> None:
