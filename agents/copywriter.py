@@ -2,9 +2,10 @@
 
 The model is asked for every catalog field through a schema that carries the limits; afterwards code
 enforces them: characters a field does not take are removed, repeats in a field of distinct values dropped,
-each value fits its character limit, hashtags stay within the channel's maximum, and every mandatory element of
-the brief and the brand kit appears verbatim. The prompt carries the brand's voice, its most relevant guideline
-passage and its best approved example for the channel, from brand memory.
+each value fits its character limit, hashtags stay within the channel's maximum, doubled punctuation ("!!") is
+written once where the channel refuses it, and every mandatory element of the brief and the brand kit appears
+verbatim. The prompt carries the brand's voice, its most relevant guideline passage and its best approved example
+for the channel, from brand memory.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field, create_model
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
-from briefcraft.channels import Channel, CopyField, get_channel
+from briefcraft.channels import REPEATED_PUNCTUATION, Channel, CopyField, get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
 from briefcraft.tools.checks import EMOJI, HASHTAG, forbidden_terms, mandatory_elements, term_pattern
 
@@ -89,11 +90,14 @@ def _distinct(spec: CopyField, values: list[str]) -> list[str]:
 
 def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: list[str]) -> dict[str, list[str]]:
     """Remove characters a field does not take and repeated values, fit every value to its limit, cap hashtags and
-    emoji, and add missing mandatory elements to the body field."""
+    emoji, write punctuation once in a row where the channel asks, and add missing mandatory elements to the body
+    field."""
     if channel.max_hashtags is not None:
         values = _drop_extra(values, HASHTAG, channel.max_hashtags)
     if channel.max_emoji is not None:
         values = _drop_extra(values, EMOJI, channel.max_emoji)
+    if not channel.repeated_punctuation:
+        values = {name: [REPEATED_PUNCTUATION.sub(r"\1", v) for v in vs] for name, vs in values.items()}
     fitted = {spec.name: [fit(v, spec.max_chars) for v in _distinct(spec, values.get(spec.name, []))]
               for spec in channel.fields}
     body: CopyField = channel.body_field

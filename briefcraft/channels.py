@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "PLAIN", "Channel", "Characters", "CopyField", "channel_ids", "detect_channels", "get_channel", "load_catalog",
+    "PLAIN", "REPEATED_PUNCTUATION", "Channel", "Characters", "CopyField", "channel_ids", "detect_channels",
+    "get_channel", "load_catalog",
 ]
 
 #: Typographic quotes, hyphens and spaces to their plain forms, one character for one (a ``str.translate`` table), so
@@ -25,6 +26,10 @@ PLAIN = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
     "\u2010": "-", "\u2011": "-", "\u00a0": " ", "\u202f": " ",
 })
+
+#: A punctuation mark or symbol repeated back to back ("flowers!!", "**"): group 1 is the character. Not a slash: a
+#: web address has two.
+REPEATED_PUNCTUATION = re.compile(r"([^\w\s/])\1+")
 
 #: Unicode general categories a field's character set may name, and their words in messages and prompts (a
 #: one-letter class takes every category in it). Marks (M) are taken only on a letter: the vowel signs of
@@ -139,6 +144,9 @@ class Channel(BaseModel):
     fields: tuple[CopyField, ...]
     max_hashtags: int | None = None
     max_emoji: int | None = Field(default=None, ge=0, description="Most emoji across the copy (None: no limit).")
+    repeated_punctuation: bool = Field(
+        default=True, description="Whether a punctuation mark or symbol may repeat back to back ('flowers!!')."
+    )
     images: tuple[tuple[int, int], ...] = ()
     safe_zone: tuple[float, float, float, float] = Field(
         default=(0.0, 0.0, 0.0, 0.0),

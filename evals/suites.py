@@ -49,7 +49,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import SecretStr, ValidationError
 
 from briefcraft.agents.models import describe_model, make_chat_model
-from briefcraft.channels import channel_ids, get_channel
+from briefcraft.channels import REPEATED_PUNCTUATION, channel_ids, get_channel
 from briefcraft.errors import AuditError, BriefcraftError, ConfigError
 from briefcraft.evals.datasets import (
     CARRIERS,
@@ -343,8 +343,9 @@ def pick_copy_briefs(briefs: Sequence[EvalBrief], limit: int) -> list[EvalBrief]
 
 def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
     """How many channel limits the copy was held to (each value's ``max_chars`` and, where its field names them, the
-    characters it takes; distinct values in a field that needs them; ``max_hashtags`` across the item where the
-    channel has one), and the ones it breaks (a field the channel lacks breaks one too)."""
+    characters it takes, and no punctuation repeated back to back where the channel refuses it; distinct values in a
+    field that needs them; ``max_hashtags`` across the item where the channel has one), and the ones it breaks (a
+    field the channel lacks breaks one too)."""
     channel = get_channel(copy.channel)
     specs = {spec.name: spec for spec in channel.fields}
     checks = 0
@@ -361,6 +362,11 @@ def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
                 if refused := spec.chars.refused(value):
                     broken.append({"item": copy.id, "field": name, "index": index, "what": "refused characters",
                                    "value": len(refused), "limit": 0, "text": value})
+            if not channel.repeated_punctuation:
+                checks += 1
+                if doubled := REPEATED_PUNCTUATION.findall(value):
+                    broken.append({"item": copy.id, "field": name, "index": index, "what": "repeated punctuation",
+                                   "value": len(doubled), "limit": 0, "text": value})
         if spec is not None and spec.unique:
             checks += 1
             if repeats := spec.repeats(values):

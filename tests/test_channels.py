@@ -39,7 +39,7 @@ def test_every_limit_and_size_cites_a_source() -> None:
 
     text = (Path(briefcraft.__file__).parent / "data" / "channels.yaml").read_text()
     every = text.splitlines()
-    lines = [line for line in every if any(key in line for key in ("max_chars", "min_count", "unique"))
+    lines = [line for line in every if any(key in line for key in ("max_chars", "min_count", "unique", "repeated_punctuation"))
              or line.strip().startswith("- [")]
     assert lines
     assert [line for line in lines if "#" not in line] == []

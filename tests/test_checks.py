@@ -142,6 +142,18 @@ def test_repeated_headlines_of_a_search_ad_are_errors() -> None:
     assert "channel-limit.duplicate_value" in tested and "channel-limit.characters" not in tested
 
 
+def test_punctuation_repeated_back_to_back_is_an_error_where_the_channel_refuses_it() -> None:
+    check = PLAIN.check_text("Cold brew, now!! Contains oats... https://example.com", channel="google_rsa",
+                             field="descriptions")
+    assert [(f.rule_id, f.span, f.message, f.suggestion) for f in check.findings] == [
+        ("channel-limit.repeated_punctuation", (14, 16), "descriptions repeats '!' ('!!'); Google responsive search "
+         "ad takes a punctuation mark or symbol once in a row", "write '!' once"),
+    ]  # one finding a value, at the first; the web address's // is not punctuation repeated
+    assert "channel-limit.repeated_punctuation" in check.tested
+    instagram = PLAIN.check_text("So good!! Contains oats.", channel="instagram_feed")
+    assert instagram.findings == [] and "channel-limit.repeated_punctuation" not in instagram.tested
+
+
 def test_check_text_applies_a_fields_characters() -> None:
     check = PLAIN.check_text("gift mug #oat", channel="etsy_listing", field="tags")
     assert [(f.rule_id, f.span) for f in check.findings] == [("channel-limit.characters", (9, 10))]

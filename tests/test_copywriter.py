@@ -74,6 +74,15 @@ def test_repeats_below_a_fields_fewest_values_are_left_for_the_checks() -> None:
     ]
 
 
+def test_doubled_punctuation_is_written_once_where_the_channel_refuses_it() -> None:
+    raw = {"headlines": ["Cold brew!!", "Oat power?!", "Smooth..."], "descriptions": ["Try it now!!!", "See https://nb.example"],
+           "path1": ["brew"], "path2": ["oat"]}
+    fields = enforce_limits(get_channel("google_rsa"), raw, [])
+    assert fields["headlines"] == ["Cold brew!", "Oat power?!", "Smooth."]
+    assert fields["descriptions"] == ["Try it now!", "See https://nb.example"]
+    assert enforce_limits(get_channel("x_post"), {"text": ["Wow!!"], "headline": ["Hi"]}, [])["text"] == ["Wow!!"]
+
+
 def test_the_model_is_told_a_fields_characters_and_that_values_differ() -> None:
     tags = copy_schema(get_channel("etsy_listing")).model_json_schema()["properties"]["tags"]
     assert tags["description"] == ("13 values, each at most 20 characters, all different, only letters, digits, "

@@ -154,9 +154,13 @@ def test_limit_violations_count_every_value_and_the_hashtags() -> None:
                       fields={"headlines": ["a" * 30, "b" * 31, "c"], "descriptions": ["d", "e"], "path1": ["p"],
                               "path2": ["q"], "slogan": ["not a field"]})
     checks, broken = limit_violations(rsa)
-    assert checks == 8 + 2  # 8 values, and the headlines and the descriptions distinct
+    assert checks == 8 + 8 + 2  # 8 values' lengths and punctuation, and the headlines and descriptions distinct
     assert [(v["field"], v["index"], v["value"], v["limit"]) for v in broken] == [
         ("headlines", 1, 31, 30), ("slogan", 0, 11, 0)
+    ]
+    doubled = rsa.model_copy(update={"fields": {**rsa.fields, "headlines": ["Now!!", "Oat.", "Cold!?"]}})
+    assert [(v["field"], v["index"], v["what"]) for v in limit_violations(doubled)[1]] == [
+        ("headlines", 0, "repeated punctuation"), ("slogan", 0, "chars")
     ]
 
 

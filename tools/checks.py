@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from briefcraft.channels import PLAIN, Channel, CopyField, channel_ids, get_channel
+from briefcraft.channels import PLAIN, REPEATED_PUNCTUATION, Channel, CopyField, channel_ids, get_channel
 from briefcraft.errors import CheckError
 from briefcraft.schemas import (
     BrandContext,
@@ -378,12 +378,28 @@ def _repeated_values(item_id: str, channel: Channel, spec: CopyField, given: lis
 
 def _field_rule_ids(channel: Channel, specs: Sequence[CopyField]) -> list[str]:
     """The rule ids of the limits on ``specs`` beyond length and count: characters, distinct values, and the
-    channel's hashtag and emoji maximums."""
+    channel's hashtag and emoji maximums and its rule on repeated punctuation."""
     return [
         *(["channel-limit.characters"] if any(s.chars is not None for s in specs) else []),
         *(["channel-limit.duplicate_value"] if any(s.unique for s in specs) else []),
         *(["channel-limit.hashtags"] if channel.max_hashtags is not None else []),
         *(["channel-limit.emoji"] if channel.max_emoji is not None else []),
+        *(["channel-limit.repeated_punctuation"] if not channel.repeated_punctuation else []),
+    ]
+
+
+def _repeated_punctuation(item_id: str, channel: Channel, values: Sequence[_Value], source: str) -> list[Finding]:
+    """Each value with a punctuation mark or symbol repeated back to back, where the channel refuses that."""
+    if channel.repeated_punctuation:
+        return []
+    return [
+        Finding(
+            rule_id="channel-limit.repeated_punctuation", severity="error", item_id=item_id, field=name, index=index,
+            span=match.span(), message=f"{name} repeats {match.group(1)!r} ({match.group(0)!r}); {channel.name} "
+            "takes a punctuation mark or symbol once in a row", suggestion=f"write {match.group(1)!r} once",
+            source=source,
+        )
+        for name, index, text in values if (match := REPEATED_PUNCTUATION.search(text))
     ]
 
 
@@ -436,7 +452,9 @@ def _limit_findings(copy: CopyVariant, channel: Channel, values: Sequence[_Value
         )
         for name in sorted(set(copy.fields) - known)
     ]
-    return findings + _count_findings(copy.id, channel, values, source)
+    return findings + _count_findings(copy.id, channel, values, source) + _repeated_punctuation(
+        copy.id, channel, values, source
+    )
 
 
 # --- style rules -------------------------------------------------------------------------------------------------
@@ -571,7 +589,7 @@ class CopyChecker:
         return ItemCheck(
             item_id=item_id,
             findings=findings + _count_findings(item_id, spec_channel, values, source)
-            + self._content(item_id, values, spec.name),
+            + _repeated_punctuation(item_id, spec_channel, values, source) + self._content(item_id, values, spec.name),
             tested=limit_ids + self._content_ids, not_checked=list(self._not_understood),
         )
 
