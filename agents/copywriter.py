@@ -4,8 +4,10 @@ The model is asked for every catalog field through a schema that carries the lim
 enforces them: characters a field does not take are removed, repeats in a field of distinct values dropped,
 each value fits its character limit, hashtags stay within the channel's maximum, doubled punctuation ("!!") is
 written once where the channel refuses it, and every mandatory element of the brief and the brand kit appears
-verbatim. The prompt carries the brand's voice, its most relevant guideline passage and its best approved example
-for the channel, from brand memory.
+verbatim. A template slot the model left for the product ("[Product Name]") is filled with the brief's product;
+other unfilled template text is left to the checks (``unfinished-copy.placeholder``). The prompt carries the
+brand's voice, its most relevant guideline passage and its best approved example for the channel, from brand
+memory.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from briefcraft.channels import REPEATED_PUNCTUATION, Channel, CopyField, get_ch
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
 from briefcraft.tools.checks import EMOJI, HASHTAG, forbidden_terms, mandatory_elements, term_pattern
 
-__all__ = ["copy_schema", "enforce_limits", "fit", "write_channel_copy"]
+__all__ = ["copy_schema", "enforce_limits", "fill_product", "fit", "write_channel_copy"]
 
 #: Longest value the model is asked to write; longer platform limits are ceilings, not targets.
 _TARGET_CHARS = 180
 #: Longest recalled passage put in the prompt (the local model has a 2k-token context).
 SNIPPET_CHARS = 240
+#: A template slot for the product ("[Product Name]", "{product}", "<your product>"): code knows what goes there.
+_PRODUCT_SLOT = re.compile(
+    r"[\[{<]{1,2}\s*(?:(?:the|your|our)\s+)?product(?:[\s_-]*name)?\s*[\]}>]{1,2}", re.IGNORECASE
+)
 
 
 @cache
@@ -66,6 +72,11 @@ def fit(text: str, limit: int) -> str:
     cut = text[: limit + 1]
     head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else text[:limit]
     return head[:limit].rstrip(" ,;:-–—")
+
+
+def fill_product(values: dict[str, list[str]], product: str) -> dict[str, list[str]]:
+    """``values`` with every template slot for the product ("[Product Name]", "{product}") replaced by ``product``."""
+    return {name: [_PRODUCT_SLOT.sub(lambda _: product, v) for v in vs] for name, vs in values.items()}
 
 
 def _drop_extra(values: dict[str, list[str]], pattern: re.Pattern[str], allowed: int) -> dict[str, list[str]]:
@@ -161,11 +172,11 @@ def write_channel_copy(
     draft, audit = invoke_structured(
         model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id
     )
-    raw = {
-        name: ([value] if isinstance(value, str) else list(value)) for name, value in draft.model_dump().items()
-    }
+    raw = {name: [value] if isinstance(value, str) else list(value) for name, value in draft.model_dump().items()}
     copy = CopyVariant(
         id=subtask.id, channel=channel.id, variant=subtask.variant, revision=subtask.revision,
-        fields=enforce_limits(channel, raw, [element for element, *_ in mandatory_elements(brief, brand)]),
+        fields=enforce_limits(
+            channel, fill_product(raw, brief.product), [element for element, *_ in mandatory_elements(brief, brand)]
+        ),
     )
     return copy, audit

@@ -18,6 +18,7 @@ from briefcraft.agents.prompts import CLARIFY_CHANNELS, CLARIFY_PRODUCT, INTAKE_
 from briefcraft.channels import channel_ids, detect_channels
 from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
+from briefcraft.tools.checks import placeholders
 
 __all__ = [
     "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarification_line", "clarifying_question",
@@ -118,9 +119,10 @@ def _distinct(values: list[str]) -> list[str]:
 
 
 def _stated(value: str, text: str) -> bool:
-    """Whether the request mentions ``value``: one of its words (3+ letters) occurs in the text."""
+    """Whether the request mentions ``value``: one of its words (3+ letters) occurs in the text, and it is not
+    template text a model filled in for want of an answer ("[the festival's target audience]")."""
     words = re.findall(r"\w{3,}", value.lower())
-    return any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words)
+    return not placeholders(value) and any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words)
 
 
 def clarification_line(missing: list[str], answer: str) -> str:

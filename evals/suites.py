@@ -69,7 +69,7 @@ from briefcraft.memory.store import ChromaBrandMemory, DefaultBrandMemory
 from briefcraft.pricing import CostSummary, load_pricing, summarize
 from briefcraft.schemas import PUBLISH_COPY, AuditEvent, CopyVariant, CreativeBrief, LedgerEntry, validation_message
 from briefcraft.settings import Settings
-from briefcraft.tools.checks import HASHTAG, mandatory_elements, term_pattern
+from briefcraft.tools.checks import HASHTAG, CopyChecker, mandatory_elements, term_pattern
 
 __all__ = [
     "ALLOWED_BEFORE_REVIEW",
@@ -115,6 +115,7 @@ __all__ = [
     "shortfalls",
     "slug",
     "token_f1",
+    "unfinished_text",
     "voice_similarity",
     "write_results",
 ]
@@ -388,6 +389,16 @@ def missing_elements(copy: CopyVariant, elements: Sequence[str]) -> list[str]:
     return [element for element in elements if not term_pattern(element).search(text)]
 
 
+def unfinished_text(copy: CopyVariant, checker: CopyChecker) -> list[dict[str, Any]]:
+    """The unfinished text in ``copy`` (template text left unfilled, a value with no words), as the checks'
+    ``unfinished-copy`` rules find it: the code fills only a slot for the product, so this is the model's share."""
+    return [
+        {"item": copy.id, "field": f.field, "index": f.index, "rule": f.rule_id,
+         "text": copy.fields[f.field][f.index][slice(*f.span)] if f.field and f.index is not None and f.span else None}
+        for f in checker.check(copy).findings if f.rule_id.startswith("unfinished-copy.")
+    ]
+
+
 @dataclass(frozen=True)
 class CopyRun:
     """One brief through the graph: the copy under review at the first checkpoint, and the way to the pack."""
@@ -456,6 +467,9 @@ def copy_figures(runs: Sequence[CopyRun], voice: dict[str, Any] | None = None) -
     measured = [run for run in runs if run.stage == "waiting_for_approval"]
     limits = [_limits(run) for run in measured]
     checks, broken = sum(n for n, _ in limits), [v for _, found in limits for v in found]
+    checker = CopyChecker()
+    unfinished = [{**found, "item": f"{run.brief_id}/{item.id}"}
+                  for run in measured for item in run.items for found in unfinished_text(item, checker)]
     return {
         "briefs": len(runs), "reached_review": len(measured),
         "asked_to_clarify": sum(1 for run in runs if run.clarifications),
@@ -465,6 +479,7 @@ def copy_figures(runs: Sequence[CopyRun], voice: dict[str, Any] | None = None) -
                                                                                              checks),
                            "violations": broken},
         "mandatory_inclusion": _inclusion(measured, labelled=False),
+        "unfinished_copy": {"items_with": len({found["item"] for found in unfinished}), "findings": unfinished},
         "labelled_mandatory_inclusion": _inclusion(measured, labelled=True),
         "voice": voice,
         "latency_s": {
@@ -1330,6 +1345,8 @@ def _copy_md(figures: dict[str, Any]) -> list[str]:
         "| 100% |",
         f"| labelled mandatory elements included | {_pct(labelled['share'])} ({labelled['with_all']}/"
         f"{labelled['items']}) | — |",
+        f"| copy items with unfinished text (template text, no words), flagged for the reviewer | "
+        f"{figures['unfinished_copy']['items_with']}/{figures['copy_items']} | — |",
     ]
     if voice := figures.get("voice"):
         if voice["items"]:
@@ -1359,6 +1376,8 @@ def _copy_md(figures: dict[str, Any]) -> list[str]:
         lines.append(f"- over the limit: {violation['item']} {where}: {violation['value']} {violation['what']}, "
                      f"limit {violation['limit']}")
     lines += [f"- missing mandatory: {gap['item']}: {', '.join(gap['missing'])}" for gap in mandatory["gaps"]]
+    lines += [f"- unfinished: {found['item']} {found['field']}[{found['index']}]: {found['rule']} {found['text']!r}"
+              for found in figures["unfinished_copy"]["findings"]]
     lines += [f"- error: {row['id']}: {row['error']}" for row in figures["per_brief"] if row["error"]]
     return lines
 

@@ -10,7 +10,7 @@ from builders import load_script
 
 from briefcraft.errors import CheckError
 from briefcraft.schemas import BrandContext, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding
-from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, forbidden_terms, term_pattern
+from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, forbidden_terms, placeholders, term_pattern
 
 BRIEF = CreativeBrief(
     product="Oat cold brew", channels=["x_post", "google_rsa"], mandatory_elements=["Contains oats"],
@@ -39,7 +39,7 @@ LEXICON_IDS = [
     "financial-claim.return-promise", "financial-claim.risk-free", "financial-claim.get-rich",
     "financial-claim.passive-income", "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
     "inclusive-language.gendered", "inclusive-language.racialised", "inclusive-language.cultural",
-    "inclusive-language.ageist",
+    "inclusive-language.ageist", "unfinished-copy.placeholder", "unfinished-copy.no-words",
 ]
 
 
@@ -121,6 +121,7 @@ def test_characters_a_field_does_not_take_are_errors_naming_them() -> None:
          "spaces and - ' ™ © ® in tags"),
         ("channel-limit.duplicate_value", "tags", 2, None, "tags value 3 repeats value 2 ('STONEWARE'); Etsy "
          "listing needs distinct tags"),
+        ("unfinished-copy.no-words", "tags", 3, "}{};", "'}{};' has no words"),
     ]
     assert [f.suggestion for f in check_copy(listing, BRIEF)][:2] == ["remove the repeated '&', '🎁'", "remove '#'"]
     # what Etsy takes: letters of any script with their marks, ™, one of each of % : & +
@@ -152,6 +153,36 @@ def test_punctuation_repeated_back_to_back_is_an_error_where_the_channel_refuses
     assert "channel-limit.repeated_punctuation" in check.tested
     instagram = PLAIN.check_text("So good!! Contains oats.", channel="instagram_feed")
     assert instagram.findings == [] and "channel-limit.repeated_punctuation" not in instagram.tested
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Meet [Brand Name] cold brew", [("unfinished-copy.placeholder", "[Brand Name]")]),
+    ("For [the festival's target audience]", [("unfinished-copy.placeholder", "[the festival's target audience]")]),
+    ("Save XX% now, launch TBD", [("unfinished-copy.placeholder", "XX%"), ("unfinished-copy.placeholder", "TBD")]),
+    ("Hi {{ first_name }}, shop {keyword} at <your link>", [
+        ("unfinished-copy.placeholder", "{{ first_name }}"), ("unfinished-copy.placeholder", "{keyword}"),
+        ("unfinished-copy.placeholder", "<your link>"),
+    ]),
+    ("Lorem ipsum dolor sit amet", [("unfinished-copy.placeholder", "Lorem ipsum dolor sit amet")]),
+    ("Insert CTA here", [("unfinished-copy.placeholder", "Insert CTA here")]),
+    ("Price $XX.XX", [("unfinished-copy.placeholder", "XX.XX")]),
+    ("{", [("unfinished-copy.no-words", "{")]),
+    ("... —", [("unfinished-copy.no-words", "... —")]),
+])
+def test_unfinished_copy_is_an_error(text: str, found: list[tuple[str, str]]) -> None:
+    findings = PLAIN.check_text(text, channel="email", field="body").findings
+    assert [(f.rule_id, _cut(text, f)) for f in findings] == found
+    assert {f.severity for f in findings} == {"error"}
+    assert placeholders(text) == [quote for rule_id, quote in found if rule_id == "unfinished-copy.placeholder"]
+
+
+@pytest.mark.parametrize("text", [
+    "[SALE] 20% off every crate", "Out now [Video]", "{KeyWord:Cold Brew} in {LOCATION(City)}", "XXL hoodies, see you xx",
+    "We <3 cold brew", "☕✨", "Launch date: 14 March",
+])
+def test_finished_copy_is_not_unfinished(text: str) -> None:
+    assert PLAIN.check_text(text, channel="email", field="body").findings == []
+    assert placeholders(text) == []
 
 
 def test_check_text_applies_a_fields_characters() -> None:
@@ -577,15 +608,15 @@ def test_report_status() -> None:
 
 def test_brand_score_is_guidelines_passed_over_tested() -> None:
     checker = CopyChecker.for_brief(BRIEF, BRAND)
-    # 34 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # 36 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
     # inclusive-language.ableist (a warning fails it too)
     copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
     report = ComplianceReport.of([checker.check(copy)])
-    assert len(report.tested[copy.id]) == 34
+    assert len(report.tested[copy.id]) == 36
     assert sorted({f.rule_id for f in report.findings}) == [
         "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
     ]
-    assert report.item_score(copy.id) == round(100 * 31 / 34) == 91
+    assert report.item_score(copy.id) == round(100 * 33 / 36) == 92
     assert report.item_status(copy.id) == "blocked"
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from briefcraft.agents.copywriter import copy_schema, enforce_limits, fit
+import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from briefcraft.agents.copywriter import copy_schema, enforce_limits, fill_product, fit, write_channel_copy
+from briefcraft.agents.llm import ModelCall
 from briefcraft.channels import get_channel, load_catalog
-from briefcraft.schemas import CopyVariant, CreativeBrief
+from briefcraft.schemas import BrandContext, CopyVariant, CreativeBrief, Subtask
 from briefcraft.tools.checks import check_copy
 
 
@@ -87,3 +92,21 @@ def test_the_model_is_told_a_fields_characters_and_that_values_differ() -> None:
     tags = copy_schema(get_channel("etsy_listing")).model_json_schema()["properties"]["tags"]
     assert tags["description"] == ("13 values, each at most 20 characters, all different, only letters, digits, "
                                    "spaces and - ' ™ © ®")
+
+
+def _scripted(reply: dict[str, object]) -> GenericFakeChatModel:
+    """A chat model whose one answer is ``reply``: the exact output a test needs from the copywriter's model."""
+    return GenericFakeChatModel(messages=iter([AIMessage(json.dumps(reply))]))
+
+
+def test_a_slot_for_the_product_is_filled_and_other_template_text_is_flagged() -> None:
+    model = _scripted({"headline": "Meet [Product Name]", "caption": "By [Brand Name]: {product} for <your product> fans"})
+    brief = CreativeBrief(product="oat cold brew", channels=["instagram_feed"])
+    copy, _ = write_channel_copy(model, Subtask(id="c", kind="copy", channel="instagram_feed"), brief,
+                                 BrandContext(brand="b", palette=["#112233"]), who=ModelCall.of(model))
+    assert copy.fields == {"headline": ["Meet oat cold brew"],
+                           "caption": ["By [Brand Name]: oat cold brew for oat cold brew fans"]}
+    assert [(f.rule_id, f.message) for f in check_copy(copy, brief)] == [
+        ("unfinished-copy.placeholder", "'[Brand Name]' is template text left unfilled"),
+    ]
+    assert fill_product({"tags": ["[product]", "the product"]}, "mugs") == {"tags": ["mugs", "the product"]}

@@ -242,6 +242,25 @@ def test_copy_over_its_limit_fails_the_gate_and_the_report_says_so(tmp_path: Pat
         1].read_text()
 
 
+def test_unfinished_text_under_review_is_counted_and_listed_not_gated(tmp_path: Path) -> None:
+    runs = _runs(over_limit=False)
+    post = CopyVariant(id="copy-x_post-1", channel="x_post",
+                       fields={"text": ["Hello [First Name], it’s here"], "headline": ["{"]})
+    runs[1] = CopyRun(**{**runs[1].__dict__, "items": (post,)})
+    figures = copy_figures(runs)
+    assert figures["unfinished_copy"] == {"items_with": 1, "findings": [
+        {"item": "b901/copy-x_post-1", "field": "text", "index": 0, "rule": "unfinished-copy.placeholder",
+         "text": "[First Name]"},
+        {"item": "b901/copy-x_post-1", "field": "headline", "index": 0, "rule": "unfinished-copy.no-words",
+         "text": "{"},
+    ]}
+    results = _results(figures)
+    assert results["shortfalls"] == []  # what the reviewer is shown, not a must-be-100% figure
+    text = write_results(results, tmp_path)[1].read_text()
+    assert "| copy items with unfinished text (template text, no words), flagged for the reviewer | 1/2 | — |" in text
+    assert "- unfinished: b901/copy-x_post-1 text[0]: unfinished-copy.placeholder '[First Name]'" in text
+
+
 def test_missing_mandatory_element_fails_the_gate() -> None:
     runs = _runs(over_limit=False)
     runs[1] = CopyRun(**{**runs[1].__dict__, "enforced": ("Offer ends Friday",)})

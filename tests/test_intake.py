@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
 from briefcraft.agents.intake import check_request, clarification_line, read_brief, read_product
 from briefcraft.agents.llm import ModelCall
@@ -83,3 +87,17 @@ def test_an_answer_to_the_product_question_alone_becomes_the_product_line() -> N
     assert clarification_line(["product"], "Northbound Oat Cold Brew") == "Product: Northbound Oat Cold Brew"
     assert clarification_line(["product", "channels"], "Cold brew on X") == "Cold brew on X"
     assert clarification_line(["channels"], "X and LinkedIn") == "X and LinkedIn"
+
+
+def test_template_text_the_model_fills_in_is_not_read_as_stated() -> None:
+    # The bundled model answered the eval brief b036 with this audience: the request names the festival, not who
+    # the ads are for, so the brief's audience stays empty.
+    draft = {"product": "festival passes", "objective": "sell [number] festival passes",
+             "audience": "[the festival's target audience]", "key_messages": ["passes for [Date]", "three stages"],
+             "tone": []}
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
+    text = "Sell our festival passes on Instagram: three stages, one weekend."
+    brief = read_brief(model, text, brand="default", who=ModelCall.of(model), max_chars=4000).brief
+    assert brief is not None
+    assert (brief.product, brief.objective, brief.audience, brief.key_messages) == (
+        "festival passes", "", "", ["three stages"])

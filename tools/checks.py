@@ -2,7 +2,7 @@
 
 Rule families (rule id ``family.specific``): ``channel-limit`` (the channel catalog), ``forbidden-term`` and
 ``missing-disclosure`` (the brief's and the brand kit's terms), ``unsubstantiated-claim``, ``health-claim``,
-``financial-claim``, ``endorsement-disclosure`` and ``inclusive-language`` (lexicons in
+``financial-claim``, ``endorsement-disclosure``, ``inclusive-language`` and ``unfinished-copy`` (lexicons in
 ``briefcraft/data/compliance_rules.yaml``, each citing the regulation or guideline it follows), ``terminology``
 (the brand's product names) and ``style`` (the brand kit's style rules, where their wording is understood).
 """
@@ -37,6 +37,7 @@ __all__ = [
     "check_copy",
     "forbidden_terms",
     "mandatory_elements",
+    "placeholders",
     "term_pattern",
 ]
 
@@ -307,6 +308,17 @@ def _lexicon() -> _Lexicon:
         numbers={str(word): int(number) for word, number in raw["style"]["numbers"].items()},
         directives=directives,
     )
+
+
+def placeholders(text: str) -> list[str]:
+    """Template text left unfilled in ``text`` ("[Brand Name]", "{product}", "Lorem ipsum", "XX%"), as the
+    ``unfinished-copy.placeholder`` rule finds it."""
+    return [
+        match.group(0)
+        for family in _lexicon().families if family.name == "unfinished-copy"
+        for match in family.pattern.finditer(text.translate(PLAIN))
+        if family.rules[_branch(match)].rule_id == "unfinished-copy.placeholder"
+    ]
 
 
 def _lexicon_ids() -> list[str]:
