@@ -1,7 +1,8 @@
 """Intake: the marketer's chat text becomes a ``CreativeBrief``.
 
-The model reads product, objective, audience, key messages and tone. Code reads what must be exact:
-channels (matched against the catalog), mandatory elements and forbidden terms (quoted in the brief).
+The model reads objective, audience, key messages and tone, each kept only when the request states it. Code reads
+what must be exact: channels (matched against the catalog), mandatory elements and forbidden terms (quoted in the
+brief), and the product from the request's wording, which the model's answer can only narrow (``read_product``).
 """
 
 from __future__ import annotations
@@ -39,12 +40,40 @@ _FORBIDDEN = re.compile(
 )
 
 
-# "launch our oat-milk cold brew to ...": the noun phrase after a possessive, up to a preposition.
-_PRODUCT = re.compile(
-    r"\b(?:our|my|the)\s+(?:new\s+)?((?:[\w'-]+\s+){0,5}?[\w'-]+?)"
-    r"(?=\s+(?:to|on|for|in|at|with|via|across|through|into|among)\b|\s*[,.;:!?\n]|$)",
-    re.IGNORECASE,
+# Where a request names its product. Each reading is a noun phrase of up to 8 words that ends before a
+# preposition, a relative word or punctuation, e.g. "our oat-milk cold brew to Berlin commuters".
+_PHRASE = r"((?:[\w'&-]+\s+){0,7}?[\w'&-]+?)"
+_END = (
+    r"(?=\s+(?:to|on|for|in|at|with|via|across|through|into|among|from|starting|starts|until|this|next|which|that|"
+    r"who)\b|\s*[^\w\s'&-]|\s+-\s|$)"
 )
+_DETERMINER = r"(?:(?:a|an|my|our|the)\s+)?(?:new\s+)?"
+_DELIVERABLE = (
+    r"(?:ads?|listings?|posts?|campaigns?|banners?|newsletters?|e-?mails?|tweets?|stories|story|reels?|carousels?|"
+    r"rsas?|mpus?|leaderboards?|promo|push|copy|content|something)"
+)
+_VERBS = ("launch", "promote", "announce", "advertise", "introduce", "sell")
+_VERB_FORMS = "|".join(f"{verb}|{verb.removesuffix('e')}ing" for verb in _VERBS)
+#: What a request opens with when it does not open with its product: greetings, pronouns, requests, verbs.
+_NOT_OPENING = frozenset({"hi", "hey", "hello", "we", "we're", "i", "i'm", "our", "my", "need", "please", "pls",
+                          "can", "could", *_VERB_FORMS.split("|")})
+_PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me", "you"})
+# In the order they are trusted (the first that finds a phrase wins):
+_READINGS = (
+    # "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ..."
+    re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+for\s)"),
+    # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week"
+    re.compile(rf"\b(?:{_VERB_FORMS})\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE),
+    # "Etsy listing for crochet octopus plushies (...)", "RSA for Keyline Locksmiths in Manchester"
+    re.compile(rf"\b{_DELIVERABLE}\s*(?:\([^)\n]*\)\s*)?(?:for|about)\s*:?\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}",
+               re.IGNORECASE),
+    # "etsy listing: hand knit baby blanket, ..."
+    re.compile(rf"\b(?:listing|post|ad|email|newsletter)\s*:\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}", re.IGNORECASE),
+    # "for our new speckled stoneware mugs (350 ml, ...)"
+    re.compile(rf"\b(?:our|my)\s+(?:new\s+|own\s+)?{_PHRASE}{_END}", re.IGNORECASE),
+)
+# "the Riverside Jazz Festival": the weakest reading, after the model's own
+_THE = re.compile(rf"\bthe\s+(?:new\s+)?{_PHRASE}{_END}", re.IGNORECASE)
 # "Product: Northbound Oat Cold Brew" on a line of its own, as a clarification answer is recorded.
 _PRODUCT_LINE = re.compile(r"^\s*product\s*:\s*(.{1,120}?)\s*$", re.IGNORECASE | re.MULTILINE)
 _KEY_MESSAGE = re.compile(r"\bkey messages?\s*:\s*([^\n.;]+)", re.IGNORECASE)
@@ -95,18 +124,38 @@ def _quoted(pattern: re.Pattern[str], text: str) -> list[str]:
     return list(dict.fromkeys(q for q in found if q))
 
 
+def _a_product(phrase: str) -> bool:
+    """Whether a phrase can name a product: not a channel, a pronoun or a deliverable ("ad", "post")."""
+    return (bool(phrase) and not detect_channels(phrase) and phrase.lower() not in _PRONOUNS
+            and not re.fullmatch(_DELIVERABLE, phrase, re.IGNORECASE))
+
+
+def _phrase_reading(request: str) -> str:
+    """The product as the request's wording frames it (``_READINGS``, most trusted first), or ''."""
+    opening, *readings = _READINGS
+    if (match := opening.match(request)) and match.group(1).split()[0].lower() not in _NOT_OPENING \
+            and not re.search(rf"\b{_DELIVERABLE}\b", match.group(1), re.IGNORECASE) and _a_product(match.group(1)):
+        return match.group(1)
+    return next((m.group(1) for pattern in readings for m in pattern.finditer(request) if _a_product(m.group(1))), "")
+
+
 def read_product(draft: str, request: str) -> str:
-    """A 'Product: ...' line of the request (the marketer's answer to the product question); else the model's
-    product when the request says it verbatim and it is not a channel; else the noun phrase after 'our'/'the'
-    in the request; else '' (and intake asks)."""
+    """The product a request names, verbatim from it.
+
+    A 'Product: ...' line (the marketer's answer to the product question) wins. Then the request's wording: the
+    phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for", a "listing: ..."
+    label, or the phrase after "our"/"my". The model's answer (``draft``) only narrows that reading when it lies
+    inside it ("linen tote bags" in "handmade linen tote bags"): the bundled model's product agreed with the
+    labelled one on 15 of 47 eval briefs, the wording on 37. Without a reading from the wording, the model's answer
+    counts when the request says it verbatim and it is not a channel; then "the ..."; else '' (and intake asks)."""
     if labelled := _PRODUCT_LINE.findall(request):
         return str(labelled[-1])
-    if draft and draft.lower() in request.lower() and not detect_channels(draft):
+    said = bool(draft) and draft.lower() in request.lower() and not detect_channels(draft)
+    if reading := _phrase_reading(request):
+        return draft if said and draft.lower() in reading.lower() else reading
+    if said:
         return draft
-    for match in _PRODUCT.finditer(request):
-        if not detect_channels(match.group(1)):
-            return match.group(1)
-    return ""
+    return next((m.group(1) for m in _THE.finditer(request) if _a_product(m.group(1))), "")
 
 
 def _distinct(values: list[str]) -> list[str]:

@@ -77,6 +77,27 @@ def test_bad_requests(text: str, message: str) -> None:
         ("", "Make something playful for commuters.", ""),
         # the answer to "What product...?" is recorded as a Product line and wins over guesses
         ("Berlin", "Launch Northbound Oat Cold Brew on X.\nProduct: Northbound Oat Cold Brew", "Northbound Oat Cold Brew"),
+        # the wording wins over a model that names another phrase of the request (the bundled model's answers)
+        ("description", "Etsy listing + Instagram post for our new speckled stoneware mugs (350 ml). Include 'Each "
+         "piece is unique' in the description.", "speckled stoneware mugs"),
+        ("list", "Handmade ceramic planters (3 sizes). Etsy listing and a short email to my list.",
+         "Handmade ceramic planters"),
+        ("launch", "Sterling silver moon pendant, 45 cm chain. Need an Etsy listing for the launch.",
+         "Sterling silver moon pendant"),
+        # briefs written for this test, not read from the eval set
+        ("", "Instagram carousel for the Kestrel 2 trail backpack, launching 3 May.", "Kestrel 2 trail backpack"),
+        ("", "Birch & Brine smoked sea salt: Etsy listing please, earthy tone.", "Birch & Brine smoked sea salt"),
+        ("", "Can you write a Facebook ad for our pottery workshop for beginners?", "pottery workshop"),
+        ("", "Selling vintage denim jackets on Etsy, need a listing that sounds cool.", "vintage denim jackets"),
+        ("", "LinkedIn post: we're introducing Payslip Pro, payroll for small charities.", "Payslip Pro"),
+        ("", "Google search ads for Brightside Dental's teeth whitening offer in Cardiff.",
+         "Brightside Dental's teeth whitening offer"),
+        ("", "Quarterly webinar on tax changes for freelancers - LinkedIn and email please.",
+         "Quarterly webinar on tax changes"),
+        ("", "Launching Tidy, a budgeting app for couples. Instagram and X.", "Tidy"),
+        ("", "RSA for Keyline Locksmiths in Manchester, fixed prices.", "Keyline Locksmiths"),
+        ("", "omg finally launching my macrame wall hangings 🌿✨ need an etsy listing", "macrame wall hangings"),
+        ("", "I run a dog grooming van in Galway and need a Facebook ad for it.", ""),  # "it" is not a product
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
