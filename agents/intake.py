@@ -52,18 +52,22 @@ _DELIVERABLE = (
     r"(?:ads?|listings?|posts?|campaigns?|banners?|newsletters?|e-?mails?|tweets?|stories|story|reels?|carousels?|"
     r"rsas?|mpus?|leaderboards?|promo|push|copy|content|something)"
 )
-_VERBS = ("launch", "promote", "announce", "advertise", "introduce", "sell")
-_VERB_FORMS = "|".join(f"{verb}|{verb.removesuffix('e')}ing" for verb in _VERBS)
+_DELIVERABLE_WORD = re.compile(rf"\b{_DELIVERABLE}\b", re.IGNORECASE)
+_VERB_FORMS = tuple(
+    form for verb in ("launch", "promote", "announce", "advertise", "introduce", "sell")
+    for form in (verb, f"{verb.removesuffix('e')}ing")
+)
 #: What a request opens with when it does not open with its product: greetings, pronouns, requests, verbs.
 _NOT_OPENING = frozenset({"hi", "hey", "hello", "we", "we're", "i", "i'm", "our", "my", "need", "please", "pls",
-                          "can", "could", *_VERB_FORMS.split("|")})
+                          "can", "could", *_VERB_FORMS})
 _PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me", "you"})
-# In the order they are trusted (the first that finds a phrase wins):
+# "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ...": the most
+# trusted reading, when the phrase the request opens with is not a greeting, a request or a deliverable
+_OPENING = re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+for\s)")
+# Then, in the order they are trusted (the first that finds a phrase wins):
 _READINGS = (
-    # "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ..."
-    re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+for\s)"),
     # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week"
-    re.compile(rf"\b(?:{_VERB_FORMS})\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE),
+    re.compile(rf"\b(?:{'|'.join(_VERB_FORMS)})\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE),
     # "Etsy listing for crochet octopus plushies (...)", "RSA for Keyline Locksmiths in Manchester"
     re.compile(rf"\b{_DELIVERABLE}\s*(?:\([^)\n]*\)\s*)?(?:for|about)\s*:?\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}",
                re.IGNORECASE),
@@ -127,16 +131,15 @@ def _quoted(pattern: re.Pattern[str], text: str) -> list[str]:
 def _a_product(phrase: str) -> bool:
     """Whether a phrase can name a product: not a channel, a pronoun or a deliverable ("ad", "post")."""
     return (bool(phrase) and not detect_channels(phrase) and phrase.lower() not in _PRONOUNS
-            and not re.fullmatch(_DELIVERABLE, phrase, re.IGNORECASE))
+            and not _DELIVERABLE_WORD.fullmatch(phrase))
 
 
 def _phrase_reading(request: str) -> str:
-    """The product as the request's wording frames it (``_READINGS``, most trusted first), or ''."""
-    opening, *readings = _READINGS
-    if (match := opening.match(request)) and match.group(1).split()[0].lower() not in _NOT_OPENING \
-            and not re.search(rf"\b{_DELIVERABLE}\b", match.group(1), re.IGNORECASE) and _a_product(match.group(1)):
-        return match.group(1)
-    return next((m.group(1) for pattern in readings for m in pattern.finditer(request) if _a_product(m.group(1))), "")
+    """The product as the request's wording frames it (``_OPENING``, then ``_READINGS``), or ''."""
+    if (opening := _OPENING.match(request)) and opening.group(1).split()[0].lower() not in _NOT_OPENING \
+            and not _DELIVERABLE_WORD.search(opening.group(1)) and _a_product(opening.group(1)):
+        return opening.group(1)
+    return next((m.group(1) for pattern in _READINGS for m in pattern.finditer(request) if _a_product(m.group(1))), "")
 
 
 def read_product(draft: str, request: str) -> str:
