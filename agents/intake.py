@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import CLARIFY_CHANNELS, CLARIFY_PRODUCT, INTAKE_SYSTEM, INTAKE_USER
-from briefcraft.channels import channel_ids, detect_channels
+from briefcraft.channels import channel_ids, detect_channels, detect_other_platforms, not_covered
 from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
 from briefcraft.tools.checks import placeholders
@@ -182,12 +182,15 @@ def clarification_line(missing: list[str], answer: str) -> str:
     return f"Product: {answer}" if missing == ["product"] else answer
 
 
-def clarifying_question(missing: list[str]) -> str:
-    """The question that asks the marketer for what is missing."""
+def clarifying_question(missing: list[str], request: str) -> str:
+    """The question that asks the marketer for what is missing; the channel question first says that nothing is
+    made for the platforms the request names that the catalog lacks ("TikTok")."""
     questions = []
     if "product" in missing:
         questions.append(CLARIFY_PRODUCT)
     if "channels" in missing:
+        if note := not_covered(detect_other_platforms(request)):
+            questions.append(f"{note[0].upper()}{note[1:]}.")
         questions.append(CLARIFY_CHANNELS.format(channels=", ".join(channel_ids())))
     return " ".join(questions)
 
@@ -221,6 +224,7 @@ def read_brief(
         key_messages=key_messages,
         tone=tone,
         channels=channels,
+        unsupported_platforms=detect_other_platforms(request),
         mandatory_elements=_quoted(_MANDATORY, request),
         forbidden_terms=_quoted(_FORBIDDEN, request),
         brand=brand,

@@ -1,6 +1,8 @@
 """The channel catalog: channels, their copy fields with character limits, and their image sizes.
 
-The catalog is data (``briefcraft/data/channels.yaml``); this module only loads and queries it.
+The catalog is data (``briefcraft/data/channels.yaml``); this module only loads and queries it. So is the list of
+platforms a brief may name that the catalog has no channel for (``briefcraft/data/other_platforms.yaml``): intake
+tells the marketer nothing is made for them.
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ import re
 import unicodedata
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
-    "PLAIN", "REPEATED_PUNCTUATION", "Channel", "Characters", "CopyField", "channel_ids", "detect_channels",
-    "get_channel", "load_catalog",
+    "PLAIN", "REPEATED_PUNCTUATION", "Channel", "Characters", "CopyField", "Platform", "channel_ids", "detect_channels",
+    "detect_other_platforms", "get_channel", "load_catalog", "not_covered", "other_platforms",
 ]
 
 #: Typographic quotes, hyphens and spaces to their plain forms, one character for one (a ``str.translate`` table), so
@@ -177,17 +179,49 @@ class Channel(BaseModel):
 _LATIN = r"0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF_"
 
 
+def _data(name: str) -> dict[str, Any]:
+    """A packaged YAML mapping from ``briefcraft/data``."""
+    loaded: dict[str, Any] = yaml.safe_load(resources.files("briefcraft").joinpath(f"data/{name}").read_text("utf-8"))
+    return loaded
+
+
 @cache
 def load_catalog() -> dict[str, Channel]:
     """Load the packaged channel catalog, keyed by channel id (cached after the first call)."""
-    text = resources.files("briefcraft").joinpath("data/channels.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = _data("channels.yaml")
     catalog: dict[str, Channel] = {}
     for channel_id, spec in raw.items():
         fields = tuple(CopyField(name=name, **field) for name, field in spec.pop("fields").items())
         images = tuple(tuple(size) for size in spec.pop("images", []))
         catalog[channel_id] = Channel(id=channel_id, fields=fields, images=images, **spec)
     return catalog
+
+
+class Platform(BaseModel):
+    """A platform or format a brief may name that the catalog has no channel for, such as TikTok."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name: str = Field(min_length=1, description="As a sentence reads it: 'TikTok', 'print ads'.")
+    aliases: tuple[str, ...] = Field(min_length=1)
+
+
+@cache
+def other_platforms() -> dict[str, Platform]:
+    """The platforms of ``briefcraft/data/other_platforms.yaml``, keyed by id; ``ValueError`` when one shares an id or
+    an alias with a catalog channel (a word in a brief names one thing)."""
+    platforms = {key: Platform(id=key, **spec) for key, spec in _data("other_platforms.yaml").items()}
+    catalog = load_catalog()
+    taken = {alias for channel in catalog.values() for alias in _names(channel)}
+    for platform in platforms.values():
+        if platform.id in catalog:
+            raise ValueError(f"other_platforms.yaml: {platform.id!r} is a catalog channel id")
+        if clash := taken.intersection(platform.aliases):
+            raise ValueError(
+                f"other_platforms.yaml: {platform.id!r} alias {sorted(clash)[0]!r} names a catalog channel"
+            )
+    return platforms
 
 
 def channel_ids() -> tuple[str, ...]:
@@ -203,25 +237,56 @@ def get_channel(channel_id: str) -> Channel:
     return catalog[channel_id]
 
 
-def detect_channels(text: str) -> list[str]:
-    """Channel ids whose id or an alias occurs in ``text`` as whole words, in catalog order.
+def _names(entry: Channel | Platform) -> tuple[str, ...]:
+    """The words that name a channel in a brief: its id (also with spaces for underscores) and aliases; a platform
+    only by its aliases (its id may be an everyday word: 'print', 'push')."""
+    if isinstance(entry, Platform):
+        return entry.aliases
+    return entry.id.replace("_", " "), entry.id, *entry.aliases
+
+
+@cache
+def _alias_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(channel or platform id, whole-word pattern) for every name of every catalog channel and other platform."""
+    entries: list[Channel | Platform] = [*load_catalog().values(), *other_platforms().values()]
+    return tuple(
+        (entry.id, re.compile(rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"))
+        for entry in entries for alias in dict.fromkeys(_names(entry))
+    )
+
+
+def _named(text: str) -> set[str]:
+    """The ids of the catalog channels and other platforms whose id or an alias occurs in ``text`` as whole words.
 
     Aliases match as whole Latin-script words, also right beside another script's letters ("在Instagram和email上").
-    A brief that says "Instagram stories" means the story channel, not also the feed: an alias that
-    only occurs inside a longer matched alias does not count.
+    An alias that only occurs inside a longer matched alias of another entry does not count: "Instagram stories"
+    means the story channel, not also the feed.
     """
     lowered = " ".join(text.lower().split())
-    spans: list[tuple[int, int, str]] = []
-    for channel in load_catalog().values():
-        for alias in (channel.id.replace("_", " "), channel.id, *channel.aliases):
-            pattern = rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"
-            for match in re.finditer(pattern, lowered):
-                spans.append((match.start(), match.end(), channel.id))
-    found: set[str] = set()
-    for start, end, channel_id in spans:
-        inside_longer = any(
-            s <= start and end <= e and (e - s) > (end - start) and cid != channel_id for s, e, cid in spans
-        )
-        if not inside_longer:
-            found.add(channel_id)
+    spans = [(match.start(), match.end(), key)
+             for key, pattern in _alias_patterns() for match in pattern.finditer(lowered)]
+    return {
+        key for start, end, key in spans
+        if not any(s <= start and end <= e and (e - s) > (end - start) and k != key for s, e, k in spans)
+    }
+
+
+def detect_channels(text: str) -> list[str]:
+    """Catalog channel ids that ``text`` names (by id or alias, as whole words), in catalog order."""
+    found = _named(text)
     return [channel_id for channel_id in load_catalog() if channel_id in found]
+
+
+def detect_other_platforms(text: str) -> list[str]:
+    """The names of the platforms ``text`` names that the catalog has no channel for ("TikTok"), in file order."""
+    found = _named(text)
+    return [platform.name for platform in other_platforms().values() if platform.id in found]
+
+
+def not_covered(platforms: list[str]) -> str:
+    """The line that tells the marketer nothing is made for ``platforms`` (named in the brief, not in the
+    catalog); '' for none."""
+    if not platforms:
+        return ""
+    names = platforms[0] if len(platforms) == 1 else f"{', '.join(platforms[:-1])} and {platforms[-1]}"
+    return f"nothing is made for {names}: the channel catalog has no such channel"

@@ -93,6 +93,11 @@ class CreativeBrief(_Model):
     key_messages: list[str] = Field(default_factory=list, max_length=10, description="Points to get across.")
     tone: list[str] = Field(default_factory=list, max_length=10, description="Voice words, e.g. 'playful'.")
     channels: list[str] = Field(min_length=1, description="Channel ids from the channel catalog.")
+    unsupported_platforms: list[str] = Field(
+        default_factory=list, max_length=30,
+        description="Platforms the request named that the channel catalog has no channel for ('TikTok'): nothing "
+        "is made for them, and the run says so.",
+    )
     deliverables: list[Deliverable] = Field(
         default_factory=lambda: list(DELIVERABLES), min_length=1, description="Kinds of output wanted."
     )

@@ -233,7 +233,7 @@ def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
 
 def ask_clarification(state: BriefState, config: RunnableConfig) -> dict[str, Any]:
     """Pause and ask the marketer for the missing essentials; the answer extends the request."""
-    question = clarifying_question(state["missing"])
+    question = clarifying_question(state["missing"], state["request"])
     answer = read_clarification(interrupt(clarification_request(question, state["missing"])))
     user, role = _user(config)
     event = AuditEvent(kind="clarification", node="ask_clarification", actor=user, role=role, comment=answer)

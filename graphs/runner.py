@@ -33,6 +33,7 @@ from langgraph.types import Command
 from pydantic import BaseModel
 
 from briefcraft.agents.intake import check_request
+from briefcraft.channels import not_covered
 from briefcraft.errors import DecisionError, ThreadError
 from briefcraft.graphs.review import BUDGET_GATES, read_budget, read_clarification, read_review
 from briefcraft.pricing import CostSummary, summarize
@@ -55,6 +56,7 @@ __all__ = [
     "StepUpdate",
     "ThreadClaim",
     "approve_all",
+    "brief_line",
     "check_response",
     "check_thread_id",
     "claim",
@@ -91,6 +93,8 @@ class RunStatus(BaseModel):
     """What the thread's model and image calls have cost so far."""
     checkpoint: str | None = None
     """The checkpoint the thread stands at: a decision passes it back to ``resume`` so that it applies only there."""
+    brief: CreativeBrief | None = None
+    """The structured brief, once intake has read it (or as a library user gave it)."""
 
     @property
     def waiting(self) -> bool:
@@ -263,21 +267,22 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
     audit = snapshot.values.get("audit", [])
     failed = FailedSpend(audit_dir, thread_id).unrecorded(audit) if audit_dir is not None else []
     cost = summarize([*audit, *failed])
-    checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+    known: dict[str, Any] = {"thread_id": thread_id, "cost": cost,
+                             "checkpoint": snapshot.config["configurable"]["checkpoint_id"],
+                             "brief": snapshot.values.get("brief")}
     errors = [task.error for task in snapshot.tasks if task.error]
     if errors:  # before the interrupts: a decision that failed in the node that asked for it leaves both
-        return RunStatus(thread_id=thread_id, stage="failed", error=_error_line(errors[0]), cost=cost,
-                         checkpoint=checkpoint)
+        return RunStatus(stage="failed", error=_error_line(errors[0]), **known)
     if snapshot.interrupts:
         request = snapshot.interrupts[0].value
         stages: dict[str, Stage] = {ASK_USER: "waiting_for_clarification", RAISE_BUDGET: "waiting_for_budget"}
         stage = stages.get(request["action_requests"][0]["name"], "waiting_for_approval")
-        return RunStatus(thread_id=thread_id, stage=stage, request=request, cost=cost, checkpoint=checkpoint)
+        return RunStatus(stage=stage, request=request, **known)
     if snapshot.next or snapshot.tasks:  # tasks without next: the step ran but its checkpoint was never written
-        return RunStatus(thread_id=thread_id, stage="interrupted", cost=cost, checkpoint=checkpoint)
+        return RunStatus(stage="interrupted", **known)
     manifest = snapshot.values.get("manifest")
-    return RunStatus(thread_id=thread_id, stage="done", pack=snapshot.values["out_dir"] if manifest else None,
-                     compliance=manifest.get("compliance") if manifest else None, cost=cost, checkpoint=checkpoint)
+    return RunStatus(stage="done", pack=snapshot.values["out_dir"] if manifest else None,
+                     compliance=manifest.get("compliance") if manifest else None, **known)
 
 
 def _error_line(error: object) -> str:
@@ -513,11 +518,17 @@ def _branch_item(task_input: object) -> str | None:
     return subtask.id if isinstance(subtask, Subtask) else None
 
 
+def brief_line(brief: CreativeBrief) -> str:
+    """The brief as read, in one line: its product and channels, and what it names that nothing is made for."""
+    return "; ".join(filter(None, (f"brief: {brief.product} on {', '.join(brief.channels)}",
+                                   not_covered(brief.unsupported_platforms))))
+
+
 def _summary(node: str, result: Mapping[str, Any]) -> str:
     """What a node did, in one line, from the state keys it wrote."""
     if node == "intake":
         if brief := result.get("brief"):
-            return f"brief: {brief.product} on {', '.join(brief.channels)}"
+            return brief_line(brief)
         return f"missing: {', '.join(result.get('missing', []))}" if result.get("missing") else "brief as given"
     if node == "recall_brand":
         brand: BrandContext = result["brand"]

@@ -159,6 +159,9 @@ def test_unknown_channels(graph: Any) -> None:
     assert asked.stage == "waiting_for_clarification"
     assert asked.request is not None
     assert asked.request["action_requests"][0]["args"]["missing"] == ["channels"]
+    assert asked.question is not None
+    assert asked.question.startswith("Nothing is made for TikTok and Snapchat: the channel catalog has no such "
+                                     "channel. Which channels should we write for? Choose from: instagram_feed,")
 
 
 # --- uploads ------------------------------------------------------------------------------------------------------

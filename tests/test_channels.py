@@ -10,7 +10,18 @@ import regex
 from builders import ETSY_REFUSED
 from pydantic import ValidationError
 
-from briefcraft.channels import Characters, CopyField, channel_ids, detect_channels, get_channel, load_catalog
+import briefcraft.channels
+from briefcraft.channels import (
+    Characters,
+    CopyField,
+    channel_ids,
+    detect_channels,
+    detect_other_platforms,
+    get_channel,
+    load_catalog,
+    not_covered,
+    other_platforms,
+)
 
 REQUIRED = {
     "instagram_feed", "instagram_story", "facebook_feed", "linkedin_post", "x_post", "google_rsa",
@@ -75,6 +86,49 @@ def test_unknown_channel_names_allowed_ones() -> None:
 )
 def test_detect_channels(text: str, expected: list[str]) -> None:
     assert detect_channels(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "channels", "others"),
+    [
+        ("Promote our candles on Instagram and TikTok", ["instagram_feed"], ["TikTok"]),
+        ("an Etsy listing and an Instagram post (we'll do Pinterest ourselves)", ["instagram_feed", "etsy_listing"],
+         ["Pinterest"]),
+        ("a Tik-Tok, YouTube Shorts, a landing page and an email", ["email"], ["TikTok", "YouTube", "landing pages"]),
+        ("print ads, a billboard and SMS", [], ["SMS", "print ads", "billboards"]),
+        # everyday words and products are not platforms: a platform is named only by its aliases, never by its id
+        ("season 2 of The Long Table podcast, by email", ["email"], []),
+        ("screen print tees and cotton threads, push-up bras, enamel pins and art posters on X", ["x_post"], []),
+        ("print-on-demand mugs for our Etsy shop", ["etsy_listing"], []),
+    ],
+)
+def test_platforms_the_catalog_lacks_are_named_apart(text: str, channels: list[str], others: list[str]) -> None:
+    assert (detect_channels(text), detect_other_platforms(text)) == (channels, others)
+
+
+def test_not_covered_names_each_platform_in_one_line() -> None:
+    assert not_covered([]) == ""
+    assert not_covered(["TikTok"]) == "nothing is made for TikTok: the channel catalog has no such channel"
+    assert not_covered(["TikTok", "YouTube", "print ads"]) == (
+        "nothing is made for TikTok, YouTube and print ads: the channel catalog has no such channel"
+    )
+
+
+def test_a_platform_may_not_name_a_catalog_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "tiktok" in other_platforms() and not set(other_platforms()) & set(channel_ids())
+    packaged = briefcraft.channels._data
+    for platforms, message in (
+        ({"email": {"name": "e-mail", "aliases": ["mail"]}}, "'email' is a catalog channel id"),
+        ({"reels": {"name": "Reels", "aliases": ["reels", "insta"]}}, "'reels' alias 'insta' names a catalog channel"),
+    ):
+        monkeypatch.setattr(briefcraft.channels, "_data",
+                            lambda name, given=platforms: given if name == "other_platforms.yaml" else packaged(name))
+        other_platforms.cache_clear()
+        try:
+            with pytest.raises(ValueError, match=f"other_platforms.yaml: {message}"):
+                other_platforms()
+        finally:
+            other_platforms.cache_clear()
 
 
 def test_character_sets_and_counts_are_checked_when_the_catalog_loads() -> None:

@@ -109,12 +109,21 @@ def test_stop_at_review_then_resume_in_another_process(
 
 
 def test_clarification_answered_from_the_cli(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
-    asked = _cli(briefcraft_exe, cli_env, "run", "Launch our oat-milk cold brew to Berlin commuters.", "--thread", "q")
+    asked = _cli(briefcraft_exe, cli_env, "run", "Launch our oat-milk cold brew to Berlin commuters on TikTok.",
+                 "--thread", "q")
     assert asked.returncode == 3
-    assert "waiting for clarification" in asked.stdout and "Which channels" in asked.stdout
+    assert "waiting for clarification\n  Nothing is made for TikTok: the channel catalog has no such channel. Which " \
+           "channels should we write for?" in asked.stdout
     answered = _cli(briefcraft_exe, cli_env, "resume", "q", "--answer", "Instagram")
     assert answered.returncode == 3
     assert "copy-instagram_feed-1" in answered.stdout
+    # the brief as read comes first, with the platform it names that nothing is made for
+    first = answered.stdout.splitlines()[0]
+    assert first.startswith("brief: ") and first.endswith(
+        " on instagram_feed; nothing is made for TikTok: the channel catalog has no such channel"
+    )
+    shown = json.loads(_cli(briefcraft_exe, cli_env, "status", "q", "--json").stdout)
+    assert (shown["brief"]["channels"], shown["brief"]["unsupported_platforms"]) == (["instagram_feed"], ["TikTok"])
 
 
 def test_bad_input_is_one_line_and_exit_2(briefcraft_exe: str, cli_env: dict[str, str], tmp_path: Path) -> None:

@@ -148,9 +148,10 @@ def test_image_variants_one_is_picked_the_others_dropped_one_regenerated(
 
 
 def test_clarifying_question_then_answer(graph: Any, settings: Settings) -> None:
-    current = _start(graph, settings, "Launch our oat-milk cold brew to Berlin commuters. Playful but premium.")
+    request = "Launch our oat-milk cold brew to Berlin commuters. Playful but premium."
+    current = _start(graph, settings, request)
     assert current.stage == "waiting_for_clarification"
-    assert current.question == clarifying_question(["channels"])
+    assert current.question == clarifying_question(["channels"], request)
     assert current.request is not None
     assert current.request["review_configs"] == [{"action_name": "ask_user", "allowed_decisions": ["respond"]}]
     answered = runner.resume(graph, "t1", {"decisions": [{"type": "respond", "message": "X and LinkedIn"}]})

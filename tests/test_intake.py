@@ -8,10 +8,10 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from briefcraft.agents.intake import check_request, clarification_line, read_brief, read_product
+from briefcraft.agents.intake import check_request, clarification_line, clarifying_question, read_brief, read_product
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import LocalLlamaChat
-from briefcraft.channels import detect_channels
+from briefcraft.channels import channel_ids, detect_channels
 from briefcraft.errors import BriefError
 
 
@@ -49,6 +49,21 @@ def test_sample_brief_reads_tone_and_key_message(local_model: LocalLlamaChat, sa
     assert brief is not None
     assert brief.tone[:2] == ["playful", "premium"]
     assert brief.key_messages[0] == "smooth energy for the morning U-Bahn ride"
+
+
+@pytest.mark.llm
+def test_platforms_without_a_channel_are_recorded_and_named_in_the_question(local_model: LocalLlamaChat) -> None:
+    partly = read_brief(local_model, "Promote our recycled-glass candle holders on Instagram and TikTok.",
+                        brand="default", who=ModelCall.of(local_model), max_chars=4000).brief
+    assert partly is not None
+    assert (partly.channels, partly.unsupported_platforms) == (["instagram_feed"], ["TikTok"])
+    request = "Promote our recycled-glass candle holders on TikTok and Pinterest."
+    result = read_brief(local_model, request, brand="default", who=ModelCall.of(local_model), max_chars=4000)
+    assert (result.brief, result.missing) == (None, ["channels"])
+    assert clarifying_question(result.missing, request) == (
+        "Nothing is made for TikTok and Pinterest: the channel catalog has no such channel. Which channels should we "
+        f"write for? Choose from: {', '.join(channel_ids())}."
+    )
 
 
 @pytest.mark.llm

@@ -187,13 +187,16 @@ def test_user_errors_are_one_chat_line_and_lose_nothing(settings: Settings, text
 
 def test_a_clarifying_question_is_answered_by_the_next_chat_input(settings: Settings) -> None:
     studio = _studio(settings, INTAKE, INTAKE, COPY)
-    chat, _, previews, asking = _send(studio, "Launch our oat-milk cold brew. Must say 'Contains oats'.", MAYA)[-1]
-    assert chat[-1]["content"] == clarifying_question(["channels"])
+    request = "Launch our oat-milk cold brew on TikTok. Must say 'Contains oats'."
+    chat, _, previews, asking = _send(studio, request, MAYA)[-1]
+    assert chat[-1]["content"] == clarifying_question(["channels"], request)
+    assert chat[-1]["content"].startswith("Nothing is made for TikTok: the channel catalog has no such channel. ")
     assert _meta(chat)[-1] == ("ask_clarification", "done")
     assert previews == [] and asking is not None
     chat, _, previews, asking_after = list(studio.send("Instagram", "default", chat, asking, MAYA))[-1]
     assert _meta(chat)[-2:] == [("check_compliance", "done"), ("review", "done")]
-    assert chat[-1]["content"] == (f"Thread {asking} waits for approval of 2 item(s): open the Review tab. Cost so "
+    assert chat[-1]["content"] == (f"Thread {asking} waits for approval of 2 item(s): open the Review tab. Note: "
+                                   "nothing is made for TikTok: the channel catalog has no such channel. Cost so "
                                    f"far: {UNPRICED.format(calls=4, unpriced=3)}.")
     assert [p[1].split(":")[0] for p in previews] == [IMAGE_ID]
     assert asking_after is None

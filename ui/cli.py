@@ -149,6 +149,8 @@ def _print(current: RunStatus, as_json: bool) -> None:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return
     tid = current.thread_id
+    if current.brief is not None:
+        print(runner.brief_line(current.brief))
     if current.cost is not None:
         print(f"cost so far: {current.cost.line()}")
     if current.stage == "done":

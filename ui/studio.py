@@ -29,6 +29,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import ValidationError
 
+from briefcraft.channels import not_covered
 from briefcraft.errors import BriefcraftError, ConfigError, DecisionError, ThreadError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
@@ -237,6 +238,8 @@ def _preview(image: dict[str, Any]) -> Preview:
 def _outcome(current: RunStatus) -> str:
     """Where a thread stands after a run, in one line, with what its calls have cost."""
     line = _stage_line(current)
+    if current.brief is not None and (note := not_covered(current.brief.unsupported_platforms)):
+        line = f"{line} Note: {note}."
     if current.cost is None or current.stage == "waiting_for_clarification":  # the question stands alone
         return line
     return f"{line} Cost so far: {current.cost.line()}."
