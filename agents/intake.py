@@ -19,7 +19,7 @@ from briefcraft.agents.prompts import CLARIFY_CHANNELS, CLARIFY_PRODUCT, INTAKE_
 from briefcraft.channels import channel_ids, detect_channels, detect_other_platforms, not_covered
 from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
-from briefcraft.tools.checks import placeholders
+from briefcraft.tools.checks import contact_details, placeholders
 
 __all__ = [
     "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarification_line", "clarifying_question",
@@ -227,6 +227,7 @@ def read_brief(
         unsupported_platforms=detect_other_platforms(request),
         mandatory_elements=_quoted(_MANDATORY, request),
         forbidden_terms=_quoted(_FORBIDDEN, request),
+        contacts=list(dict.fromkeys(text for _, text, _ in contact_details(request)))[:20],
         brand=brand,
     )
     return IntakeResult(brief=brief, missing=[], audit=audit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CLARIFY_CHANNELS",
     "CLARIFY_PRODUCT",
+    "COPY_CONTACTS",
     "COPY_FEEDBACK",
     "COPY_SYSTEM",
     "COPY_USER",
@@ -45,7 +46,9 @@ From the brand guidelines: {guideline}
 An approved past example for this channel: {example}
 Channel: {channel}
 Write these fields: {fields}
-{feedback}Never use these words: {forbidden}"""
+{contacts}{feedback}Never use these words: {forbidden}"""
+
+COPY_CONTACTS = "Web addresses, emails and phone numbers to use (write no others): {contacts}\n"
 
 COPY_FEEDBACK = """A reviewer rejected this draft: {previous}
 Their comment: {comment}

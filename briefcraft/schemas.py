@@ -105,6 +105,11 @@ class CreativeBrief(_Model):
         default_factory=list, max_length=20, description="Text that must appear verbatim, e.g. 'Contains oats'."
     )
     forbidden_terms: list[str] = Field(default_factory=list, max_length=50, description="Words never to use.")
+    contacts: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="Web addresses, email addresses and phone numbers the copy may carry ('northbound.coffee'); "
+        "copy with any other is flagged, since models make them up.",
+    )
     locale: str = Field(default="en", max_length=35, description="BCP 47 language tag of the copy.")
     brand: str = Field(default="default", min_length=1, max_length=100, description="Brand memory scope.")
     budget: str | None = Field(default=None, max_length=200, description="Media budget as the marketer said it.")

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--n {args.n} --repeat {args.repeat}: allowed --n >= 1, --repeat >= 1")
     batch = snippets(args.n, args.seed)
     started = time.perf_counter()
-    checker = CopyChecker(brand=BRAND, mandatory=["Contains oats"], forbidden=["cheap", "sugar free"])
+    checker = CopyChecker(brand=BRAND, mandatory=["Contains oats"], forbidden=["cheap", "sugar free"],
+                          contacts=["northbound.coffee"])
     compile_s = time.perf_counter() - started
     families: Counter[str] = Counter()
     for text, channel, field in batch:  # warm-up, and the findings the timed batches reproduce

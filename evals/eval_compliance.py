@@ -4,7 +4,8 @@
 
 Each snippet of ``compliance/snippets.jsonl`` goes through ``CopyChecker.check_text`` with the eval brand of
 ``compliance/brand.yaml`` (when the snippet says ``"brand": true``) and the snippet's brief-level mandatory and
-forbidden terms. A family counts as predicted on a snippet when any warning or error has a rule id in it
+forbidden terms and contact details (``contacts``: null leaves contact details unchecked, as copy checked without a
+brief). A family counts as predicted on a snippet when any warning or error has a rule id in it
 (``family.specific``); ``expected`` is the set a correct checker reports. Scores are per snippet: a family
 found twice in one snippet is one true positive. The labels were written from the family definitions alone,
 without reading the checker (see evals/README.md).
@@ -54,6 +55,7 @@ SNIPPETS_FILE = HERE / "snippets.jsonl"
 FAMILIES = (
     "channel-limit", "forbidden-term", "missing-disclosure", "unsubstantiated-claim", "health-claim",
     "financial-claim", "endorsement-disclosure", "inclusive-language", "terminology", "style", "unfinished-copy",
+    "contact-detail",
 )
 
 
@@ -67,6 +69,9 @@ class Snippet(Record):
     brand: bool = Field(description="Whether the eval brand (its terms, disclaimers, names and style) applies.")
     require: tuple[str, ...] = Field(default=(), description="The brief's mandatory elements.")
     forbid: tuple[str, ...] = Field(default=(), description="The brief's forbidden terms.")
+    contacts: tuple[str, ...] | None = Field(
+        default=None, description="The brief's contact details; null: copy checked without a brief (not checked)."
+    )
     expected: frozenset[str] = Field(description="Families a correct checker reports; empty for clean copy.")
     note: str = Field(default="", description="Why the label is what it is, for tricky snippets.")
 
@@ -168,14 +173,15 @@ def check_all(snippets: Sequence[Snippet], brand: BrandContext) -> tuple[list[se
     from briefcraft.tools.checks import CopyChecker  # here, so that loading and scoring work without the checker
 
     checkers = {
-        key: CopyChecker(brand=brand if key[0] else None, mandatory=list(key[1]), forbidden=list(key[2]))
-        for key in {(s.brand, s.require, s.forbid) for s in snippets}
+        key: CopyChecker(brand=brand if key[0] else None, mandatory=list(key[1]), forbidden=list(key[2]),
+                         contacts=None if key[3] is None else list(key[3]))
+        for key in {(s.brand, s.require, s.forbid, s.contacts) for s in snippets}
     }
     predicted: list[set[str]] = []
     other: Counter[str] = Counter()
     started = time.perf_counter()
     for s in snippets:
-        result = checkers[(s.brand, s.require, s.forbid)].check_text(
+        result = checkers[(s.brand, s.require, s.forbid, s.contacts)].check_text(
             s.text, channel=s.channel, field=s.field, item_id=s.id
         )
         families = {f.rule_id.split(".")[0] for f in result.findings if f.severity in ("error", "warning")}

@@ -94,6 +94,7 @@ __all__ = [
     "copy_figures",
     "decision_figures",
     "field_matches",
+    "flagged_text",
     "headlines",
     "held_out_voice",
     "leaks",
@@ -115,7 +116,6 @@ __all__ = [
     "shortfalls",
     "slug",
     "token_f1",
-    "unfinished_text",
     "voice_similarity",
     "write_results",
 ]
@@ -389,13 +389,14 @@ def missing_elements(copy: CopyVariant, elements: Sequence[str]) -> list[str]:
     return [element for element in elements if not term_pattern(element).search(text)]
 
 
-def unfinished_text(copy: CopyVariant, checker: CopyChecker) -> list[dict[str, Any]]:
-    """The unfinished text in ``copy`` (template text left unfilled, a value with no words), as the checks'
-    ``unfinished-copy`` rules find it: the code fills only a slot for the product, so this is the model's share."""
+def flagged_text(copy: CopyVariant, checker: CopyChecker, family: str) -> list[dict[str, Any]]:
+    """The text in ``copy`` that the checks' ``family`` rules flag, e.g. 'unfinished-copy' (template text left
+    unfilled, a value with no words: the code fills only a slot for the product, so this is the model's share) or
+    'contact-detail' (a web address, email address or phone number the brief does not give: the model made it up)."""
     return [
         {"item": copy.id, "field": f.field, "index": f.index, "rule": f.rule_id,
          "text": copy.fields[f.field][f.index][slice(*f.span)] if f.field and f.index is not None and f.span else None}
-        for f in checker.check(copy).findings if f.rule_id.startswith("unfinished-copy.")
+        for f in checker.check(copy).findings if f.rule_id.startswith(f"{family}.")
     ]
 
 
@@ -423,6 +424,8 @@ class CopyRun:
     """The thread's audit events where it ended (the pack, or where it stopped): its calls, latency and cost."""
     error: str | None = None
     channels: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+    """The brief's contact details as intake read them: copy may carry these and no others."""
 
 
 def _limits(run: CopyRun) -> tuple[int, list[dict[str, Any]]]:
@@ -468,8 +471,11 @@ def copy_figures(runs: Sequence[CopyRun], voice: dict[str, Any] | None = None) -
     limits = [_limits(run) for run in measured]
     checks, broken = sum(n for n, _ in limits), [v for _, found in limits for v in found]
     checker = CopyChecker()
-    unfinished = [{**found, "item": f"{run.brief_id}/{item.id}"}
-                  for run in measured for item in run.items for found in unfinished_text(item, checker)]
+    unfinished = [{**found, "item": f"{run.brief_id}/{item.id}"} for run in measured for item in run.items
+                  for found in flagged_text(item, checker, "unfinished-copy")]
+    made_up = [{**found, "item": f"{run.brief_id}/{item.id}"} for run in measured
+               for item in run.items for found in flagged_text(item, CopyChecker(contacts=run.contacts),
+                                                               "contact-detail")]
     return {
         "briefs": len(runs), "reached_review": len(measured),
         "asked_to_clarify": sum(1 for run in runs if run.clarifications),
@@ -480,6 +486,7 @@ def copy_figures(runs: Sequence[CopyRun], voice: dict[str, Any] | None = None) -
                            "violations": broken},
         "mandatory_inclusion": _inclusion(measured, labelled=False),
         "unfinished_copy": {"items_with": len({found["item"] for found in unfinished}), "findings": unfinished},
+        "made_up_contacts": {"items_with": len({found["item"] for found in made_up}), "findings": made_up},
         "labelled_mandatory_inclusion": _inclusion(measured, labelled=True),
         "voice": voice,
         "latency_s": {
@@ -549,6 +556,7 @@ def _through_graph(graph: CompiledStateGraph[Any, Any, Any, Any], brief: EvalBri
     brand = values["brand"]
     items = tuple(CopyVariant.model_validate(a["args"]) for a in current.items if a["name"] == PUBLISH_COPY)
     enforced = tuple(element for element, *_ in mandatory_elements(values["brief"], brand))
+    contacts = tuple(values["brief"].contacts)
     labelled = tuple(dict.fromkeys([*expected.mandatory_elements, *(c.value for c in brand.required_disclaimers)]))
     error = None
     started = time.perf_counter()
@@ -560,7 +568,8 @@ def _through_graph(graph: CompiledStateGraph[Any, Any, Any, Any], brief: EvalBri
     except BriefcraftError as failure:
         error = f"after review: {type(failure).__name__}: {failure}"
     return CopyRun(
-        stage="waiting_for_approval", items=items, enforced=enforced, labelled=labelled, clarifications=asked,
+        stage="waiting_for_approval", items=items, enforced=enforced, labelled=labelled, contacts=contacts,
+        clarifications=asked,
         to_review_s=to_review,
         model_s=model_s, to_pack_s=time.perf_counter() - started, final_stage=current.stage,
         events=_events(graph, brief.id), error=error or current.error, **common,
@@ -1347,6 +1356,8 @@ def _copy_md(figures: dict[str, Any]) -> list[str]:
         f"{labelled['items']}) | — |",
         f"| copy items with unfinished text (template text, no words), flagged for the reviewer | "
         f"{figures['unfinished_copy']['items_with']}/{figures['copy_items']} | — |",
+        f"| copy items with a contact detail the brief does not give, flagged for the reviewer | "
+        f"{figures['made_up_contacts']['items_with']}/{figures['copy_items']} | — |",
     ]
     if voice := figures.get("voice"):
         if voice["items"]:
@@ -1378,6 +1389,8 @@ def _copy_md(figures: dict[str, Any]) -> list[str]:
     lines += [f"- missing mandatory: {gap['item']}: {', '.join(gap['missing'])}" for gap in mandatory["gaps"]]
     lines += [f"- unfinished: {found['item']} {found['field']}[{found['index']}]: {found['rule']} {found['text']!r}"
               for found in figures["unfinished_copy"]["findings"]]
+    lines += [f"- made up: {found['item']} {found['field']}[{found['index']}]: {found['rule']} {found['text']!r}"
+              for found in figures["made_up_contacts"]["findings"]]
     lines += [f"- error: {row['id']}: {row['error']}" for row in figures["per_brief"] if row["error"]]
     return lines
 

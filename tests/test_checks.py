@@ -10,7 +10,15 @@ from builders import load_script
 
 from briefcraft.errors import CheckError
 from briefcraft.schemas import BrandContext, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding
-from briefcraft.tools.checks import EMOJI, CopyChecker, check_copy, forbidden_terms, placeholders, term_pattern
+from briefcraft.tools.checks import (
+    EMOJI,
+    CopyChecker,
+    check_copy,
+    contact_details,
+    forbidden_terms,
+    placeholders,
+    term_pattern,
+)
 
 BRIEF = CreativeBrief(
     product="Oat cold brew", channels=["x_post", "google_rsa"], mandatory_elements=["Contains oats"],
@@ -183,6 +191,47 @@ def test_unfinished_copy_is_an_error(text: str, found: list[tuple[str, str]]) ->
 def test_finished_copy_is_not_unfinished(text: str) -> None:
     assert PLAIN.check_text(text, channel="email", field="body").findings == []
     assert placeholders(text) == []
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Call 0800 123 4567 or visit www.candles-r-us.com.", [("phone", "0800 123 4567"), ("link", "www.candles-r-us.com")]),
+    ("Mail hello@northbound.coffee, or https://northbound.coffee/oat!", [
+        ("email", "hello@northbound.coffee"), ("link", "https://northbound.coffee/oat"),
+    ]),
+    ("Shop at Northbound.coffee/oat. Ring +49 30 1234567 or (030) 123-4567.", [
+        ("link", "Northbound.coffee/oat"), ("phone", "+49 30 1234567"), ("phone", "(030) 123-4567"),
+    ]),
+    # not contact details: sizes, dates, prices, versions, abbreviations, handles, hashtags
+    ("Sizes 36 38 40 42 44. Ends 2026-12-01. Was 1,299.00, now 999. v2.0.1, e.g. 3.5 l, Mr.Smith, @northbound, "
+     "#ColdBrew, 10:30-12:00, 500ml", []),
+])
+def test_contact_details_in_copy(text: str, found: list[tuple[str, str]]) -> None:
+    assert [(kind, quote) for kind, quote, _ in contact_details(text)] == found
+    assert [text[start:end] for _, _, (start, end) in contact_details(text)] == [quote for _, quote in found]
+
+
+def test_contact_details_the_brief_does_not_give_are_errors() -> None:
+    text = ("Order at northbound.coffee/crates or www.NorthBound.coffee, call 020 7946 0958, "
+            "mail hello@northbound.coffee or visit candles-r-us.com")
+    checker = CopyChecker(contacts=["https://northbound.coffee", "+44 20 7946 0958"])
+    findings = checker.check_text(text, channel="linkedin_post").findings
+    # the brief's host with any path, and its phone number with or without the country code, are the brief's
+    assert [(f.rule_id, _cut(text, f), f.severity) for f in findings] == [
+        ("contact-detail.email", "hello@northbound.coffee", "error"), ("contact-detail.link", "candles-r-us.com", "error"),
+    ]
+    assert findings[1].message == "'candles-r-us.com' is a web address the brief does not give"
+    assert findings[1].suggestion == "remove 'candles-r-us.com', or add the real web address to the brief"
+    assert findings[1].source == "brief: contact details (https://northbound.coffee, +44 20 7946 0958)"
+    none = CopyChecker(contacts=[]).check_text("call 0800 123 4567.", channel="linkedin_post")
+    assert [(f.rule_id, f.source) for f in none.findings] == [("contact-detail.phone", "brief: contact details (none given)")]
+    assert none.tested[-3:] == ["contact-detail.email", "contact-detail.link", "contact-detail.phone"]
+    # copy checked without a brief: contact details are not checked, and not counted as tested
+    unchecked = PLAIN.check_text("call 0800 123 4567.", channel="linkedin_post")
+    assert unchecked.findings == [] and not [r for r in unchecked.tested if r.startswith("contact-detail")]
+    brief = CreativeBrief(product="cold brew", channels=["x_post"], contacts=["northbound.coffee"])
+    assert [f.rule_id for f in check_copy(_x("Crates at northbound.coffee, not evil.example"), brief)] == [
+        "contact-detail.link"
+    ]
 
 
 def test_check_text_applies_a_fields_characters() -> None:
@@ -592,7 +641,8 @@ def test_tested_lists_only_the_rules_that_apply() -> None:
         "channel-limit.max_chars", "channel-limit.missing_field", "channel-limit.too_many_values",
         "channel-limit.unknown_field", "channel-limit.emoji", "forbidden-term.brief", "forbidden-term.brand",
         "forbidden-term.brand-avoid", "forbidden-term.competitor", "missing-disclosure.brief", *LEXICON_IDS,
-        "terminology.product-name", "style.all-caps", "style.exclamation",
+        "terminology.product-name", "style.all-caps", "style.exclamation", "contact-detail.email",
+        "contact-detail.link", "contact-detail.phone",
     ]
 
 
@@ -608,15 +658,15 @@ def test_report_status() -> None:
 
 def test_brand_score_is_guidelines_passed_over_tested() -> None:
     checker = CopyChecker.for_brief(BRIEF, BRAND)
-    # 36 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # 39 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
     # inclusive-language.ableist (a warning fails it too)
     copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
     report = ComplianceReport.of([checker.check(copy)])
-    assert len(report.tested[copy.id]) == 36
+    assert len(report.tested[copy.id]) == 39
     assert sorted({f.rule_id for f in report.findings}) == [
         "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
     ]
-    assert report.item_score(copy.id) == round(100 * 33 / 36) == 92
+    assert report.item_score(copy.id) == round(100 * 36 / 39) == 92
     assert report.item_status(copy.id) == "blocked"
 
 

@@ -44,6 +44,20 @@ def test_check_copy_json_contract(env: Settings, capsys: pytest.CaptureFixture[s
     }
 
 
+def test_check_copy_checks_contact_details_only_when_given(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    text = "Crates at northbound.coffee/crates or call 0800 123 4567."
+    assert main(["check", "copy", text, "--channel", "x_post", "--json"]) == 0  # no brief: not checked
+    assert _json(capsys)["findings"] == []
+    assert main(["check", "copy", text, "--channel", "x_post", "--contact", "https://northbound.coffee", "--json"]) == 4
+    (finding,) = _json(capsys)["findings"]  # type: ignore[misc]
+    assert (finding["rule"], text[finding["start"]:finding["end"]]) == ("contact-detail.phone", "0800 123 4567")
+    assert finding["source"] == "brief: contact details (https://northbound.coffee)"
+    assert main(["check", "copy", text, "--channel", "x_post", "--contact", "none", "--json"]) == 4
+    assert [f["rule"] for f in _json(capsys)["findings"]] == [  # type: ignore[attr-defined]
+        "contact-detail.link", "contact-detail.phone"
+    ]
+
+
 def test_check_copy_applies_the_brand_kit(env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     cite = "guidelines.md > Words"
     kit = BrandKit(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from briefcraft.agents.copywriter import copy_schema, enforce_limits, fill_product, fit, write_channel_copy
 from briefcraft.agents.llm import ModelCall
@@ -110,3 +112,28 @@ def test_a_slot_for_the_product_is_filled_and_other_template_text_is_flagged() -
         ("unfinished-copy.placeholder", "'[Brand Name]' is template text left unfilled"),
     ]
     assert fill_product({"tags": ["[product]", "the product"]}, "mugs") == {"tags": ["mugs", "the product"]}
+
+
+class _Prompts(BaseCallbackHandler):
+    """Keeps the text of every chat prompt a model is sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def on_chat_model_start(self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **_: Any) -> None:
+        self.sent += [str(message.content) for batch in messages for message in batch]
+
+
+def test_the_model_is_given_the_briefs_contact_details_and_told_to_write_no_others() -> None:
+    prompts = _Prompts()
+    task = Subtask(id="c", kind="copy", channel="x_post")
+    brand = BrandContext(brand="b", palette=["#112233"])
+    for contacts in (["northbound.coffee", "+44 20 7946 0958"], []):
+        model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps({"text": "Oat cold brew", "headline": "Oat"}))]),
+                                     callbacks=[prompts])
+        brief = CreativeBrief(product="oat cold brew", channels=["x_post"], contacts=contacts)
+        write_channel_copy(model, task, brief, brand, who=ModelCall.of(model))
+    with_contacts, without = prompts.sent[1], prompts.sent[3]
+    assert ("Web addresses, emails and phone numbers to use (write no others): northbound.coffee, +44 20 7946 0958\n"
+            in with_contacts)
+    assert "Web addresses" not in without

@@ -242,11 +242,12 @@ def test_copy_over_its_limit_fails_the_gate_and_the_report_says_so(tmp_path: Pat
         1].read_text()
 
 
-def test_unfinished_text_under_review_is_counted_and_listed_not_gated(tmp_path: Path) -> None:
+def test_unfinished_text_and_made_up_contacts_under_review_are_counted_and_listed_not_gated(tmp_path: Path) -> None:
     runs = _runs(over_limit=False)
     post = CopyVariant(id="copy-x_post-1", channel="x_post",
-                       fields={"text": ["Hello [First Name], it’s here"], "headline": ["{"]})
-    runs[1] = CopyRun(**{**runs[1].__dict__, "items": (post,)})
+                       fields={"text": ["Hello [First Name], it’s here: northbound.coffee/oat, oat.example"],
+                               "headline": ["{"]})
+    runs[1] = CopyRun(**{**runs[1].__dict__, "items": (post,), "contacts": ("https://northbound.coffee",)})
     figures = copy_figures(runs)
     assert figures["unfinished_copy"] == {"items_with": 1, "findings": [
         {"item": "b901/copy-x_post-1", "field": "text", "index": 0, "rule": "unfinished-copy.placeholder",
@@ -259,6 +260,12 @@ def test_unfinished_text_under_review_is_counted_and_listed_not_gated(tmp_path: 
     text = write_results(results, tmp_path)[1].read_text()
     assert "| copy items with unfinished text (template text, no words), flagged for the reviewer | 1/2 | — |" in text
     assert "- unfinished: b901/copy-x_post-1 text[0]: unfinished-copy.placeholder '[First Name]'" in text
+    # the brief's site passes; a host it does not give is the model's
+    assert figures["made_up_contacts"] == {"items_with": 1, "findings": [
+        {"item": "b901/copy-x_post-1", "field": "text", "index": 0, "rule": "contact-detail.link", "text": "oat.example"},
+    ]}
+    assert "| copy items with a contact detail the brief does not give, flagged for the reviewer | 1/2 | — |" in text
+    assert "- made up: b901/copy-x_post-1 text[0]: contact-detail.link 'oat.example'" in text
 
 
 def test_missing_mandatory_element_fails_the_gate() -> None:

@@ -153,3 +153,22 @@ def test_words_set_on_an_image_are_checked_like_copy(settings: Settings) -> None
     report = graph.get_state({"configurable": {"thread_id": "t1"}}).values["compliance"]
     (finding,) = [f for f in report.for_item(image["args"]["id"]) if f.severity == "error"]
     assert (finding.field, finding.span) == ("text in image", (4, 6))
+
+
+def test_a_web_address_the_brief_does_not_give_goes_back_then_blocks(settings: Settings) -> None:
+    brief = BRIEF.model_copy(update={"contacts": ["northbound.coffee"]})
+    made_up = {"headline": "Oat cold brew", "caption": "Crates at northbound.coffee/crates or oat-deals.example."}
+    graph = build_graph(settings, chat_model=_fake(made_up, made_up))
+    review = runner.start(graph, brief, thread_id="t1", max_brief_chars=4000)
+    copy = review.items[0]
+    assert (copy["args"]["id"], copy["args"]["revision"]) == ("copy-instagram_feed-1", 1)  # the fixing round ran
+    lines = copy["description"].splitlines()
+    assert lines[0] == "Compliance: blocked, brand score 97% (33 guidelines tested)"
+    assert lines[1] == (
+        "ERROR contact-detail.link: 'oat-deals.example' is a web address the brief does not give Fix: remove "
+        "'oat-deals.example', or add the real web address to the brief. (source: brief: contact details "
+        "(northbound.coffee))"
+    )
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    (fix,) = [e for e in audit if e.kind == "autofix"]
+    assert "contact-detail.link" in fix.comment and "'oat-deals.example'" in fix.comment

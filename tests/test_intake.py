@@ -67,6 +67,15 @@ def test_platforms_without_a_channel_are_recorded_and_named_in_the_question(loca
 
 
 @pytest.mark.llm
+def test_contact_details_are_copied_from_the_request(local_model: LocalLlamaChat) -> None:
+    request = ("Promote our linen tote bags on Etsy. Shop at northbound.coffee/totes, questions to "
+               "hello@northbound.coffee or +44 20 7946 0958; northbound.coffee/totes again.")
+    brief = read_brief(local_model, request, brand="default", who=ModelCall.of(local_model), max_chars=4000).brief
+    assert brief is not None
+    assert brief.contacts == ["northbound.coffee/totes", "hello@northbound.coffee", "+44 20 7946 0958"]
+
+
+@pytest.mark.llm
 def test_missing_essentials_are_named(local_model: LocalLlamaChat) -> None:
     result = read_brief(local_model, "Make something playful for commuters.", brand="default",
                         who=ModelCall.of(local_model), max_chars=4000)

@@ -44,6 +44,9 @@ def add_compliance_parsers(commands: Any) -> None:
     copy.add_argument("--field", help="the channel field the text is for (default: the channel's body field)")
     copy.add_argument("--require", action="append", default=[], metavar="TEXT", help="mandatory text (repeatable)")
     copy.add_argument("--forbid", action="append", default=[], metavar="TERM", help="forbidden term (repeatable)")
+    copy.add_argument("--contact", action="append", metavar="VALUE",
+                      help="a web address, email address or phone number the copy may carry (repeatable); with any "
+                      "--contact, every other one is an error ('--contact none': the copy may carry none)")
     image = kinds.add_parser("image", parents=[common], help="check an image file")
     image.add_argument("file")
     image.add_argument("--alt", help="the image's alt text (default: the alt text recorded in the file)")
@@ -105,7 +108,8 @@ def run_check(args: argparse.Namespace) -> int:
     settings = load_settings()
     brand = _brand(settings, args.brand)
     if args.kind == "copy":
-        checker = CopyChecker(brand=brand, mandatory=args.require, forbidden=args.forbid)
+        contacts = None if args.contact is None else [c for c in args.contact if c.strip().lower() != "none"]
+        checker = CopyChecker(brand=brand, mandatory=args.require, forbidden=args.forbid, contacts=contacts)
         return _report(checker.check_text(_text(args.text), channel=args.channel, field=args.field), args.json)
     safety = SafetyChecker.load(settings.safety_model) if settings.safety_model else None
     check = check_image_file(
