@@ -130,6 +130,9 @@ def _login(browser: Browser, server: _Server, user: str) -> Page:
 
 def _submit_brief(page: Page, text: str) -> str:
     """Send a brief and wait until it waits for approval; returns its thread id."""
+    budget = page.locator("#brief-budget").get_by_role("textbox")  # empty, not a 0 that reads as a budget of nothing
+    expect(budget).to_have_value("")
+    expect(budget).to_have_attribute("placeholder", "no limit (e.g. 0.50)")
     page.locator("#brief-input textarea").fill(text)
     page.locator("#brief-send").click()
     chat = page.locator("#brief-chat")

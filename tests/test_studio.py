@@ -331,12 +331,30 @@ def test_edit_lines_round_trip_and_continue_multiline_values() -> None:
     }
 
 
+def test_the_budget_box_empty_is_no_limit_and_0_is_a_budget_of_nothing(settings: Settings) -> None:
+    studio = _studio(settings, INTAKE, COPY, INTAKE, COPY, INTAKE, COPY)
+    limits = {}
+    for budget in ("", "0", "max_cost_usd 0.50, max_gpu_seconds 120"):
+        seen = {r.thread_id for r in studio.threads.visible_to(studio.viewer(MAYA))}
+        list(studio.send(BRIEF, "default", [], None, MAYA, budget))
+        (new,) = [r.thread_id for r in studio.threads.visible_to(studio.viewer(MAYA)) if r.thread_id not in seen]
+        limits[budget] = studio.graph.get_state({"configurable": {"thread_id": new}}).values["limits"]
+    # 0 is what `briefcraft run --max-cost-usd 0` gives: paid calls stop at the first gate (this fake model is free)
+    assert limits == {"": Budget(), "0": Budget(max_cost_usd=0.0),
+                      "max_cost_usd 0.50, max_gpu_seconds 120": Budget(max_cost_usd=0.5, max_gpu_seconds=120)}
+    # a budget it cannot read: one line, the brief stays in the box, and no thread is started
+    chat, text, _, _ = list(studio.send(BRIEF, "default", [], None, MAYA, "cheap"))[-1]
+    assert chat[-1]["content"] == "⚠ budget: max_cost_usd: Input should be a valid number, unable to parse string as a number"
+    assert text == BRIEF and len(studio.threads.visible_to(studio.viewer(MAYA))) == 3
+
+
 def test_a_budget_reply_in_the_chat() -> None:
     assert read_limits("max_cost_usd 0.5") == Budget(max_cost_usd=0.5)
     assert read_limits(" $0.75 ") == Budget(max_cost_usd=0.75)
     assert read_limits("max_cost_usd=1, max_gpu_seconds: 60") == Budget(max_cost_usd=1, max_gpu_seconds=60)
     for text in ("max_cost_usd 1 max_gpu_seconds", "max_tokens 5"):
-        with pytest.raises(DecisionError, match=r"^reply with a new limit, e\.g\. 'max_cost_usd 0\.50'; allowed: "
+        with pytest.raises(DecisionError, match=r"^a budget is an amount in USD or limits by name, e\.g\. "
+                                                r"'max_cost_usd 0\.50'; allowed: "
                                                 r"max_cost_usd, max_gpu_seconds, max_revision_rounds \(got "):
             read_limits(text)
     with pytest.raises(DecisionError, match=r"^budget: max_cost_usd: Input should be greater than or equal to 0"):

@@ -262,14 +262,15 @@ def _stage_line(current: RunStatus) -> str:
 
 
 def read_limits(text: str) -> Budget:
-    """A raised budget from a chat reply: 'NAME VALUE' pairs (max_cost_usd, max_gpu_seconds, max_revision_rounds;
-    '=' or ':' also separate them), or a bare amount for max_cost_usd; ``DecisionError`` otherwise."""
+    """A budget from the Budget box or a raised one from a chat reply: 'NAME VALUE' pairs (max_cost_usd,
+    max_gpu_seconds, max_revision_rounds; '=' or ':' also separate them), or a bare amount for max_cost_usd;
+    ``DecisionError`` otherwise."""
     words = text.replace("=", " ").replace(":", " ").replace(",", " ").replace("$", " ").split()
     if len(words) == 1:
         words = ["max_cost_usd", *words]
     pairs = dict(zip(words[::2], words[1::2], strict=False))
     if len(words) % 2 or not words or set(pairs) - set(Budget.model_fields):
-        raise DecisionError(f"reply with a new limit, e.g. 'max_cost_usd 0.50'; allowed: "
+        raise DecisionError(f"a budget is an amount in USD or limits by name, e.g. 'max_cost_usd 0.50'; allowed: "
                             f"{', '.join(Budget.model_fields)} (got {text.strip()!r})")
     try:
         return Budget.model_validate(pairs)
@@ -376,7 +377,7 @@ class Studio:
     # Brief tab
 
     def send(self, message: str, brand: str, history: list[Message] | None, thread: str | None,
-             request: gr.Request, max_cost_usd: float | None = None
+             request: gr.Request, budget: str = ""
              ) -> Iterator[tuple[list[Message], Any, Any, str | None]]:
         """Chat input: a new brief (with its budget), or the answer to the thread's clarifying question or budget
         stop. Yields (chat, input box, previews, the session's thread waiting for an answer) as the graph's steps
@@ -395,7 +396,7 @@ class Studio:
                 brand_key(brand)  # one line on a brand name brand memory cannot store
                 start = runner.start_input(self.graph, message, thread_id=thread_id,
                                            max_brief_chars=self.settings.max_brief_chars, brand=brand,
-                                           limits=Budget(max_cost_usd=max_cost_usd) if max_cost_usd else None)
+                                           limits=read_limits(budget) if budget.strip() else None)
                 self.threads.add(thread_id, owner=viewer.name, brand=brand, title=_title(message))
                 steps = self._run(thread_id, lambda: start, viewer)
         except BriefcraftError as error:
@@ -573,7 +574,10 @@ def _brief_tab(studio: Studio, graph_runs: dict[str, Any]) -> None:
                           placeholder="Launch our oat-milk cold brew on Instagram and email...")
         with gr.Column(scale=1):
             brand = gr.Textbox(studio.settings.brand, elem_id="brief-brand", label="Brand")
-            budget = gr.Number(None, elem_id="brief-budget", label="Budget, USD (empty: no limit)", minimum=0)
+            # a text box, read as a budget reply in the chat is: gr.Number shows an empty value as 0, which reads as a
+            # budget of nothing (0 is one, as `briefcraft run --max-cost-usd 0`)
+            budget = gr.Textbox("", elem_id="brief-budget", label="Budget, USD",
+                                placeholder="no limit (e.g. 0.50)")
     send = gr.Button("Send", elem_id="brief-send", variant="primary")
     previews = gr.Gallery(elem_id="brief-previews", label="Previews", columns=4, fit_columns=False, height=320,
                           object_fit="contain")
