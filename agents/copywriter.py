@@ -140,11 +140,12 @@ def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previou
         if previous is not None else ""
     )
     examples = brand.examples_for(channel.id)
+    contacts = list(dict.fromkeys([*brief.contacts, *(c.value for c in brand.contacts)]))
     return COPY_USER.format(
         product=brief.product, objective=brief.objective or "-", audience=brief.audience or "-",
         key_messages="; ".join(brief.key_messages) or "-", tone=", ".join(brief.tone) or "-",
         voice=", ".join(brand.voice) or "-", channel=channel.name, fields=fields, feedback=rejected,
-        contacts=COPY_CONTACTS.format(contacts=", ".join(brief.contacts)) if brief.contacts else "",
+        contacts=COPY_CONTACTS.format(contacts=", ".join(contacts)) if contacts else "",
         forbidden=", ".join(term for term, *_ in forbidden_terms(brief, brand)) or "-",
         guideline=_snippet(brand.guidance[0].text) if brand.guidance else "-",
         example=_snippet(examples[0].text) if examples else "-",

@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import CLARIFY_CHANNELS, CLARIFY_PRODUCT, INTAKE_SYSTEM, INTAKE_USER
 from briefcraft.channels import channel_ids, detect_channels, detect_other_platforms, not_covered
+from briefcraft.contacts import contact_details
 from briefcraft.errors import BriefError
 from briefcraft.schemas import AuditEvent, CreativeBrief
-from briefcraft.tools.checks import contact_details, placeholders
+from briefcraft.tools.checks import placeholders
 
 __all__ = [
     "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarification_line", "clarifying_question",

@@ -175,6 +175,9 @@ class BrandKit(_Model):
     required_disclaimers: list[KitItem] = Field(default_factory=list, description="Text every copy must carry.")
     product_names: list[KitItem] = Field(default_factory=list, description="Product names, spelled right.")
     competitors: list[KitItem] = Field(default_factory=list, description="Competitor names copy must not use.")
+    contacts: list[KitItem] = Field(
+        default_factory=list, description="The brand's web addresses, email addresses and phone numbers copy may carry."
+    )
     style_rules: list[KitItem] = Field(
         default_factory=list, description="House style rules in words, e.g. 'no exclamation marks', 'sentence case'."
     )
@@ -208,7 +211,7 @@ class BrandKit(_Model):
 #: The kit's list fields, in the order people read them.
 KIT_FIELDS = (
     "voice", "do_words", "dont_words", "forbidden_terms", "required_disclaimers", "product_names", "competitors",
-    "style_rules", "palette", "fonts", "logo_rules",
+    "contacts", "style_rules", "palette", "fonts", "logo_rules",
 )
 
 
@@ -225,7 +228,7 @@ class BrandContext(_Model):
 
     Copy uses ``voice``, ``guidance`` and ``examples``; imagery ``palette``, ``fonts``, ``visual_rules`` and
     ``style_loras``; compliance ``forbidden_terms``, ``dont_words``, ``required_disclaimers``, ``product_names``,
-    ``competitors`` and ``style_rules``.
+    ``competitors``, ``contacts`` and ``style_rules``.
     """
 
     brand: str
@@ -238,6 +241,7 @@ class BrandContext(_Model):
     required_disclaimers: list[Cited] = Field(default_factory=list)
     product_names: list[Cited] = Field(default_factory=list)
     competitors: list[Cited] = Field(default_factory=list)
+    contacts: list[Cited] = Field(default_factory=list, description="Contact details copy may carry, with the brief's.")
     style_rules: list[Cited] = Field(default_factory=list)
     guidance: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on voice.")
     visual_rules: list[BrandSnippet] = Field(default_factory=list, description="Guideline passages on visuals.")

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from briefcraft.contacts import contact_details
 from briefcraft.errors import ConfigError
 from briefcraft.schemas import KIT_FIELDS, BrandKit, KitItem, StyleLora, validation_message
 
@@ -32,6 +33,8 @@ _LABELS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("required_disclaimers", r"always (?:include|say|add)|required (?:disclaimers?|text)|disclaimers?"),
         ("product_names", r"product names?|names and spelling|trademarks?"),
         ("competitors", r"competitors?|competing brands?|rivals?"),
+        ("contacts", r"contacts?|contact details|websites?|web address(?:es)?|urls?|e-?mail address|phone(?: number)?|"
+                     r"telephone"),
         ("style_rules", r"(?:house |writing )?style(?: rules)?|punctuation|mechanics"),
         ("do_words", r"(?:do )?say|words we (?:love|use)|preferred words|use words like"),
         ("fonts", r"fonts?|typefaces?|typography"),
@@ -57,6 +60,8 @@ def _items(name: str, text: str) -> list[str]:
     rest = _QUOTED.sub(",", text)
     if name in {"logo_rules", "required_disclaimers", "style_rules"} and not quoted:
         return [text.strip().rstrip(".")]  # one rule per line: commas belong to the sentence
+    if name == "contacts":  # "Website: northbound.coffee, or mail hello@northbound.coffee" -> the two of them
+        return [text for _, text, _ in contact_details(text)]
     if name == "voice":
         rest = re.split(r"\s[—–-]\s|:", rest)[0]  # "Warm — we talk like a friend" -> "Warm"
     parts = (_CONNECTOR.sub("", part).strip().rstrip(".").strip() for part in re.split(r"[,;]", rest))

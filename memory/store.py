@@ -555,6 +555,7 @@ class ChromaBrandMemory:
             required_disclaimers=cited(kit.required_disclaimers) if kit else [],
             product_names=cited(kit.product_names) if kit else [],
             competitors=cited(kit.competitors) if kit else [],
+            contacts=cited(kit.contacts) if kit else [],
             style_rules=cited(kit.style_rules) if kit else [],
             citations=citations, style_loras=kit.style_loras if kit else [], references=self.references(brand),
         )

@@ -8,13 +8,13 @@ from types import ModuleType
 import pytest
 from builders import load_script
 
+from briefcraft.contacts import contact_details
 from briefcraft.errors import CheckError
 from briefcraft.schemas import BrandContext, Cited, ComplianceReport, CopyVariant, CreativeBrief, Finding
 from briefcraft.tools.checks import (
     EMOJI,
     CopyChecker,
     check_copy,
-    contact_details,
     forbidden_terms,
     placeholders,
     term_pattern,
@@ -228,6 +228,12 @@ def test_contact_details_the_brief_does_not_give_are_errors() -> None:
     # copy checked without a brief: contact details are not checked, and not counted as tested
     unchecked = PLAIN.check_text("call 0800 123 4567.", channel="linkedin_post")
     assert unchecked.findings == [] and not [r for r in unchecked.tested if r.startswith("contact-detail")]
+    # the brand kit's contact details count with the brief's, cited apart
+    kit = BrandContext(brand="nb", palette=["#112233"], contacts=[Cited(value="020 7946 0958", source="g.md > Contact")])
+    branded = CopyChecker(brand=kit, contacts=[]).check_text("Call +44 20 7946 0958 or 0800 123 4567", channel="x_post")
+    assert [(f.rule_id, f.source) for f in branded.findings] == [
+        ("contact-detail.phone", "brief: contact details (none given); brand kit: contacts (020 7946 0958)")
+    ]
     brief = CreativeBrief(product="cold brew", channels=["x_post"], contacts=["northbound.coffee"])
     assert [f.rule_id for f in check_copy(_x("Crates at northbound.coffee, not evil.example"), brief)] == [
         "contact-detail.link"

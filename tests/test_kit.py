@@ -33,6 +33,7 @@ def test_rules_read_labelled_lists_headings_and_colours() -> None:
         ("g.md > Logo", ("Logo",), "- Keep clear space, always\n- Never over a face"),
         ("g.md > Competitors", ("Competitors",), "Competitors: Oatly, Starbucks, and Nespresso"),
         ("g.md > Style", ("Style",), "- No all-caps words, ever\n- At most one exclamation mark per piece"),
+        ("g.md > Contact", ("Contact",), "Website: northbound.coffee; email hello@northbound.coffee"),
     ])
     assert _values(found, "forbidden_terms") == ["guilt-free", "best, ever", "cheap"]
     assert _values(found, "dont_words") == ["hack", "fuel"]
@@ -45,6 +46,7 @@ def test_rules_read_labelled_lists_headings_and_colours() -> None:
     assert _values(found, "competitors") == ["Oatly", "Starbucks", "Nespresso"]
     assert _values(found, "style_rules") == ["No all-caps words, ever", "At most one exclamation mark per piece"]
     assert found["palette"][0] == KitItem(value="#112233", source="g.md > Colours", origin="rule")
+    assert _values(found, "contacts") == ["northbound.coffee", "hello@northbound.coffee"]
 
 
 def test_people_win_over_rules_and_removals_stay_removed() -> None:

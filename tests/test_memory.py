@@ -14,6 +14,7 @@ from builders import GUIDELINES, free_port, make_docx, make_image, make_pdf, sta
 
 from briefcraft.errors import IngestError, MemoryStoreError
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
+from briefcraft.memory.kit import distill, save_kit
 from briefcraft.memory.store import ChromaBrandMemory, brand_key
 from briefcraft.schemas import CopyVariant, CreativeBrief
 from briefcraft.settings import Settings
@@ -158,6 +159,17 @@ def test_images_get_palette_hash_and_size_and_are_kept(memory: ChromaBrandMemory
     stored = memory.settings.memory_dir / "assets" / brand_key(brand) / f"{report.sha256}.png"
     assert stored.read_bytes() == image.read_bytes()
     assert memory.search("logo image", brand=brand)[0].source == "logo.png"
+
+
+def test_the_kits_contact_details_are_recalled_with_their_source(memory: ChromaBrandMemory, brand: str,
+                                                                 tmp_path: Path) -> None:
+    (tmp_path / "contact.md").write_text("# Contact\n- Website: acme.example/shop\n- Phone: +44 20 7946 0958\n")
+    memory.add(tmp_path / "contact.md", brand=brand)
+    save_kit(memory.kit_path(brand), distill(brand, memory.kit_rules(brand), None))  # as `memory add` does
+    recalled = memory.recall(CreativeBrief(product="Cold brew", channels=["email"], brand=brand))
+    assert [(c.value, c.source) for c in recalled.contacts] == [
+        ("acme.example/shop", "contact.md > Contact"), ("+44 20 7946 0958", "contact.md > Contact"),
+    ]
 
 
 def test_images_with_a_role_are_the_references_recall_returns(memory: ChromaBrandMemory, brand: str,

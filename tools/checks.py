@@ -5,7 +5,8 @@ Rule families (rule id ``family.specific``): ``channel-limit`` (the channel cata
 ``financial-claim``, ``endorsement-disclosure``, ``inclusive-language`` and ``unfinished-copy`` (lexicons in
 ``briefcraft/data/compliance_rules.yaml``, each citing the regulation or guideline it follows), ``terminology``
 (the brand's product names), ``style`` (the brand kit's style rules, where their wording is understood) and
-``contact-detail`` (web addresses, email addresses and phone numbers the brief does not give).
+``contact-detail`` (web addresses, email addresses and phone numbers, as ``briefcraft.contacts`` finds them,
+that neither the brief nor the brand kit gives).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import yaml
 
 from briefcraft.channels import PLAIN, REPEATED_PUNCTUATION, Channel, CopyField, channel_ids, get_channel
+from briefcraft.contacts import contact_details, contact_key
 from briefcraft.errors import CheckError
 from briefcraft.schemas import (
     BrandContext,
@@ -36,7 +38,6 @@ __all__ = [
     "HASHTAG",
     "CopyChecker",
     "check_copy",
-    "contact_details",
     "forbidden_terms",
     "mandatory_elements",
     "placeholders",
@@ -323,62 +324,13 @@ def placeholders(text: str) -> list[str]:
     ]
 
 
-# --- contact details ---------------------------------------------------------------------------------------------
-
-#: Top-level domains a bare host name ("northbound.coffee") is recognised by; with "https://" or "www." any host is.
-_TLDS = (
-    "com|net|org|info|biz|io|co|ai|app|dev|me|tv|ly|gl|xyz|link|page|shop|store|online|site|website|studio|design|"
-    "art|tech|agency|club|coffee|eco|earth|berlin|london|uk|de|fr|es|it|nl|be|at|ch|se|no|dk|fi|ie|pl|pt|cz|eu|us|"
-    "ca|au|nz|jp|in|br|mx|za|example"
-)
-_LINK_END = r"[^\s<>\"'()]*[^\s<>\"'().,;:!?]"
-_CONTACT = re.compile(
-    r"(?P<email>[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
-    rf"|(?P<link>(?:https?://|www\.){_LINK_END}"
-    rf"|(?<![\w@.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_TLDS})(?![\w-])(?:/{_LINK_END})?)"
-    r"|(?P<phone>(?<![\w+/.-])(?:\+|\(\+?)?\d[\d ().-]{6,}\d(?![\w/-]|\.\w))",
-    re.IGNORECASE,
-)
-#: What every contact detail contains (an "@", "://", "www.", a dot before a top-level domain, or a run of 8+ digits
-#: and separators): one cheap search that lets copy without any skip ``_CONTACT`` (a quarter of its time).
-_CONTACT_HINT = re.compile(rf"@|://|www\.|[A-Za-z0-9]\.(?:{_TLDS})(?![\w-])|\d[\d ().-]{{6,}}\d", re.IGNORECASE)
-_CONTACT_KINDS = {"email": ("an", "email address"), "link": ("a", "web address"), "phone": ("a", "phone number")}
-#: A phone number has 9 to 15 digits (ITU E.164 allows 15) in groups, one of 3 digits or more ("36 38 40 42 44" is
-#: a size run); an ISO date is not one.
-_PHONE_DIGITS = (9, 15)
-
-
-def _a_phone(text: str) -> bool:
-    groups = re.findall(r"\d+", text)
-    digits = sum(len(group) for group in groups)
-    return (_PHONE_DIGITS[0] <= digits <= _PHONE_DIGITS[1] and max(len(group) for group in groups) >= 3
-            and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
-
-
-def contact_details(text: str) -> list[tuple[str, str, tuple[int, int]]]:
-    """``(kind, text, span)`` of every email address, web address and phone number in ``text``, kind 'email',
-    'link' or 'phone': a web address has "https://", "www." or a common top-level domain ("northbound.coffee")."""
-    if not _CONTACT_HINT.search(text):
-        return []
-    return [
-        (str(match.lastgroup), match.group(0), match.span()) for match in _CONTACT.finditer(text)
-        if match.lastgroup != "phone" or _a_phone(match.group(0))
-    ]
-
-
-def _contact_key(kind: str, text: str) -> str:
-    """What two spellings of one contact share: a web address's host (no scheme, no "www."), an email address in
-    lower case, a phone number's last 9 digits (with or without the country code)."""
-    if kind == "link":
-        return re.sub(r"^(?:https?://)?(?:www\.)?", "", text.lower()).split("/")[0]
-    if kind == "phone":
-        return re.sub(r"\D", "", text)[-_PHONE_DIGITS[0]:]
-    return text.lower()
-
-
 def _lexicon_ids() -> list[str]:
     """Every rule id the lexicons test, in file order."""
     return list(dict.fromkeys(rule.rule_id for family in _lexicon().families for rule in family.rules))
+
+
+#: How findings name each kind of contact detail.
+_CONTACT_KINDS = {"email": ("an", "email address"), "link": ("a", "web address"), "phone": ("a", "phone number")}
 
 
 # --- channel limits ----------------------------------------------------------------------------------------------
@@ -591,11 +543,14 @@ class CopyChecker:
 
     def __init__(self, *, brand: BrandContext | None = None, mandatory: Sequence[str] = (),
                  forbidden: Sequence[str] = (), contacts: Sequence[str] | None = None) -> None:
-        """``contacts``: the web addresses, email addresses and phone numbers copy may carry (the brief's); any
-        other is an error. None (copy checked without a brief) leaves contact details unchecked."""
+        """``contacts``: the web addresses, email addresses and phone numbers copy may carry (the brief's; the brand
+        kit's are added); any other is an error. None (copy checked without a brief) leaves them unchecked."""
+        kit = [c.value for c in brand.contacts] if brand else []
         self._contacts = None if contacts is None else (
-            {(kind, _contact_key(kind, text)) for given in contacts for kind, text, _ in contact_details(given)},
-            f"brief: contact details ({', '.join(contacts) or 'none given'})",
+            {(kind, contact_key(kind, text))
+             for given in [*contacts, *kit] for kind, text, _ in contact_details(given)},
+            f"brief: contact details ({', '.join(contacts) or 'none given'})"
+            + (f"; brand kit: contacts ({', '.join(kit)})" if kit else ""),
         )
         self._forbidden_rows = _forbidden_rows(forbidden, brand)
         self._forbidden = _alternation([
@@ -687,7 +642,7 @@ class CopyChecker:
                     suggestion=f"remove {text!r}, or add the real {_CONTACT_KINDS[kind][1]} to the brief",
                     source=source)
             for field, index, value in values for kind, text, span in contact_details(value)
-            if (kind, _contact_key(kind, text)) not in given
+            if (kind, contact_key(kind, text)) not in given
         ]
 
     def _term_findings(self, item_id: str, values: list[_Value], body: str) -> list[Finding]:
