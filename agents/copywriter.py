@@ -24,7 +24,7 @@ from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import COPY_CONTACTS, COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
 from briefcraft.channels import REPEATED_PUNCTUATION, Channel, CopyField, get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
-from briefcraft.tools.checks import EMOJI, HASHTAG, forbidden_terms, mandatory_elements, term_pattern
+from briefcraft.tools.checks import EMOJI, HASHTAG, contacts_given, forbidden_terms, mandatory_elements, term_pattern
 
 __all__ = ["copy_schema", "enforce_limits", "fill_product", "fit", "write_channel_copy"]
 
@@ -140,7 +140,7 @@ def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previou
         if previous is not None else ""
     )
     examples = brand.examples_for(channel.id)
-    contacts = list(dict.fromkeys([*brief.contacts, *(c.value for c in brand.contacts)]))
+    contacts = contacts_given(brief, brand)
     return COPY_USER.format(
         product=brief.product, objective=brief.objective or "-", audience=brief.audience or "-",
         key_messages="; ".join(brief.key_messages) or "-", tone=", ".join(brief.tone) or "-",

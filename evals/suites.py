@@ -69,7 +69,7 @@ from briefcraft.memory.store import ChromaBrandMemory, DefaultBrandMemory
 from briefcraft.pricing import CostSummary, load_pricing, summarize
 from briefcraft.schemas import PUBLISH_COPY, AuditEvent, CopyVariant, CreativeBrief, LedgerEntry, validation_message
 from briefcraft.settings import Settings
-from briefcraft.tools.checks import HASHTAG, CopyChecker, mandatory_elements, term_pattern
+from briefcraft.tools.checks import HASHTAG, CopyChecker, contacts_given, mandatory_elements, term_pattern
 
 __all__ = [
     "ALLOWED_BEFORE_REVIEW",
@@ -425,7 +425,7 @@ class CopyRun:
     error: str | None = None
     channels: tuple[str, ...] = ()
     contacts: tuple[str, ...] = ()
-    """The brief's contact details as intake read them: copy may carry these and no others."""
+    """The contact details the graph's checks allowed (the brief's as intake read them, and the brand kit's)."""
 
 
 def _limits(run: CopyRun) -> tuple[int, list[dict[str, Any]]]:
@@ -556,7 +556,7 @@ def _through_graph(graph: CompiledStateGraph[Any, Any, Any, Any], brief: EvalBri
     brand = values["brand"]
     items = tuple(CopyVariant.model_validate(a["args"]) for a in current.items if a["name"] == PUBLISH_COPY)
     enforced = tuple(element for element, *_ in mandatory_elements(values["brief"], brand))
-    contacts = tuple(values["brief"].contacts)
+    contacts = tuple(contacts_given(values["brief"], brand))
     labelled = tuple(dict.fromkeys([*expected.mandatory_elements, *(c.value for c in brand.required_disclaimers)]))
     error = None
     started = time.perf_counter()

@@ -61,7 +61,7 @@ def _items(name: str, text: str) -> list[str]:
     if name in {"logo_rules", "required_disclaimers", "style_rules"} and not quoted:
         return [text.strip().rstrip(".")]  # one rule per line: commas belong to the sentence
     if name == "contacts":  # "Website: northbound.coffee, or mail hello@northbound.coffee" -> the two of them
-        return [text for _, text, _ in contact_details(text)]
+        return [found for _, found, _ in contact_details(text)]
     if name == "voice":
         rest = re.split(r"\s[—–-]\s|:", rest)[0]  # "Warm — we talk like a friend" -> "Warm"
     parts = (_CONNECTOR.sub("", part).strip().rstrip(".").strip() for part in re.split(r"[,;]", rest))

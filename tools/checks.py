@@ -38,6 +38,7 @@ __all__ = [
     "HASHTAG",
     "CopyChecker",
     "check_copy",
+    "contacts_given",
     "forbidden_terms",
     "mandatory_elements",
     "placeholders",
@@ -197,6 +198,11 @@ def forbidden_terms(brief: CreativeBrief, brand: BrandContext | None) -> list[tu
 def mandatory_elements(brief: CreativeBrief, brand: BrandContext | None) -> list[tuple[str, str, str]]:
     """``(element, rule id, source)`` for every element copy must carry: the brief's, then the brand's."""
     return _mandatory_rows(brief.mandatory_elements, brand)
+
+
+def contacts_given(brief: CreativeBrief, brand: BrandContext | None) -> list[str]:
+    """The contact details copy may carry: the brief's, then the brand kit's, each once."""
+    return list(dict.fromkeys([*brief.contacts, *(c.value for c in brand.contacts)] if brand else brief.contacts))
 
 
 def _first_per_term(rows: list[_Row]) -> list[_Row]:
