@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip --disable-pip-version-check
 INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: run demo test
+.PHONY: run demo sample-brand test
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -22,14 +22,19 @@ $(VENV)/.dev: $(VENV)/.all
 	$(INSTALL) -e '.[all,dev]'
 	touch $@
 
-# The sample brand goes into brand memory on first start (later starts find it unchanged), then the studio starts
-# on http://127.0.0.1:7860 (BRIEFCRAFT_UI_PORT). `make demo` runs the sample brief through the CLI to a pack instead.
-run: $(VENV)/.all
-	$(VENV)/bin/briefcraft memory add examples/brands/northbound/* --brand northbound
+# The sample brand goes into brand memory on first start (later starts find it unchanged), its past work marked as
+# protected (new images must not copy it), then the studio starts on http://127.0.0.1:7860 (BRIEFCRAFT_UI_PORT).
+# `make demo` runs the sample brief through the CLI to a pack instead.
+SAMPLE  := examples/brands/northbound
+
+sample-brand: $(VENV)/.all
+	$(VENV)/bin/briefcraft memory add $(filter-out $(SAMPLE)/past-%.png,$(wildcard $(SAMPLE)/*)) --brand northbound
+	$(VENV)/bin/briefcraft memory add $(wildcard $(SAMPLE)/past-*.png) --brand northbound --role protected
+
+run: sample-brand
 	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft ui
 
-demo: $(VENV)/.all
-	$(VENV)/bin/briefcraft memory add examples/brands/northbound/* --brand northbound
+demo: sample-brand
 	$(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound --approve all --out out/demo
 
 test: $(VENV)/.dev

@@ -43,8 +43,8 @@ from briefcraft.tools.provenance import (
 from briefcraft.tools.render import LayoutRenderer, Rendered, RenderSpec
 
 __all__ = [
-    "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "image_prompt", "in_threads", "make_preview",
-    "make_renderer", "render_cost", "render_finals", "stamp_finals",
+    "FINAL_MAX_SIDE", "PREVIEW_MAX_SIDE", "ImageRenderer", "cover_size", "final_alt_text", "image_prompt", "in_threads",
+    "make_preview", "make_renderer", "render_cost", "render_finals", "stamp_finals",
 ]
 
 _T = TypeVar("_T")
@@ -95,6 +95,19 @@ def _alt_text(headline: str, cta: str, product: str) -> str:
     return alt_text(headline=headline, cta=cta, subject="" if product.casefold() in headline.casefold() else product)
 
 
+def final_alt_text(preview: ImageAsset, headline: str, cta: str, product: str) -> str:
+    """A final's alt text: the text it shows (the approved copy's), then what the picture shows. That is the
+    product, or, when a reviewer edited the preview's alt text, their description: what they wrote after the
+    preview's own text, or all of it where they did not start with that text."""
+    if preview.alt_text == _alt_text(preview.headline, preview.cta, product):
+        return _alt_text(headline, cta, product)
+    shown = alt_text(headline=preview.headline, cta=preview.cta) if preview.headline or preview.cta else ""
+    described = " ".join(preview.alt_text.split())
+    if shown and described.casefold().startswith(shown.casefold()):
+        described = described[len(shown):].lstrip(" —-–:;,.")
+    return alt_text(headline=headline, cta=cta, subject=described or product)
+
+
 def _overlay(channel: str, brand: BrandContext, headline: str, cta: str, font_dirs: tuple[Path, ...]) -> Overlay:
     return Overlay(
         headline=headline, cta=cta, palette=tuple(brand.palette), fonts=tuple(brand.fonts),
@@ -140,7 +153,7 @@ def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: Pr
 def _compose(
     renderer: ImageRenderer, picture: Image.Image, picture_path: Path, size: tuple[int, int], overlay: Overlay,
     store: Path, *, item_id: str, channel: str, variant: int, revision: int, stage: Literal["preview", "final"],
-    product: str, seed: int, prompt: str, style_loras: tuple[StyleLora, ...], source_id: str | None = None,
+    alt: str, seed: int, prompt: str, style_loras: tuple[StyleLora, ...], source_id: str | None = None,
 ) -> tuple[ImageAsset, AuditEvent]:
     image, composition = compose(picture, *size, overlay)
     path, digest = save_png(
@@ -150,7 +163,7 @@ def _compose(
         id=item_id, channel=channel, variant=variant, revision=revision, stage=stage,
         renderer=renderer.renderer, label=renderer.label, path=str(path), sha256=digest,
         width=size[0], height=size[1], headline=overlay.headline, cta=overlay.cta,
-        alt_text=_alt_text(overlay.headline, overlay.cta, product), palette=list(overlay.palette), seed=seed,
+        alt_text=alt, palette=list(overlay.palette), seed=seed,
         source_id=source_id, prompt=prompt, picture=str(picture_path), composition=composition,
         style_loras=list(style_loras) if renderer.renderer == "diffusers" else [],
     )
@@ -175,7 +188,8 @@ def make_preview(
     asset, composed = _compose(
         renderer, picture, picture_path, size, _overlay(subtask.channel, brand, headline, "", font_dirs), store,
         item_id=subtask.id, channel=subtask.channel, variant=subtask.variant, revision=subtask.revision,
-        stage="preview", product=brief.product, seed=spec.seed, prompt=spec.prompt, style_loras=spec.style_loras,
+        stage="preview", alt=_alt_text(headline, "", brief.product), seed=spec.seed, prompt=spec.prompt,
+        style_loras=spec.style_loras,
     )
     return asset, [made, composed]
 
@@ -212,13 +226,14 @@ def render_finals(
     )
     picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=preview.id, node="finalize")
     overlay = _overlay(preview.channel, brand, headline, cta, font_dirs)
+    alt = final_alt_text(preview, headline, cta, product)
     finals: list[ImageAsset] = []
     events = [made]
     for width, height in sizes:
         asset, event = _compose(
             renderer, picture, picture_path, (width, height), overlay, store,
             item_id=f"{preview.id}-{width}x{height}", channel=preview.channel, variant=preview.variant,
-            revision=preview.revision, stage="final", product=product, seed=preview.seed, prompt=preview.prompt,
+            revision=preview.revision, stage="final", alt=alt, seed=preview.seed, prompt=preview.prompt,
             source_id=preview.id, style_loras=spec.style_loras,
         )
         finals.append(asset)

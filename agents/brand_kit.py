@@ -151,11 +151,16 @@ def edit_kit(memory: ChromaBrandMemory, brand: str, text: str, *, user: str, whe
 
 
 def report_summary(report: IngestReport) -> str:
-    """What an ingested file holds, in a few words: '5 chunk(s)', or 'image 256x128, #112233 75%, ...'."""
-    if report.kind == "document":
+    """What an ingested file holds, in a few words: '5 chunk(s)', or 'image 256x128, #112233 75%, ...' and the
+    image's role ('..., role: protected'); 'same content already in memory' for a file found unchanged."""
+    if report.status == "unchanged":
+        summary = "same content already in memory"
+    elif report.kind == "document":
         return f"{report.chunks} chunk(s)"
-    size = f"image {report.size[0]}x{report.size[1]}, " if report.size else "image, "
-    return size + ", ".join(f"{hex_} {share:.0%}" for hex_, share in report.palette)
+    else:
+        size = f"image {report.size[0]}x{report.size[1]}, " if report.size else "image, "
+        summary = size + ", ".join(f"{hex_} {share:.0%}" for hex_, share in report.palette)
+    return summary + (f", role: {report.role}" if report.role else "")
 
 
 def kit_summary(kit: BrandKit) -> str:

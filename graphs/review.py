@@ -38,9 +38,12 @@ __all__ = [
     "Item",
     "budget_request",
     "clarification_request",
+    "edit_decision",
+    "edit_text",
     "item_state",
     "read_budget",
     "read_clarification",
+    "read_edit",
     "read_review",
     "review_request",
 ]
@@ -108,6 +111,55 @@ def review_request(items: Sequence[Item], report: ComplianceReport, cost: CostSu
             for name in (PUBLISH_COPY, PUBLISH_IMAGE)
         ],
     }
+
+
+def _edit_names(action: dict[str, Any]) -> list[str]:
+    """The fields a reviewer may edit: a copy item's catalog fields, an image's alt text."""
+    return list(action["args"]["fields"]) if action["name"] == PUBLISH_COPY else ["alt_text"]
+
+
+def edit_text(action: dict[str, Any]) -> str:
+    """An item's editable fields as 'name: value' lines (a list field gives one line per value)."""
+    args = action["args"]
+    if action["name"] != PUBLISH_COPY:
+        return f"alt_text: {args['alt_text']}"
+    return "\n".join(f"{name}: {value}" for name, values in args["fields"].items() for value in values)
+
+
+def read_edit(action: dict[str, Any], text: str) -> dict[str, Any]:
+    """The edited action's args from 'name: value' lines; a line without a field name continues the value above.
+    ``DecisionError`` for text before the first field, unknown fields, or an image without one alt_text line."""
+    item_id, names = action["args"]["id"], _edit_names(action)
+    fields: dict[str, list[str]] = {}
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        name, colon, value = line.partition(":")
+        if colon and name.strip() in names:
+            current = name.strip()
+            fields.setdefault(current, []).append(value.strip())
+        elif current is not None:
+            fields[current][-1] += "\n" + line
+        elif line.strip():
+            raise DecisionError(f"edit of {item_id!r} line {number}: start with a field name and a colon "
+                                f"({', '.join(names)})")
+    fields = {name: [value.rstrip() for value in values] for name, values in fields.items()}  # trailing blank lines
+    if not fields:
+        raise DecisionError(f"edit of {item_id!r} names no field; give 'name: value' lines ({', '.join(names)})")
+    if action["name"] == PUBLISH_COPY:
+        return {"fields": fields}
+    if len(fields.get("alt_text", [])) != 1:
+        raise DecisionError(f"edit of {item_id!r}: give the alt text on one 'alt_text:' line")
+    return {"alt_text": fields["alt_text"][0]}
+
+
+def edit_decision(action: dict[str, Any], text: str, *, partial: bool = False) -> dict[str, Any]:
+    """The HITL ``edit`` decision that 'name: value' ``text`` (see ``read_edit``) makes of ``action``. With
+    ``partial``, copy fields the text does not name keep their values (``briefcraft resume --edit``); without,
+    the text is the item's whole set of fields (the studio's editor, which shows them all)."""
+    args = read_edit(action, text)
+    if partial and "fields" in args:
+        args = {"fields": {**action["args"]["fields"], **args["fields"]}}
+    return {"type": "edit", "edited_action": {"name": action["name"], "args": args}}
 
 
 def _decisions(response: object, expected: int) -> list[Any]:

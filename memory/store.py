@@ -113,6 +113,11 @@ class DefaultBrandMemory:
         return 0
 
 
+def _image_role(value: object) -> ImageRole | None:
+    """The role a stored image's metadata gives ("" for none)."""
+    return next((role for role in IMAGE_ROLES if role == value), None)
+
+
 def _defaults(brand: str, why: str) -> BrandContext:
     return BrandContext(brand=brand, palette=list(DEFAULT_PALETTE), citations=[why])
 
@@ -131,6 +136,8 @@ class IngestReport(BaseModel):
     palette: list[tuple[str, float]] = []
     phash: str | None = None
     size: tuple[int, int] | None = None
+    role: ImageRole | None = None
+    """An image's role after the add: ``protected``, ``competitor`` or none."""
 
 
 class SourceInfo(BaseModel):
@@ -143,6 +150,7 @@ class SourceInfo(BaseModel):
     sha256: str
     ingested_at: str
     flagged: int
+    role: ImageRole | None = None
 
 
 class MemoryHit(BaseModel):
@@ -330,13 +338,15 @@ class ChromaBrandMemory:
             current = store.get(where={"$and": [{"source": document.source}, {"chunk": 0}]}, include=["metadatas"])
             shas = {m["sha"] for m in current["metadatas"] or []}
             stale = {"$and": [{"source": document.source}, {"sha": {"$ne": document.sha256}}]}
+            had = next((_image_role(m.get("role")) for m in current["metadatas"] or [] if m.get("role")), None)
             if document.sha256 in shas:
                 store.delete(where=stale)  # leftovers of an interrupted replace
                 first = current["metadatas"][0] if current["metadatas"] else {}
                 if role is not None and first.get("role") != role:
                     ids = store.get(where={"$and": [{"source": document.source}, {"chunk": 0}]})["ids"]
                     self._collection(brand, "docs").update(ids=ids, metadatas=[{**first, "role": role}] * len(ids))
-                return self._report(document, "unchanged", chunks)
+                return self._report(document, "unchanged", chunks, role=role or had)
+            role = role or had  # a changed image keeps its role unless given another
             texts, metadatas = self._records(document, chunks, brand, role)
             limit = self._open().get_max_batch_size()
             if len(texts) > limit:
@@ -347,7 +357,7 @@ class ChromaBrandMemory:
             store.add_texts(texts, metadatas=metadatas, ids=ids)
             store.delete(where=stale)
         return self._report(document, "replaced" if shas else "added", chunks,
-                            kit_items=len(json.loads(str(metadatas[0]["kit"]))))
+                            kit_items=len(json.loads(str(metadatas[0]["kit"]))), role=role)
 
     def _records(self, document: ParsedDocument, chunks: list[Chunk], brand: str, role: ImageRole | None = None
                  ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -396,7 +406,7 @@ class ChromaBrandMemory:
 
     @staticmethod
     def _report(document: ParsedDocument, status: Literal["added", "replaced", "unchanged"], chunks: list[Chunk],
-                *, kit_items: int = 0) -> IngestReport:
+                *, kit_items: int = 0, role: ImageRole | None = None) -> IngestReport:
         flagged = [
             f"{citation(document.source, chunk.page, chunk.heading)}: {'; '.join(chunk.injection)}"
             for chunk in chunks if chunk.injection
@@ -407,7 +417,7 @@ class ChromaBrandMemory:
             chunks=0 if status == "unchanged" else max(len(chunks), 1), pages=document.pages,
             sha256=document.sha256, flagged=flagged, kit_items=kit_items,
             palette=list(image.palette) if image else [], phash=image.phash if image else None,
-            size=(image.width, image.height) if image else None,
+            size=(image.width, image.height) if image else None, role=role,
         )
 
     def sources(self, brand: str) -> list[SourceInfo]:
@@ -423,7 +433,8 @@ class ChromaBrandMemory:
                 latest[str(meta["source"])] = dict(meta)
         return [
             SourceInfo(source=source, kind=meta["kind"], media_type=meta["media_type"], chunks=meta["chunks"],
-                       sha256=meta["sha"], ingested_at=meta["ingested_at"], flagged=meta["flagged"])
+                       sha256=meta["sha"], ingested_at=meta["ingested_at"], flagged=meta["flagged"],
+                       role=_image_role(meta.get("role")))
             for source, meta in sorted(latest.items())
         ]
 

@@ -432,13 +432,13 @@ CLI_DECISIONS: list[tuple[list[str], str]] = [
     (["--approve", "copy-nope"], f"unknown item id 'copy-nope'; pending: {', '.join(ITEMS)}"),
     (["--approve", "copy-email-1"],
      "no decision for copy-instagram_feed-1, img-instagram_feed-1, img-email-1; use --approve ID, --reject ID, "
-     "--drop ID or --approve all"),
+     "--edit ID 'FIELD: TEXT', --drop ID or --approve all"),
     (["--approve", "copy-email-1", "--reject", "copy-email-1"],
      "item 'copy-email-1' has two decisions: reject and approve"),
     (["--approve", "all", "--comment", "why"], "each --comment must follow a --reject ID"),
     (["--answer", "cold brew"],
      "no decision for copy-instagram_feed-1, copy-email-1, img-instagram_feed-1, img-email-1; use --approve ID, "
-     "--reject ID, --drop ID or --approve all"),
+     "--reject ID, --edit ID 'FIELD: TEXT', --drop ID or --approve all"),
 ]
 
 

@@ -92,7 +92,7 @@ def test_an_approver_adds_a_guideline_and_an_image_and_anyone_reads_and_searches
     assert [(i.value, i.source) for i in kit.forbidden_terms] == [("guilt-free", WORDS), ("cheap", WORDS)]
     assert [i.value for i in kit.palette] == ["#112233", "#ABCDEF"]
     assert status == f"Brand 'Acme': 2 of 2 file(s) ingested. Brand kit re-distilled: {kit_summary(kit)}."
-    assert [row[:4] for row in sources] == [["guidelines.md", "document", 5, 0], ["logo.png", "image", 1, 0]]
+    assert [row[:5] for row in sources] == [["guidelines.md", "document", "", 5, 0], ["logo.png", "image", "", 1, 0]]
     assert desk.sources("Acme", MAYA) == (sources, "Brand 'Acme' has 2 document(s) and image(s) in memory.")
 
     hits, line = desk.search("which colours are in our palette", "Acme", 2, MAYA)
@@ -152,6 +152,11 @@ def test_image_roles_and_documents_that_take_none(desk: BrandDesk, memory: Chrom
     assert status == f"Brand 'Acme': 1 of 2 file(s) ingested. Brand kit re-distilled: 0 voice, 0 forbidden_terms, " \
                      f"0 required_disclaimers, 0 palette.\n\n⚠ {refused}"
     assert [(r.source, r.role) for r in memory.references("Acme")] == [("hero.png", "protected")]
+    assert rows[1][3].endswith(", role: protected")
+    # the same image again with another role: only its role changes, and the report and the sources say so
+    rows, _, sources = desk.upload([_logo(tmp_path, "hero.png")], "Acme", "competitor", CD)
+    assert rows[0][2:4] == ["unchanged", "same content already in memory, role: competitor"]
+    assert [row[:3] for row in sources] == [["hero.png", "image", "competitor"]]
 
 
 def test_a_marketer_reads_but_cannot_upload_or_save_and_nothing_changes(

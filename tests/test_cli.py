@@ -108,6 +108,44 @@ def test_stop_at_review_then_resume_in_another_process(
     assert (pack / "manifest.json").is_file()
 
 
+def test_edit_from_the_cli_changes_the_named_fields_and_approves_them(
+    briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str, tmp_path: Path
+) -> None:
+    assert _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "ed").returncode == 3
+    alt = tmp_path / "alt.txt"
+    alt.write_text("alt_text: A bottle of oat-milk cold brew on a tram seat\n")
+    # an edit that leaves out the mandatory element goes back to review as a new revision, with the edit in it
+    mine = ["subject: Cold brew, slow mornings", "preheader: Oat-milk cold brew for the ride in",
+            "headline: Cold brew for the S-Bahn", "body: Slow-steeped and smooth.", "cta: Find your cold brew"]
+    edited = _cli(briefcraft_exe, cli_env, "resume", "ed", "--user", "cd", "--approve", "all",
+                  "--edit", "copy-email-1", "\n".join(mine[:4]), "--edit", "copy-email-1", mine[4],  # both apply
+                  "--edit", "img-instagram_feed-1", f"@{alt}")
+    assert edited.returncode == 3, edited.stdout + edited.stderr
+    assert "waiting for approval of 1 item(s)" in edited.stdout
+    shown = json.loads(_cli(briefcraft_exe, cli_env, "status", "ed", "--json").stdout)
+    [action] = shown["request"]["action_requests"]
+    assert action["args"]["fields"] == {line.split(": ")[0]: [line.split(": ")[1]] for line in mine}
+    assert "the mandatory element 'Contains oats' is missing" in action["description"]
+
+    out = tmp_path / "pack"
+    done = _cli(briefcraft_exe, cli_env, "resume", "ed", "--user", "cd", "--out", str(out),
+                "--edit", "copy-email-1", "body: Slow-steeped and smooth.\nContains oats")  # a line continues it
+    assert done.returncode == 0, done.stdout + done.stderr
+    copy = {c["id"]: c for c in json.loads((out / "copy_deck.json").read_text())}["copy-email-1"]
+    assert copy["fields"] == {**action["args"]["fields"], "body": ["Slow-steeped and smooth.\nContains oats"]}
+    assert copy["author"] == "human"
+    audit = [json.loads(line)["event"] for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert [(e["item_id"], e["decision"], e["actor"]) for e in audit if e["kind"] == "human_decision"] == [
+        ("copy-instagram_feed-1", "approve", "cd"), ("copy-email-1", "edit", "cd"),
+        ("img-instagram_feed-1", "edit", "cd"), ("img-email-1", "approve", "cd"), ("copy-email-1", "edit", "cd"),
+    ]
+    # the reviewer's description of the picture follows each final's own text (the approved headline)
+    images = json.loads((out / "manifest.json").read_text())["images"]
+    assert [i["alt_text"] for i in images if i["source_id"] == "img-instagram_feed-1"] == [
+        f"{i['headline']} — A bottle of oat-milk cold brew on a tram seat" for i in images
+        if i["source_id"] == "img-instagram_feed-1"]
+
+
 def test_clarification_answered_from_the_cli(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
     asked = _cli(briefcraft_exe, cli_env, "run", "Launch our oat-milk cold brew to Berlin commuters on TikTok.",
                  "--thread", "q")
@@ -159,6 +197,15 @@ def test_bad_decisions_keep_the_thread_resumable(
         ("--answer", "Instagram"): "no decision for",
         ("--reject", "img-email-1", "--drop", "img-email-1", "--approve", "all"):
             "item 'img-email-1' has two decisions: reject and drop",
+        ("--edit", "copy-email-1", "title: Hi", "--approve", "all"):
+            "edit of 'copy-email-1' line 1: start with a field name and a colon (subject, preheader, headline, body, "
+            "cta)",
+        ("--edit", "copy-email-1", " ", "--approve", "all"): "edit of 'copy-email-1' names no field",
+        ("--edit", "img-email-1", "alt_text: a\nalt_text: b", "--approve", "all"):
+            "edit of 'img-email-1': give the alt text on one 'alt_text:' line",
+        ("--edit", "copy-nope", "headline: Hi", "--approve", "all"): "unknown item id 'copy-nope'",
+        ("--edit", "img-email-1", "alt_text: a", "--reject", "img-email-1", "--approve", "all"):
+            "item 'img-email-1' has two decisions: reject and edit",
     }
     for args, message in cases.items():
         result = _cli(briefcraft_exe, cli_env, "resume", "th2", *args)
@@ -177,19 +224,26 @@ def test_bad_settings_name_the_variable(briefcraft_exe: str, cli_env: dict[str, 
 
 
 def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str) -> None:
-    answers = "a\nx\nr\nmore playful\na\na\na\n"  # 'x' is refused and asked again; the rewrite is approved
+    # 'x' is refused and asked again; the first image is edited ('nope' is refused and typed again); the rewrite
+    # of the rejected copy is approved
+    answers = "a\nx\nr\nmore playful\ne\nnope\n\nalt_text: Oat cold brew on a tram seat\n\na\na\n"
     result = subprocess.run(
         [briefcraft_exe, "run", sample_brief, "--approve", "ask", "--thread", "ask1"], input=answers, env=cli_env,
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "type a, r or d" in result.stdout
-    assert "copy-email-1: [a]pprove, [r]eject or [d]rop?" in result.stdout
+    assert "type a, r, e or d" in result.stdout
+    assert "copy-email-1: [a]pprove, [r]eject, [e]dit or [d]rop?" in result.stdout
+    assert "edit of 'img-instagram_feed-1' line 1: start with a field name and a colon (alt_text); type the lines " \
+           "again" in result.stdout
     pack = Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "ask1"
     audit = [json.loads(line)["event"] for line in (pack / "audit.jsonl").read_text().splitlines()]
     assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [
-        ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "approve", None)
+        ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "edit", None)
     ]
+    images = json.loads((pack / "manifest.json").read_text())["images"]
+    assert {i["alt_text"] for i in images if i["source_id"] == "img-instagram_feed-1"} == {
+        f"{i['headline']} — Oat cold brew on a tram seat" for i in images if i["source_id"] == "img-instagram_feed-1"}
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,6 +33,12 @@ def test_memory_cli_add_list_search_kit_remove(briefcraft_exe: str, cli_env: dic
 
     listed = json.loads(_cli(briefcraft_exe, cli_env, "list", "--brand", "northbound", "--json").stdout)
     assert [(s["source"], s["kind"]) for s in listed] == [("guidelines.md", "document"), ("logo.png", "image")]
+    # a role for an image already in memory: only the role changes, and add and list say which it has
+    protected = _cli(briefcraft_exe, cli_env, "add", str(EXAMPLE / "logo.png"), "--brand", "northbound", "--role",
+                     "protected")
+    assert protected.stdout.strip() == "unchanged logo.png: same content already in memory, role: protected"
+    listed_text = _cli(briefcraft_exe, cli_env, "list", "--brand", "northbound").stdout.splitlines()
+    assert listed_text[1].startswith("logo.png  image  1 chunk(s)  ") and listed_text[1].endswith("  role: protected")
 
     found = _cli(briefcraft_exe, cli_env, "search", "which colours do we use", "--brand", "northbound", "--k", "2",
                  "--json")

@@ -16,6 +16,7 @@ from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionS
 from PIL import Image, ImageDraw, ImageEnhance, PngImagePlugin
 from transformers import CLIPConfig, CLIPImageProcessorPil
 
+from briefcraft.agents.art_director import final_alt_text
 from briefcraft.errors import CheckError, ConfigError
 from briefcraft.schemas import ComplianceReport, Composition, Finding, ImageAsset, ItemCheck, ReferenceImage
 from briefcraft.tools.image_checks import (
@@ -33,7 +34,8 @@ from briefcraft.tools.image_checks import (
 PALETTE = ("#1F3A5F", "#F4E9D8", "#E8A33D")
 HEADLINE, CTA = "Cold brew, warm hello", "Find a store"
 SAFETY_LINE = "image-safety: not checked (no local safety classifier; set BRIEFCRAFT_SAFETY_MODEL)"
-NO_REFERENCES = "image-similarity.near-duplicate: no reference images in brand memory"
+NO_REFERENCES = ("image-similarity.near-duplicate: no protected or competitor images in brand memory (add images with "
+                 "a role)")
 NO_COMPOSITION = "accessibility.contrast: no composition record"
 
 #: Sharma, Wu & Dalal (2005), "The CIEDE2000 Color-Difference Formula: Implementation Notes, Supplementary Test
@@ -166,6 +168,21 @@ def test_alt_text_cuts_the_description_never_the_text_in_the_image() -> None:
     assert long.endswith("beans…") and len(long) == 245 <= ALT_TEXT_MAX_CHARS
     headline = "Fresh " * 50  # 299 characters: the headline stays whole, the description goes
     assert alt_text(headline=headline, subject="a glass of cold brew") == headline.strip()
+
+
+def test_a_final_shows_its_own_text_then_the_reviewers_description() -> None:
+    preview = ImageAsset(id="img-x-1", channel="instagram_feed", renderer="layout", label="Layout render",
+                         path="p.png", sha256="0" * 64, width=512, height=512, headline="oat-milk cold brew",
+                         alt_text="oat-milk cold brew", stage="preview", palette=list(PALETTE), seed=1)
+    # not edited: the final's text, then the product where the headline does not name it
+    assert final_alt_text(preview, HEADLINE, CTA, "oat-milk cold brew") == (
+        "Cold brew, warm hello — button: Find a store — oat-milk cold brew")
+    # a reviewer's description replaces the product; the preview's own text they kept at the start is not repeated
+    for edited in ("A bottle on a tram seat", "Oat-milk cold brew —  A bottle on a tram seat"):
+        assert final_alt_text(preview.model_copy(update={"alt_text": edited}), HEADLINE, CTA, "oat-milk cold brew") \
+            == "Cold brew, warm hello — button: Find a store — A bottle on a tram seat"
+    assert final_alt_text(preview.model_copy(update={"alt_text": "OAT-MILK COLD BREW"}), HEADLINE, "",
+                          "oat-milk cold brew") == "Cold brew, warm hello — oat-milk cold brew"
 
 
 def test_alt_text_findings() -> None:

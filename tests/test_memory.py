@@ -178,14 +178,25 @@ def test_images_with_a_role_are_the_references_recall_returns(memory: ChromaBran
     ours = make_image(tmp_path / "hero.png", ((0x11, 0x22, 0x33), (0xAB, 0xCD, 0xEF)))
     plain = make_image(tmp_path / "mood.png", ((0x22, 0x22, 0x22), (0xDD, 0xDD, 0xDD)))
     competitor = memory.add(rival, brand=brand, role="competitor")
-    memory.add(ours, brand=brand)
+    assert competitor.role == "competitor"
+    assert memory.add(ours, brand=brand).role is None
     memory.add(plain, brand=brand)
-    assert memory.add(ours, brand=brand, role="protected").status == "unchanged"  # a new role, same content
+    again = memory.add(ours, brand=brand, role="protected")  # a new role, same content
+    assert (again.status, again.role) == ("unchanged", "protected")
+    assert memory.add(ours, brand=brand).role == "protected"  # added again without a role: it keeps its own
     refs = memory.references(brand)
     assert [(r.source, r.role) for r in refs] == [("hero.png", "protected"), ("rival-ad.png", "competitor")]
     assert refs[1].phash == competitor.phash
+    assert [(s.source, s.role) for s in memory.sources(brand)] == [
+        ("hero.png", "protected"), ("mood.png", None), ("rival-ad.png", "competitor")]
     brief = CreativeBrief(product="Cold brew", channels=["email"], brand=brand)
     assert memory.recall(brief).references == refs
+    # a changed image added without a role keeps the one it had
+    make_image(tmp_path / "rival-ad.png", ((0xEE, 0x11, 0x11), (0x11, 0xEE, 0x11)))
+    replaced = memory.add(rival, brand=brand)
+    assert (replaced.status, replaced.role) == ("replaced", "competitor")
+    assert [(r.source, r.role, r.phash) for r in memory.references(brand)][1] == (
+        "rival-ad.png", "competitor", replaced.phash)
     with pytest.raises(IngestError, match=r"^guidelines.md: only images take a role \(protected, competitor\)"):
         (tmp_path / "guidelines.md").write_text("# Voice\nWarm.\n")
         memory.add(tmp_path / "guidelines.md", brand=brand, role="protected")

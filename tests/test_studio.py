@@ -19,6 +19,7 @@ from briefcraft.agents.intake import clarifying_question
 from briefcraft.errors import ConfigError, DecisionError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.graphs.review import edit_decision, edit_text, read_edit
 from briefcraft.memory.store import DefaultBrandMemory
 from briefcraft.schemas import Budget
 from briefcraft.settings import Settings, UiUser
@@ -28,9 +29,7 @@ from briefcraft.ui.studio import (
     Studio,
     build_studio,
     check_login,
-    edit_text,
     hitl_response,
-    read_edit,
     read_limits,
 )
 
@@ -322,6 +321,12 @@ def test_edit_lines_round_trip_and_continue_multiline_values() -> None:
     assert read_edit(image, "alt_text: A bottle on a bench") == {"alt_text": "A bottle on a bench"}
     with pytest.raises(DecisionError, match=r"^edit of 'i1': give the alt text on one 'alt_text:' line$"):
         read_edit(image, "alt_text: a\nalt_text: b")
+    with pytest.raises(DecisionError, match=r"^edit of 'c1' names no field; give 'name: value' lines \(subject, body\)$"):
+        read_edit(action, "\n  \n")
+    # the CLI's partial edit keeps the fields it does not name; the studio's editor text is the whole item
+    assert edit_decision(action, "subject: Hello", partial=True)["edited_action"]["args"] == {
+        "fields": {"subject": ["Hello"], "body": ["a\nb: c"]}}
+    assert edit_decision(action, "subject: Hello")["edited_action"]["args"] == {"fields": {"subject": ["Hello"]}}
     assert hitl_response([action, image], [ItemChoice("reject", "  "), ItemChoice("edit", "", "alt_text: B")]) == {
         "decisions": [{"type": "reject"}, {"type": "edit", "edited_action": {"name": "publish_image",
                                                                              "args": {"alt_text": "B"}}}]

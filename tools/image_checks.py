@@ -290,7 +290,8 @@ def _visual_check(
         tested.append("image-similarity.near-duplicate")
         findings += _similarity_findings(item_id, image, references, max_distance)
     else:
-        not_checked.append("image-similarity.near-duplicate: no reference images in brand memory")
+        not_checked.append("image-similarity.near-duplicate: no protected or competitor images in brand memory "
+                           "(add images with a role)")
     if safety is not None:
         tested.append("image-safety.unsafe")
         findings += _safety_findings(item_id, image, safety)

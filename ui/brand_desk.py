@@ -51,7 +51,7 @@ UPLOAD_TYPES = sorted({*DOCUMENT_TYPES, *IMAGE_TYPES})
 ROLE_CHOICES = [("no role", "none"), ("protected: our own work, new images must not copy it", "protected"),
                 ("competitor: new images must not copy it", "competitor")]
 REPORT_HEADERS = ["file", "kind", "status", "details", "flagged"]
-SOURCES_HEADERS = ["source", "kind", "chunks", "flagged", "ingested"]
+SOURCES_HEADERS = ["source", "kind", "role", "chunks", "flagged", "ingested"]
 HITS_HEADERS = ["score", "source", "flagged", "passage"]
 
 Rows = list[list[Any]]
@@ -128,7 +128,8 @@ class BrandDesk:
 
     def _source_rows(self, brand: str) -> Rows:
         with self._lock:
-            return [[s.source, s.kind, s.chunks, s.flagged, s.ingested_at] for s in self.memory.sources(brand)]
+            return [[s.source, s.kind, s.role or "", s.chunks, s.flagged, s.ingested_at]
+                    for s in self.memory.sources(brand)]
 
     # the brand kit
 
@@ -213,10 +214,8 @@ def _report_row(result: IngestReport | Refused) -> list[Any]:
     """A file's row in the ingest report: file, kind, status, details, flagged passages."""
     if isinstance(result, Refused):
         return [result.source, "", "refused", result.error, ""]
-    if result.status == "unchanged":
-        details = "same content already in memory"
-    else:
-        details = report_summary(result) + (f", {result.pages} page(s)" if result.pages else "")
+    details = report_summary(result) + (f", {result.pages} page(s)" if result.pages and result.status != "unchanged"
+                                        else "")
     return [result.source, result.kind, result.status, details, "\n".join(result.flagged)]
 
 

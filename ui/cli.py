@@ -28,6 +28,7 @@ from briefcraft.errors import BriefcraftError, BriefError, DecisionError
 from briefcraft.evals.cli import add_eval_parser, run_eval
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
+from briefcraft.graphs.review import edit_decision, edit_text
 from briefcraft.graphs.runner import RunStatus
 from briefcraft.schemas import Budget, CreativeBrief, validation_message
 from briefcraft.settings import load_settings
@@ -88,8 +89,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="why, for the --reject before it")
     resume.add_argument("--drop", action="append", default=[], metavar="ID",
                         help="leave an item out without reworking it, e.g. an image variant not picked (repeatable)")
+    resume.add_argument("--edit", nargs=2, action="append", default=[], metavar=("ID", "'FIELD: TEXT'"),
+                        help="edit an item and approve the edit: its fields as 'name: value' lines (or @FILE); "
+                        "fields not named keep their text (repeatable)")
     resume.add_argument("--answer", help="answer to a clarifying question")
-    resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse, for edits")
+    resume.add_argument("--decisions", metavar="JSON|@FILE", help="a LangChain HITLResponse")
     resume.add_argument("--checkpoint", metavar="ID",
                         help="the checkpoint the decisions answer (as 'status' printed it): refused if another "
                         "decision moved the thread on first (default: the thread's current checkpoint)")
@@ -178,7 +182,7 @@ def _print(current: RunStatus, as_json: bool) -> None:
             for line in action.get("description", "").splitlines():
                 print(f"    > {line}")
         print(f"\nresume with: briefcraft resume {tid} --checkpoint {current.checkpoint} --approve all"
-              "   (or --approve ID... --reject ID --comment '...' --drop ID)")
+              "   (or --approve ID... --reject ID --comment '...' --edit ID 'FIELD: TEXT' --drop ID)")
     else:
         print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
         if not _stopped(current):  # its error already says how to resume
@@ -209,12 +213,16 @@ def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] |
         return runner.raise_budget(limits)
     if not current.waiting:
         return None
-    ids = [action["args"]["id"] for action in current.items]
+    actions = {action["args"]["id"]: action for action in current.items}
+    ids = list(actions)
     if len(args.comment) > len(args.reject):
         raise DecisionError("each --comment must follow a --reject ID")
     rejected = dict(zip(args.reject, args.comment + [None] * (len(args.reject) - len(args.comment)), strict=True))
-    chosen = {"reject": list(rejected), "drop": list(args.drop)}
-    chosen["approve"] = [i for i in ids if i not in {*rejected, *args.drop}] if args.approve == ["all"] \
+    edits: dict[str, list[str]] = {}
+    for item_id, text in args.edit:  # an item edited twice: both edits' fields
+        edits.setdefault(item_id, []).append(_read_arg(text))
+    chosen = {"reject": list(rejected), "drop": list(args.drop), "edit": list(edits)}
+    chosen["approve"] = [i for i in ids if i not in {*rejected, *args.drop, *edits}] if args.approve == ["all"] \
         else list(args.approve)
     given: dict[str, str] = {}
     for kind, item_ids in chosen.items():
@@ -225,15 +233,17 @@ def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] |
                 raise DecisionError(f"item {item_id!r} has two decisions: {given[item_id]} and {kind}")
             given[item_id] = kind
     if undecided := [i for i in ids if i not in given]:
-        raise DecisionError(f"no decision for {', '.join(undecided)}; use --approve ID, --reject ID, --drop ID or "
-                            "--approve all")
-    return {
-        "decisions": [
-            {"type": "reject", **({"message": rejected[item_id]} if rejected[item_id] else {})}
-            if given[item_id] == "reject" else {"type": given[item_id]}
-            for item_id in ids
-        ]
-    }
+        raise DecisionError(f"no decision for {', '.join(undecided)}; use --approve ID, --reject ID, --edit ID "
+                            "'FIELD: TEXT', --drop ID or --approve all")
+
+    def decision(item_id: str) -> dict[str, Any]:
+        if given[item_id] == "edit":
+            return edit_decision(actions[item_id], "\n".join(edits[item_id]), partial=True)
+        if given[item_id] == "reject" and rejected[item_id]:
+            return {"type": "reject", "message": rejected[item_id]}
+        return {"type": given[item_id]}
+
+    return {"decisions": [decision(item_id) for item_id in ids]}
 
 
 def _ask(current: RunStatus) -> dict[str, Any]:
@@ -242,16 +252,29 @@ def _ask(current: RunStatus) -> dict[str, Any]:
         return {"decisions": [{"type": "respond", "message": input(f"{current.question}\n> ")}]}
     decisions: list[dict[str, Any]] = []
     for action in current.items:
-        prompt = f"{action['args']['id']}: [a]pprove, [r]eject or [d]rop? "
-        while (choice := input(prompt).strip().lower()) not in ("a", "r", "d"):
-            print("type a, r or d")
+        prompt = f"{action['args']['id']}: [a]pprove, [r]eject, [e]dit or [d]rop? "
+        while (choice := input(prompt).strip().lower()) not in ("a", "r", "e", "d"):
+            print("type a, r, e or d")
         if choice == "a":
             decisions.append({"type": "approve"})
         elif choice == "d":
             decisions.append({"type": "drop"})
+        elif choice == "e":
+            decisions.append(_ask_edit(action))
         else:
             decisions.append({"type": "reject", "message": input("comment: ")})
     return {"decisions": decisions}
+
+
+def _ask_edit(action: dict[str, Any]) -> dict[str, Any]:
+    """An edit typed in the terminal: 'name: value' lines up to an empty one; fields not typed keep their text."""
+    print(f"now:\n{edit_text(action)}\ntype the fields to change as 'name: value' lines, then an empty line")
+    while True:
+        lines = list(iter(lambda: input("| "), ""))
+        try:
+            return edit_decision(action, "\n".join(lines), partial=True)
+        except DecisionError as error:
+            print(f"{error}; type the lines again")
 
 
 def _limits(args: argparse.Namespace) -> Budget | None:

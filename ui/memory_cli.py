@@ -69,9 +69,9 @@ def run_memory(args: argparse.Namespace) -> int:
         elif args.verb == "list":
             sources = memory.sources(brand)
             _out([s.model_dump() for s in sources], args.json,
-                 [f"{s.source}  {s.kind}  {s.chunks} chunk(s)  {s.ingested_at}" + (f"  {s.flagged} flagged"
-                                                                                  if s.flagged else "")
-                  for s in sources] or [f"brand {brand!r} has nothing in memory yet"])
+                 [f"{s.source}  {s.kind}  {s.chunks} chunk(s)  {s.ingested_at}" + (f"  role: {s.role}" * bool(s.role))
+                  + (f"  {s.flagged} flagged" if s.flagged else "") for s in sources]
+                 or [f"brand {brand!r} has nothing in memory yet"])
         elif args.verb == "remove":
             removed = memory.remove(args.source, brand=brand)
             if any(s.kind == "document" for s in memory.sources(brand)) or memory.kit(brand):
@@ -92,8 +92,7 @@ def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[
         if isinstance(result, Refused):
             print(f"briefcraft: error: {result.error}", file=sys.stderr)
         elif not as_json:
-            print(f"unchanged {result.source}" if result.status == "unchanged" else
-                  f"{result.status} {result.source}: {report_summary(result)}")
+            print(f"{result.status} {result.source}: {report_summary(result)}")
             for flag in result.flagged:
                 print(f"  flagged (kept as data, never obeyed): {flag}")
     if outcome.kit_error is not None:

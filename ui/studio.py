@@ -33,7 +33,7 @@ from briefcraft.channels import not_covered
 from briefcraft.errors import BriefcraftError, ConfigError, DecisionError, ThreadError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
-from briefcraft.graphs.review import BUDGET_GATES
+from briefcraft.graphs.review import BUDGET_GATES, edit_decision, edit_text
 from briefcraft.graphs.runner import RunStatus, StepUpdate
 from briefcraft.memory.store import ChromaBrandMemory, brand_key, open_memory
 from briefcraft.schemas import (
@@ -59,10 +59,8 @@ __all__ = [
     "Studio",
     "build_studio",
     "check_login",
-    "edit_text",
     "hitl_response",
     "launch",
-    "read_edit",
     "read_limits",
     "serve_paths",
     "zip_pack",
@@ -131,43 +129,6 @@ def _step_line(update: StepUpdate) -> str:
     return f"- {mark} {update.title} ({update.seconds:.1f} s): {update.summary}"
 
 
-def _edit_names(action: dict[str, Any]) -> list[str]:
-    """The fields a reviewer may edit: a copy item's catalog fields, an image's alt text."""
-    return list(action["args"]["fields"]) if action["name"] == PUBLISH_COPY else ["alt_text"]
-
-
-def edit_text(action: dict[str, Any]) -> str:
-    """An item's editable fields as 'name: value' lines (a list field gives one line per value)."""
-    args = action["args"]
-    if action["name"] != PUBLISH_COPY:
-        return f"alt_text: {args['alt_text']}"
-    return "\n".join(f"{name}: {value}" for name, values in args["fields"].items() for value in values)
-
-
-def read_edit(action: dict[str, Any], text: str) -> dict[str, Any]:
-    """The edited action's args from 'name: value' lines; a line without a field name continues the value above.
-    ``DecisionError`` for text before the first field, unknown fields, or an image without one alt_text line."""
-    item_id, names = action["args"]["id"], _edit_names(action)
-    fields: dict[str, list[str]] = {}
-    current: str | None = None
-    for number, line in enumerate(text.splitlines(), 1):
-        name, colon, value = line.partition(":")
-        if colon and name.strip() in names:
-            current = name.strip()
-            fields.setdefault(current, []).append(value.strip())
-        elif current is not None:
-            fields[current][-1] += "\n" + line
-        elif line.strip():
-            raise DecisionError(f"edit of {item_id!r} line {number}: start with a field name and a colon "
-                                f"({', '.join(names)})")
-    fields = {name: [value.rstrip() for value in values] for name, values in fields.items()}  # trailing blank lines
-    if action["name"] == PUBLISH_COPY:
-        return {"fields": fields}
-    if len(fields.get("alt_text", [])) != 1:
-        raise DecisionError(f"edit of {item_id!r}: give the alt text on one 'alt_text:' line")
-    return {"alt_text": fields["alt_text"][0]}
-
-
 def _decision(action: dict[str, Any], choice: ItemChoice) -> dict[str, Any]:
     """One HITL decision from what the reviewer set on an item."""
     item_id = action["args"]["id"]
@@ -177,8 +138,7 @@ def _decision(action: dict[str, Any], choice: ItemChoice) -> dict[str, Any]:
         comment = (choice.comment or "").strip()
         return {"type": choice.decision, **({"message": comment} if comment else {})}
     if choice.decision == "edit":
-        args = read_edit(action, choice.edit or "")
-        return {"type": "edit", "edited_action": {"name": action["name"], "args": args}}
+        return edit_decision(action, choice.edit or "")
     raise DecisionError(f"choose {', '.join(DECISIONS)} for {item_id!r}")
 
 
