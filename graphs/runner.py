@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -55,6 +57,7 @@ __all__ = [
     "RunStatus",
     "StepUpdate",
     "ThreadClaim",
+    "ThreadInfo",
     "approve_all",
     "brief_line",
     "check_response",
@@ -70,6 +73,7 @@ __all__ = [
     "status",
     "stop_on_sigterm",
     "stream",
+    "threads",
     "verify_ledger",
 ]
 
@@ -283,6 +287,33 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
     manifest = snapshot.values.get("manifest")
     return RunStatus(stage="done", pack=snapshot.values["out_dir"] if manifest else None,
                      compliance=manifest.get("compliance") if manifest else None, **known)
+
+
+class ThreadInfo(BaseModel):
+    """A thread in the checkpoints: its id, when it started and who started it."""
+
+    thread_id: str
+    started: datetime
+    user: str | None = None
+
+
+def threads(graph: CompiledStateGraph[Any, Any, Any, Any]) -> list[ThreadInfo]:
+    """Every thread the graph's checkpointer holds, the newest first. Read from each thread's first checkpoint
+    (LangGraph's ``list`` across threads, filtered on its metadata), so no thread's state is loaded."""
+    saver = graph.checkpointer
+    if not isinstance(saver, BaseCheckpointSaver):
+        raise ThreadError("this graph keeps no checkpoints (build it with a checkpointer); it has no threads to list")
+    found: dict[str, ThreadInfo] = {}
+    for saved in saver.list(None, filter={"step": -1}):  # step -1: the checkpoint of the brief as given
+        configurable = saved.config["configurable"]
+        if configurable.get("checkpoint_ns") or configurable["thread_id"] in found:
+            continue
+        user = saved.metadata.get("user_id")
+        found[configurable["thread_id"]] = ThreadInfo(
+            thread_id=configurable["thread_id"], started=datetime.fromisoformat(saved.checkpoint["ts"]),
+            user=user if isinstance(user, str) else None,
+        )
+    return sorted(found.values(), key=lambda info: info.started, reverse=True)
 
 
 def _error_line(error: object) -> str:

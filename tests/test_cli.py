@@ -140,6 +140,12 @@ def test_edit_from_the_cli_changes_the_named_fields_and_approves_them(
         ("img-instagram_feed-1", "edit", "cd"), ("img-email-1", "approve", "cd"), ("copy-email-1", "edit", "cd"),
     ]
     # the reviewer's description of the picture follows each final's own text (the approved headline)
+    # done: listed, the newest first, and not among the threads waiting for a person
+    assert _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "ed2").returncode == 3
+    assert [row["thread_id"] for row in json.loads(_cli(briefcraft_exe, cli_env, "threads", "--json").stdout)] == [
+        "ed2", "ed"]
+    assert [row["thread_id"] for row in json.loads(_cli(briefcraft_exe, cli_env, "threads", "--waiting", "--json")
+                                                   .stdout)] == ["ed2"]
     images = json.loads((out / "manifest.json").read_text())["images"]
     assert [i["alt_text"] for i in images if i["source_id"] == "img-instagram_feed-1"] == [
         f"{i['headline']} — A bottle of oat-milk cold brew on a tram seat" for i in images
@@ -147,14 +153,24 @@ def test_edit_from_the_cli_changes_the_named_fields_and_approves_them(
 
 
 def test_clarification_answered_from_the_cli(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
+    assert _cli(briefcraft_exe, cli_env, "threads").stdout == "no threads yet; start one with 'briefcraft run'\n"
     asked = _cli(briefcraft_exe, cli_env, "run", "Launch our oat-milk cold brew to Berlin commuters on TikTok.",
-                 "--thread", "q")
+                 "--thread", "q", "--user", "maya")
     assert asked.returncode == 3
-    assert "waiting for clarification\n  Nothing is made for TikTok: the channel catalog has no such channel. Which " \
-           "channels should we write for?" in asked.stdout
+    question = "Nothing is made for TikTok: the channel catalog has no such channel. Which channels should we write for?"
+    assert f"waiting for clarification\n  {question}" in asked.stdout
+    # the thread list says what each thread waits for
+    [listed] = json.loads(_cli(briefcraft_exe, cli_env, "threads", "--waiting", "--json").stdout)
+    assert (listed["thread_id"], listed["user"], listed["stage"], listed["brief"]) == (
+        "q", "maya", "waiting_for_clarification", None)
+    assert listed["waits_for"][0].startswith(f"{question} Choose from: instagram_feed, ")
     answered = _cli(briefcraft_exe, cli_env, "resume", "q", "--answer", "Instagram")
     assert answered.returncode == 3
     assert "copy-instagram_feed-1" in answered.stdout
+    lines = _cli(briefcraft_exe, cli_env, "threads").stdout.splitlines()
+    assert lines[0].startswith("q  waiting_for_approval  started ") and lines[0].endswith(" by maya")
+    assert lines[1].endswith(" on instagram_feed; nothing is made for TikTok: the channel catalog has no such channel")
+    assert lines[2] == "  waits for: copy-instagram_feed-1, img-instagram_feed-1"
     # the brief as read comes first, with the platform it names that nothing is made for
     first = answered.stdout.splitlines()[0]
     assert first.startswith("brief: ") and first.endswith(

@@ -19,6 +19,7 @@ import sys
 import typing
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("status", help="show a thread's stage and what it waits for")
     show.add_argument("thread")
     show.add_argument("--json", action="store_true", help="print the status as JSON")
+    listed = commands.add_parser("threads", help="list the threads, the newest first, with their stage and brief")
+    listed.add_argument("--waiting", action="store_true",
+                        help="only threads waiting for a person (approval, an answer or a budget)")
+    listed.add_argument("--json", action="store_true", help="print the list as JSON")
     add_memory_parser(commands)
     add_brand_parser(commands)
     add_eval_parser(commands)
@@ -334,12 +339,37 @@ def _status(args: argparse.Namespace) -> int:
     return _finish(runner.status(build_graph(settings), args.thread, audit_dir=settings.audit_dir), args.json)
 
 
+def _threads(args: argparse.Namespace) -> int:
+    graph = build_graph(load_settings())
+    rows: list[dict[str, Any]] = []
+    for info in runner.threads(graph):
+        current = runner.status(graph, info.thread_id)
+        if args.waiting and not current.waiting:
+            continue
+        waits_for = [action["args"]["id"] for action in current.items] or [
+            line for line in (current.question, current.budget_reason) if line]
+        rows.append({**info.model_dump(mode="json"), "stage": current.stage,
+                     "brief": runner.brief_line(current.brief).removeprefix("brief: ") if current.brief else None,
+                     "waits_for": waits_for})
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_DONE
+    for row in rows:
+        started = datetime.fromisoformat(row["started"]).astimezone().strftime("%Y-%m-%d %H:%M")
+        print(f"{row['thread_id']}  {row['stage']}  started {started}" + (f" by {row['user']}" * bool(row["user"]))
+              + (f"\n  {row['brief']}" if row["brief"] else "")
+              + (f"\n  waits for: {', '.join(row['waits_for'])}" if row["waits_for"] else ""))
+    if not rows:
+        print("no threads waiting for a person" if args.waiting else "no threads yet; start one with 'briefcraft run'")
+    return EXIT_DONE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``briefcraft`` command."""
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "resume": _resume, "status": _status, "memory": run_memory, "brand": run_brand,
-                "check": run_check, "audit": run_audit, "provenance": run_provenance, "verify": run_provenance,
-                "ui": run_ui, "eval": run_eval}
+    handlers = {"run": _run, "resume": _resume, "status": _status, "threads": _threads, "memory": run_memory,
+                "brand": run_brand, "check": run_check, "audit": run_audit, "provenance": run_provenance,
+                "verify": run_provenance, "ui": run_ui, "eval": run_eval}
     try:
         with runner.stop_on_sigterm():  # a run stops between two steps, resumable, rather than midway
             return handlers[args.command](args)
