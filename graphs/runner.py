@@ -290,28 +290,34 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
 
 
 class ThreadInfo(BaseModel):
-    """A thread in the checkpoints: its id, when it started and who started it."""
+    """A thread in the checkpoints: its id, when it started, who started it, for which brand, and its brief's
+    first line (a structured brief: its product)."""
 
     thread_id: str
     started: datetime
     user: str | None = None
+    brand: str
+    title: str
 
 
 def threads(graph: CompiledStateGraph[Any, Any, Any, Any]) -> list[ThreadInfo]:
-    """Every thread the graph's checkpointer holds, the newest first. Read from each thread's first checkpoint
-    (LangGraph's ``list`` across threads, filtered on its metadata), so no thread's state is loaded."""
+    """Every thread the graph's checkpointer holds, the newest first. Read from each thread's first checkpoint,
+    the brief as given (LangGraph's ``list`` across threads, filtered on its metadata), so no state is loaded."""
     saver = graph.checkpointer
     if not isinstance(saver, BaseCheckpointSaver):
         raise ThreadError("this graph keeps no checkpoints (build it with a checkpointer); it has no threads to list")
     found: dict[str, ThreadInfo] = {}
-    for saved in saver.list(None, filter={"step": -1}):  # step -1: the checkpoint of the brief as given
+    for saved in saver.list(None, filter={"step": -1}):  # step -1: the checkpoint of the graph's input
         configurable = saved.config["configurable"]
-        if configurable.get("checkpoint_ns") or configurable["thread_id"] in found:
+        given = saved.checkpoint["channel_values"].get("__start__")
+        if configurable.get("checkpoint_ns") or configurable["thread_id"] in found or not isinstance(given, Mapping):
             continue
-        user = saved.metadata.get("user_id")
+        user, brief = saved.metadata.get("user_id"), given.get("brief")
+        lines = str(given.get("request", "")).strip().splitlines() or [""]
         found[configurable["thread_id"]] = ThreadInfo(
             thread_id=configurable["thread_id"], started=datetime.fromisoformat(saved.checkpoint["ts"]),
-            user=user if isinstance(user, str) else None,
+            user=user if isinstance(user, str) else None, brand=str(given.get("brand_id", "")),
+            title=f"{brief.product} (structured brief)" if isinstance(brief, CreativeBrief) else lines[0],
         )
     return sorted(found.values(), key=lambda info: info.started, reverse=True)
 

@@ -21,7 +21,7 @@ from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.review import edit_decision, edit_text, read_edit
 from briefcraft.memory.store import DefaultBrandMemory
-from briefcraft.schemas import Budget
+from briefcraft.schemas import Budget, CreativeBrief
 from briefcraft.settings import Settings, UiUser
 from briefcraft.ui.studio import (
     ItemChoice,
@@ -309,6 +309,28 @@ def test_threads_survive_a_restart_and_the_pack_downloads_as_a_zip(settings: Set
     decisions = [row for row in audit if row[2] == "human_decision"]
     assert [(row[4], row[6], row[8]) for row in decisions] == [(COPY_ID, "cd", "approve"), (IMAGE_ID, "cd", "approve")]
     assert [row[0] for row in audit] == list(range(len(audit)))
+
+
+def test_threads_started_outside_the_studio_are_listed_and_reviewed_there(settings: Settings) -> None:
+    studio = _studio(settings, INTAKE, COPY, INTAKE, COPY)
+    # the CLI or a library user starts threads on the same data dir: one run by maya, one by nobody in particular
+    waiting = runner.start(studio.graph, f"{BRIEF}\nMore below.", thread_id="cli-1", max_brief_chars=4000,
+                           brand="acme", user="maya")
+    runner.start(studio.graph, CreativeBrief(product="Oat latte", channels=["instagram_feed"]), thread_id="lib-1",
+                 max_brief_chars=4000)
+    rows, choices = studio.runs(CD)
+    assert [row[:4] for row in rows] == [["lib-1", "unknown", "waiting_for_approval", "default"],
+                                         ["cli-1", "maya", "waiting_for_approval", "acme"]]
+    assert [label for label, _ in choices.choices] == ["Oat latte (structured brief) · unknown · lib-1",
+                                                       f"{BRIEF} · maya · cli-1"]
+    assert [row[0] for row in studio.runs(MAYA)[0]] == ["cli-1"]  # a marketer sees the threads she started
+    assert studio.runs(LEA)[0] == []
+    assert [value for _, value in studio.waiting_threads(CD).choices] == ["lib-1", "cli-1"]
+    loaded = studio.load_review("cli-1", CD)[0]
+    assert loaded is not None and [a["args"]["id"] for a in loaded["items"]] == [i["args"]["id"] for i in waiting.items]
+    _submit(studio, loaded, [ItemChoice("approve")] * len(waiting.items), CD)
+    assert runner.status(studio.graph, "cli-1").stage == "done"
+    assert [row[:3] for row in studio.runs(CD)[0]][1] == ["cli-1", "maya", "done"]
 
 
 def test_edit_lines_round_trip_and_continue_multiline_values() -> None:

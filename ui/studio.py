@@ -251,7 +251,7 @@ def _choice(record: ThreadRecord) -> tuple[str, str]:
 
 
 def _title(brief: str) -> str:
-    line = brief.strip().splitlines()[0]
+    line = (brief.strip().splitlines() or [""])[0]
     return line if len(line) <= 80 else line[:79] + "…"
 
 
@@ -396,8 +396,13 @@ class Studio:
 
     # Review tab
 
+    def _visible(self, viewer: Viewer) -> list[ThreadRecord]:
+        """The threads ``viewer`` may see, those started outside the studio (CLI, library) included."""
+        self.threads.adopt(runner.threads(self.graph), title=_title)
+        return self.threads.visible_to(viewer)
+
     def _waiting(self, viewer: Viewer) -> list[ThreadRecord]:
-        return [r for r in self.threads.visible_to(viewer) if self._stage(r.thread_id) == "waiting_for_approval"]
+        return [r for r in self._visible(viewer) if self._stage(r.thread_id) == "waiting_for_approval"]
 
     def _stage(self, thread_id: str) -> str:
         try:
@@ -483,7 +488,7 @@ class Studio:
 
     def runs(self, request: gr.Request) -> tuple[list[list[str]], gr.Dropdown]:
         """The runs table and the thread dropdown: the user's threads (every thread for approvers and admins)."""
-        records = self.threads.visible_to(self.viewer(request))
+        records = self._visible(self.viewer(request))
         rows = [[r.thread_id, r.owner, self._stage(r.thread_id), r.brand, r.created.strftime("%Y-%m-%d %H:%M UTC")]
                 for r in records]
         return rows, gr.Dropdown(choices=[_choice(r) for r in records])

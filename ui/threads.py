@@ -7,7 +7,7 @@ the studio needs to list and guard threads, so both survive a server restart.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from briefcraft.errors import ThreadError
+from briefcraft.graphs.runner import ThreadInfo
 
 __all__ = ["ThreadRecord", "ThreadRegistry", "Viewer"]
 
@@ -73,6 +74,15 @@ class ThreadRegistry:
             db.execute("INSERT INTO threads VALUES (?, ?, ?, ?, ?)",
                        (thread_id, owner, brand, title, record.created.isoformat()))
         return record
+
+    def adopt(self, found: Iterable[ThreadInfo], *, title: Callable[[str], str]) -> None:
+        """Record the threads started outside the studio (the CLI, the library) that the table lacks: owned by
+        whoever started them (``unknown`` where the run named nobody), titled ``title(first line of the brief)``."""
+        with self._connect() as db:
+            db.executemany("INSERT OR IGNORE INTO threads VALUES (?, ?, ?, ?, ?)", [
+                (info.thread_id, info.user or "unknown", info.brand, title(info.title), info.started.isoformat())
+                for info in found
+            ])
 
     def visible_to(self, viewer: Viewer) -> list[ThreadRecord]:
         """The threads ``viewer`` may see, newest first."""
