@@ -116,12 +116,14 @@ def test_edit_from_the_cli_changes_the_named_fields_and_approves_them(
     alt.write_text("alt_text: A bottle of oat-milk cold brew on a tram seat\n")
     # an edit that leaves out the mandatory element goes back to review as a new revision, with the edit in it
     mine = ["subject: Cold brew, slow mornings", "preheader: Oat-milk cold brew for the ride in",
-            "headline: Cold brew for the S-Bahn", "body: Slow-steeped and smooth.", "cta: Find your cold brew"]
+            "headline: Cold brew for the S-Bahn", "body: Slow-steeped and smooth.\nFor the ride in.",
+            "cta: Find your cold brew"]
     edited = _cli(briefcraft_exe, cli_env, "resume", "ed", "--user", "cd", "--approve", "all",
                   "--edit", "copy-email-1", "\n".join(mine[:4]), "--edit", "copy-email-1", mine[4],  # both apply
                   "--edit", "img-instagram_feed-1", f"@{alt}")
     assert edited.returncode == 3, edited.stdout + edited.stderr
     assert "waiting for approval of 1 item(s)" in edited.stdout
+    assert "    body: Slow-steeped and smooth.\n          For the ride in.\n    cta: " in edited.stdout  # indented
     shown = json.loads(_cli(briefcraft_exe, cli_env, "status", "ed", "--json").stdout)
     [action] = shown["request"]["action_requests"]
     assert action["args"]["fields"] == {line.split(": ")[0]: [line.split(": ")[1]] for line in mine}

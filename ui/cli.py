@@ -180,8 +180,8 @@ def _print(current: RunStatus, as_json: bool) -> None:
             print(f"\n  {item['id']}  ({action['name']}, revision {item['revision']})")
             if "fields" in item:
                 for name, values in item["fields"].items():
-                    for value in values:
-                        print(f"    {name}: {value}")
+                    for value in values:  # a value's further lines indented under its first
+                        print(f"    {name}: " + value.replace("\n", "\n" + " " * (len(name) + 6)))
             else:
                 print(f"    {item['width']}x{item['height']} {item['path']}")
             for line in action.get("description", "").splitlines():
