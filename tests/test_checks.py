@@ -234,6 +234,7 @@ def test_contact_details_the_brief_does_not_give_are_errors() -> None:
     assert [(f.rule_id, f.source) for f in branded.findings] == [
         ("contact-detail.phone", "brief: contact details (none given); brand kit: contacts (020 7946 0958)")
     ]
+    assert branded.findings[0].message == "'0800 123 4567' is a phone number neither the brief nor the brand kit gives"
     brief = CreativeBrief(product="cold brew", channels=["x_post"], contacts=["northbound.coffee"])
     assert [f.rule_id for f in check_copy(_x("Crates at northbound.coffee, not evil.example"), brief)] == [
         "contact-detail.link"

@@ -557,6 +557,7 @@ class CopyChecker:
              for given in [*contacts, *kit] for kind, text, _ in contact_details(given)},
             f"brief: contact details ({', '.join(contacts) or 'none given'})"
             + (f"; brand kit: contacts ({', '.join(kit)})" if kit else ""),
+            "neither the brief nor the brand kit gives" if kit else "the brief does not give",
         )
         self._forbidden_rows = _forbidden_rows(forbidden, brand)
         self._forbidden = _alternation([
@@ -638,13 +639,14 @@ class CopyChecker:
         return findings + self._style_findings(item_id, values) + self._contact_findings(item_id, values)
 
     def _contact_findings(self, item_id: str, values: list[_Value]) -> list[Finding]:
-        """Contact details the brief does not give: a model makes them up, and they send customers elsewhere."""
+        """Contact details neither the brief nor the brand kit gives: a model makes them up, and they send customers
+        elsewhere."""
         if self._contacts is None:
             return []
-        given, source = self._contacts
+        given, source, where = self._contacts
         return [
             Finding(rule_id=f"contact-detail.{kind}", severity="error", item_id=item_id, field=field, index=index,
-                    span=span, message=f"{text!r} is {' '.join(_CONTACT_KINDS[kind])} the brief does not give",
+                    span=span, message=f"{text!r} is {' '.join(_CONTACT_KINDS[kind])} {where}",
                     suggestion=f"remove {text!r}, or add the real {_CONTACT_KINDS[kind][1]} to the brief",
                     source=source)
             for field, index, value in values for kind, text, span in contact_details(value)
