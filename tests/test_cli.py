@@ -136,6 +136,7 @@ def test_edit_from_the_cli_changes_the_named_fields_and_approves_them(
     copy = {c["id"]: c for c in json.loads((out / "copy_deck.json").read_text())}["copy-email-1"]
     assert copy["fields"] == {**action["args"]["fields"], "body": ["Slow-steeped and smooth.\nContains oats"]}
     assert copy["author"] == "human"
+    assert "## Email — copy-email-1 (edited by a person)\n" in (out / "copy_deck.md").read_text()
     audit = [json.loads(line)["event"] for line in (out / "audit.jsonl").read_text().splitlines()]
     assert [(e["item_id"], e["decision"], e["actor"]) for e in audit if e["kind"] == "human_decision"] == [
         ("copy-instagram_feed-1", "approve", "cd"), ("copy-email-1", "edit", "cd"),

@@ -202,13 +202,18 @@ def test_b_an_approver_rejects_approves_and_downloads_the_pack(browser: Browser,
     expect(page.locator("#item-0")).to_contain_text("copy-instagram_feed-1")
     page.locator("#decision-0").get_by_label("reject").check()
     page.locator("#comment-0 textarea").fill("Warmer, less salesy")
-    for i in (1, 2, 3):
+    for i in (1, 2):
         page.locator(f"#decision-{i}").get_by_label("approve").check()
+    # the email image's alt text, edited in place: its finals carry the description after their own text
+    expect(page.locator("#item-3")).to_contain_text("img-email-1")
+    page.locator("#edit-3 textarea").fill("alt_text: A glass of oat-milk cold brew on a tram seat")
+    page.locator("#decision-3").get_by_label("edit").check()
     _shot(page, "review")
     page.locator("#review-submit").click()
     status = page.locator("#review-status")
     expect(status).to_contain_text("waits for approval of 1 item(s)", timeout=RUN_S)
     expect(status).to_contain_text("copy-instagram_feed-1 reject")
+    expect(status).to_contain_text("img-email-1 edit")
     expect(page.locator("[id^=decision-]")).to_have_count(1)
     header = page.locator("#item-0").inner_text()
     revision = re.search(r"copy for instagram_feed, variant 1, revision (\d+)", header)
@@ -230,7 +235,10 @@ def test_b_an_approver_rejects_approves_and_downloads_the_pack(browser: Browser,
     download.value.save_as(archive)
     with zipfile.ZipFile(archive) as pack:
         assert "manifest.json" in pack.namelist()
-        assert json.loads(pack.read("manifest.json"))["compliance"]["status"] in ("approved", "review", "blocked")
+        manifest = json.loads(pack.read("manifest.json"))
+    assert manifest["compliance"]["status"] in ("approved", "review", "blocked")
+    [email] = [image for image in manifest["images"] if image["source_id"] == "img-email-1"]
+    assert email["alt_text"].endswith(" — A glass of oat-milk cold brew on a tram seat")
     _shot(page, "runs")
     page.context.close()
 

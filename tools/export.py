@@ -45,7 +45,7 @@ def _deck_markdown(brief: CreativeBrief, copies: list[CopyVariant], images: list
         lines += [f"Mandatory: {'; '.join(brief.mandatory_elements)}", ""]
     for copy in copies:
         channel = get_channel(copy.channel)
-        lines += [f"## {channel.name} — {copy.id}", ""]
+        lines += [f"## {channel.name} — {copy.id}" + (" (edited by a person)" if copy.author == "human" else ""), ""]
         for spec in channel.fields:
             for text in copy.fields.get(spec.name, []):
                 lines.append(f"- **{spec.name}** ({len(text)}/{spec.max_chars}): {text}")

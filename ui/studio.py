@@ -557,8 +557,9 @@ def _item_block(i: int, action: dict[str, Any]) -> tuple[gr.Radio, gr.Textbox, g
         if action["name"] == PUBLISH_IMAGE:
             gr.Image(action["args"]["path"], label=action["args"]["label"], interactive=False, height=260,
                      elem_id=f"image-{i}")
+        # interactive named: left to Gradio, a box given a value in a gr.render block is shown read-only
         edit = gr.Textbox(edit_text(action), label="Fields, one 'name: value' line each (change them and choose "
-                          "edit)", lines=3, elem_id=f"edit-{i}")
+                          "edit)", lines=3, elem_id=f"edit-{i}", interactive=True)
         with gr.Row():
             decision = gr.Radio(_decision_choices(action), label="Decision", elem_id=f"decision-{i}")
             comment = gr.Textbox(label="Comment (why, for a rejection)", elem_id=f"comment-{i}")
