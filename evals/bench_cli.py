@@ -33,7 +33,7 @@ def _one_run(exe: str) -> tuple[float, float, int, int]:
         subprocess.run([exe, "run", f"@{SAMPLE}", "--approve", "all", "--out", str(out)], env=env, check=True,
                        capture_output=True)
         wall = time.perf_counter() - started
-        events = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+        events = [json.loads(line)["event"] for line in (out / "audit.jsonl").read_text().splitlines()]
         calls = [e for e in events if e["kind"] == "model_call"]
         return wall, _busy_seconds(calls), len(calls), sum(e["output_tokens"] or 0 for e in calls)
 
@@ -52,10 +52,13 @@ def _busy_seconds(calls: list[dict[str, Any]]) -> float:
     return busy
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[tuple[float, float, int, int]]:
+    """Run the benchmark and print its medians; returns each run's (wall s, model s, calls, output tokens)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs {args.runs}: allowed >= 1")
     exe = str(Path(sys.executable).with_name("briefcraft"))
     runs = [_one_run(exe) for _ in range(args.runs)]
     walls, models = [r[0] for r in runs], [r[1] for r in runs]
@@ -65,6 +68,7 @@ def main() -> None:
     share = statistics.median(models) / statistics.median(walls)
     print(f"model median {statistics.median(models):.2f} s  ({share:.0%} of the wall median)")
     print(f"rest  median {statistics.median(rest):.2f} s")
+    return runs
 
 
 if __name__ == "__main__":
