@@ -557,7 +557,7 @@ def _branch_item(task_input: object) -> str | None:
 
 def brief_line(brief: CreativeBrief) -> str:
     """The brief as read, in one line: its product and channels, and what it names that nothing is made for."""
-    return "; ".join(filter(None, (f"brief: {brief.product} on {', '.join(brief.channels)}",
+    return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
                                    not_covered(brief.unsupported_platforms))))
 
 
@@ -565,7 +565,7 @@ def _summary(node: str, result: Mapping[str, Any]) -> str:
     """What a node did, in one line, from the state keys it wrote."""
     if node == "intake":
         if brief := result.get("brief"):
-            return brief_line(brief)
+            return f"brief: {brief_line(brief)}"
         return f"missing: {', '.join(result.get('missing', []))}" if result.get("missing") else "brief as given"
     if node == "recall_brand":
         brand: BrandContext = result["brand"]

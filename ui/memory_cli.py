@@ -69,8 +69,9 @@ def run_memory(args: argparse.Namespace) -> int:
         elif args.verb == "list":
             sources = memory.sources(brand)
             _out([s.model_dump() for s in sources], args.json,
-                 [f"{s.source}  {s.kind}  {s.chunks} chunk(s)  {s.ingested_at}" + (f"  role: {s.role}" * bool(s.role))
-                  + (f"  {s.flagged} flagged" if s.flagged else "") for s in sources]
+                 [f"{s.source}  {s.kind}  {s.chunks} chunk(s)  {s.ingested_at}"
+                  + (f"  role: {s.role}" if s.role else "") + (f"  {s.flagged} flagged" if s.flagged else "")
+                  for s in sources]
                  or [f"brand {brand!r} has nothing in memory yet"])
         elif args.verb == "remove":
             removed = memory.remove(args.source, brand=brand)
