@@ -436,9 +436,14 @@ CLI_DECISIONS: list[tuple[list[str], str]] = [
     (["--approve", "copy-email-1", "--reject", "copy-email-1"],
      "item 'copy-email-1' has two decisions: reject and approve"),
     (["--approve", "all", "--comment", "why"], "each --comment must follow a --reject ID"),
-    (["--answer", "cold brew"],
-     "no decision for copy-instagram_feed-1, copy-email-1, img-instagram_feed-1, img-email-1; use --approve ID, "
-     "--reject ID, --edit ID 'FIELD: TEXT', --drop ID or --approve all"),
+    (["--answer", "cold brew"],  # a stage's flags given at another stage were dropped without a word
+     "thread 'waiting' is waiting for approval: --answer does not apply; it takes --approve, --reject, --comment, "
+     "--drop, --edit or --decisions"),
+    (["--approve", "all", "--max-cost-usd", "5", "--max-revision-rounds", "2"],
+     "thread 'waiting' is waiting for approval: --max-cost-usd, --max-revision-rounds do not apply; it takes "
+     "--approve, --reject, --comment, --drop, --edit or --decisions"),
+    (["--decisions", '{"decisions": []}', "--approve", "all", "--answer", "x"],
+     "--decisions gives every decision; --approve, --answer cannot be added to it"),
 ]
 
 
@@ -449,7 +454,7 @@ def test_malformed_cli_decision_leaves_the_thread_waiting(cli: Any, graph: Any, 
     assert runner.status(graph, "waiting") == waiting
 
 
-def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Settings) -> None:
+def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Settings, cli: Any) -> None:
     """Sequentially: a decision sent again after it was applied is refused, never applied twice."""
     runner.start(graph, SAMPLE, thread_id="twice", max_brief_chars=fast_settings.max_brief_chars, user="maya")
     first = {"decisions": [{"type": "reject", "message": "warmer"}] + [APPROVE] * 3}
@@ -464,6 +469,8 @@ def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Set
     with pytest.raises(ThreadError) as again:
         runner.resume(graph, "twice", {"decisions": [APPROVE]}, user="maya")
     assert _one_line(again.value) == f"thread 'twice' is done; nothing to resume (pack: {done.pack})"
+    assert _cli_error(cli, "resume", "twice", "--approve", "all") == \
+        "thread 'twice' is done: --approve does not apply; nothing waits for a decision"
     decisions = graph.get_state({"configurable": {"thread_id": "twice"}}).values["decisions"]
     assert [(d.item_id, d.revision, d.action) for d in decisions] == [
         ("copy-instagram_feed-1", 0, "reject"), ("copy-email-1", 0, "approve"), ("img-instagram_feed-1", 0, "approve"),
@@ -492,7 +499,7 @@ def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any,
     assert [(d.item_id, d.action, d.reviewer) for d in decisions] == [(item, "approve", "cd") for item in ITEMS]
 
 
-def test_clarification_answers_that_do_not_fit(graph: Any) -> None:
+def test_clarification_answers_that_do_not_fit(graph: Any, cli: Any) -> None:
     runner.start(graph, "Launch it on Instagram.", thread_id="asking", max_brief_chars=4000)
     asking = runner.status(graph, "asking")
     assert asking.stage == "waiting_for_clarification"
@@ -506,6 +513,9 @@ def test_clarification_answers_that_do_not_fit(graph: Any) -> None:
             runner.resume(graph, "asking", response)
         assert _one_line(raised.value) == message
         assert runner.status(graph, "asking") == asking
+    assert _cli_error(cli, "resume", "asking", "--approve", "all", "--drop", "img-email-1") == (
+        "thread 'asking' is waiting for clarification: --approve, --drop do not apply; it takes --answer or --decisions")
+    assert runner.status(graph, "asking") == asking
 
 
 # --- threads ------------------------------------------------------------------------------------------------------

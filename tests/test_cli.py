@@ -265,6 +265,17 @@ def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[
         f"{i['headline']} — Oat cold brew on a tram seat" for i in images if i["source_id"] == "img-instagram_feed-1"}
 
 
+def test_approve_ask_when_input_ends(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
+    """Input that ends before every answer (a script, `< /dev/null`) leaves the thread waiting, not an internal error."""
+    result = subprocess.run([briefcraft_exe, "run", "Launch it.", "--approve", "ask", "--thread", "eof"], input="",
+                            env=cli_env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == "briefcraft: input ended before everything pending had an answer; nothing of this " \
+                            "checkpoint was decided\n"
+    assert "thread eof: waiting for clarification" in result.stdout
+    assert _cli(briefcraft_exe, cli_env, "status", "eof").returncode == 3
+
+
 def test_a_reader_that_goes_away_ends_the_command_quietly(capsys: pytest.CaptureFixture[str]) -> None:
     """`briefcraft ... | head`: the closed pipe is not an internal error."""
     read, write = os.pipe()

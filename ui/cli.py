@@ -199,6 +199,32 @@ def _stopped(current: RunStatus) -> bool:
     return current.stage == "interrupted" and (current.error or "").startswith("stopped on SIGTERM")
 
 
+#: The resume flags that decide, by the stage they answer.
+_DECIDING_FLAGS = {
+    "waiting_for_approval": ("approve", "reject", "comment", "drop", "edit"),
+    "waiting_for_clarification": ("answer",),
+    "waiting_for_budget": ("max_cost_usd", "max_gpu_seconds", "max_revision_rounds"),
+}
+
+
+def _flags_given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
+    """The flags among ``names`` given on the command line, as typed (``--max-cost-usd``)."""
+    return ["--" + name.replace("_", "-") for name in names if getattr(args, name) not in (None, [])]
+
+
+def _check_flags(args: argparse.Namespace, current: RunStatus) -> None:
+    """Refuse deciding flags that the thread's stage would ignore, rather than drop them without a word."""
+    answers = {stage: _flags_given(args, names) for stage, names in _DECIDING_FLAGS.items()}
+    if args.decisions and (others := [flag for flags in answers.values() for flag in flags]):
+        raise DecisionError(f"--decisions gives every decision; {', '.join(others)} cannot be added to it")
+    stray = [flag for stage, flags in answers.items() if stage != current.stage for flag in flags]
+    if stray:
+        takes = ", ".join("--" + name.replace("_", "-") for name in _DECIDING_FLAGS.get(current.stage, ()))
+        raise DecisionError(f"thread {current.thread_id!r} is {current.stage.replace('_', ' ')}: {', '.join(stray)} "
+                            f"{'does' if len(stray) == 1 else 'do'} not apply"
+                            + (f"; it takes {takes} or --decisions" if takes else "; nothing waits for a decision"))
+
+
 def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] | None:
     """The HITL response the resume flags describe, checked against the pending items."""
     if args.decisions:
@@ -319,7 +345,12 @@ def _run(args: argparse.Namespace) -> int:
                 break  # approving cannot answer a question: the marketer must
             response = runner.approve_all(current)
         else:
-            response = _ask(current)
+            try:
+                response = _ask(current)
+            except EOFError:  # stdin ended (a script, `< /dev/null`): the thread waits, as with --approve none
+                print("briefcraft: input ended before everything pending had an answer; nothing of this checkpoint "
+                      "was decided", file=sys.stderr)
+                break
         current = runner.resume(graph, current.thread_id, response, user=user, checkpoint=current.checkpoint)
     return _finish(current, args.json)
 
@@ -328,6 +359,7 @@ def _resume(args: argparse.Namespace) -> int:
     user = _user(args.user)
     graph = build_graph(load_settings())
     current = runner.status(graph, args.thread)
+    _check_flags(args, current)
     response = _decisions(args, current) if current.waiting or args.decisions else None
     checkpoint = args.checkpoint or current.checkpoint
     return _finish(runner.resume(graph, args.thread, response, user=user, out_dir=args.out, checkpoint=checkpoint),
