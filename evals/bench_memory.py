@@ -89,14 +89,20 @@ def _alternated(memory: ChromaBrandMemory, paths: list[Path], function: MiniLMEm
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, object]:
+    """Run the benchmark, print its figures as JSON and return them."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=20)
     parser.add_argument("--sections", type=int, default=100)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="alternated runs of ingest, ours and fp32")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for name in ("docs", "sections", "queries", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} {getattr(args, name)}: allowed >= 1")
+    if min(args.sizes) < 1:
+        parser.error(f"--sizes {min(args.sizes)}: allowed >= 1 chunks")
     rng = random.Random(7)
     result: dict[str, object] = {"machine": f"{platform.processor() or platform.machine()}, "
                                             f"{os.cpu_count()} cores, Python {platform.python_version()}",
@@ -156,6 +162,7 @@ def main() -> None:
             result[f"query_{size}"] = {name: _percentiles(samples) for name, samples in timings.items()}
             memory.close()
     print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
-"""Test helpers: real documents (PDF via pypdf, Word via python-docx, images via Pillow), a free local port, and
-Etsy's published character patterns."""
+"""Test helpers: real documents (PDF via pypdf, Word via python-docx, images via Pillow), a free local port,
+Etsy's published character patterns, and the browser tests' chromium."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -14,9 +15,13 @@ from types import ModuleType
 from typing import Any
 
 import docx
+import pytest
 from PIL import Image, ImageDraw
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+#: Debian's chromium, which the browser tests drive through Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
 
 #: Etsy Open API v3's own patterns (createDraftListing) for the characters a listing's title and tags may not have
 #: (for the ``regex`` module: ``\p{L}`` is any letter).
@@ -228,3 +233,14 @@ def load_script(name: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
+
+
+def require_chromium() -> None:
+    """Skip a browser test where chromium is not installed, or fail it where CI asked for it
+    (BRIEFCRAFT_E2E_REQUIRED=1, set by .ci/run after installing it)."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("BRIEFCRAFT_E2E_REQUIRED") == "1":
+        pytest.fail("chromium not installed (apt-get install chromium) and BRIEFCRAFT_E2E_REQUIRED=1")
+    pytest.skip("chromium not installed (apt-get install chromium); .ci/run installs it and sets "
+                "BRIEFCRAFT_E2E_REQUIRED=1, which makes a missing browser a failure")

@@ -25,13 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from builders import CHROMIUM, require_chromium
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.llm
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "docs" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 USERS = {"maya": ("maya-pw", "marketer"), "lea": ("lea-pw", "marketer"), "cd": ("cd-pw", "approver")}
@@ -91,11 +91,7 @@ class _Server:
 
 @pytest.fixture(scope="module")
 def server(briefcraft_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
-    if not CHROMIUM.exists():
-        if os.environ.get("BRIEFCRAFT_E2E_REQUIRED") == "1":
-            pytest.fail("chromium not installed (apt-get install chromium) and BRIEFCRAFT_E2E_REQUIRED=1")
-        pytest.skip("chromium not installed (apt-get install chromium); .ci/run installs it and sets "
-                    "BRIEFCRAFT_E2E_REQUIRED=1, which makes a missing browser a failure")
+    require_chromium()
     studio = _Server(briefcraft_exe, tmp_path_factory.mktemp("studio"))
     studio.start()
     yield studio
