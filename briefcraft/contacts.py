@@ -36,7 +36,28 @@ def _a_phone(text: str) -> bool:
     groups = re.findall(r"\d+", text)
     digits = sum(len(group) for group in groups)
     return (_PHONE_DIGITS[0] <= digits <= _PHONE_DIGITS[1] and max(len(group) for group in groups) >= 3
-            and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
+            and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) and not _a_product_code(text, groups))
+
+
+def _a_product_code(text: str, groups: list[str]) -> bool:
+    """Whether ``text`` is a barcode number (UPC-A, EAN-13, GTIN-14: 12 to 14 digits unbroken) or a hyphenated ISBN
+    (4 or 5 groups, the last one digit) whose check digit is right. Product listings carry them; a phone number
+    written so has 1 chance in 10 or 11 of passing the check, and one with a "+" or hyphenated as 3-3-4 none."""
+    digits = "".join(groups)
+    if len(groups) == 1 and len(digits) in (12, 13, 14) and text == digits:
+        return _gs1_check_digit(digits)
+    if not re.fullmatch(r"\d+(?:-\d+){3,4}", text) or len(groups[-1]) != 1:
+        return False
+    if len(digits) == 13:
+        return digits.startswith(("978", "979")) and _gs1_check_digit(digits)
+    return len(digits) == 10 and sum(int(d) * (10 - i) for i, d in enumerate(digits)) % 11 == 0  # ISBN-10
+
+
+def _gs1_check_digit(digits: str) -> bool:
+    """GS1's check: weights 3, 1, 3, ... from the right of the digits before the last, which makes the sum a multiple
+    of 10."""
+    body = sum(int(d) * (1 + 2 * (i % 2 == 0)) for i, d in enumerate(reversed(digits[:-1])))
+    return (body + int(digits[-1])) % 10 == 0
 
 
 def contact_details(text: str) -> list[tuple[str, str, tuple[int, int]]]:

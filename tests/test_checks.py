@@ -204,6 +204,13 @@ def test_finished_copy_is_not_unfinished(text: str) -> None:
     # not contact details: sizes, dates, prices, versions, abbreviations, handles, hashtags
     ("Sizes 36 38 40 42 44. Ends 2026-12-01. Was 1,299.00, now 999. v2.0.1, e.g. 3.5 l, Mr.Smith, @northbound, "
      "#ColdBrew, 10:30-12:00, 500ml", []),
+    # product codes a listing carries, with a right check digit: EAN-13, UPC-A, GTIN-14, hyphenated ISBN-13 and -10
+    ("EAN 4006381333931, UPC 036000291452, GTIN 10614141000415, ISBN 978-3-16-148410-0 or 0-306-40615-2", []),
+    # the same digits with a wrong check digit, a US number hyphenated 3-3-4, one with a country code: phones
+    ("4006381333932, 978-3-16-148410-1, 0-306-40615-3, 555-123-4567, +4006381333931", [
+        ("phone", "4006381333932"), ("phone", "978-3-16-148410-1"), ("phone", "0-306-40615-3"),
+        ("phone", "555-123-4567"), ("phone", "+4006381333931"),
+    ]),
 ])
 def test_contact_details_in_copy(text: str, found: list[tuple[str, str]]) -> None:
     assert [(kind, quote) for kind, quote, _ in contact_details(text)] == found
