@@ -46,6 +46,9 @@ _VOICE_QUERY = "brand voice, tone and personality: how we sound"
 _PASSAGE_CHARS = 600
 #: The kit fields a one-line summary counts.
 _SUMMARY_FIELDS = ("voice", "forbidden_terms", "required_disclaimers", "palette")
+#: The kit's other lists of rules, counted only when they hold something.
+_OTHER_SUMMARY_FIELDS = tuple(name for name, field in BrandKit.model_fields.items()
+                              if field.annotation == list[KitItem] and name not in _SUMMARY_FIELDS)
 
 
 class _VoiceDraft(BaseModel):
@@ -164,5 +167,8 @@ def report_summary(report: IngestReport) -> str:
 
 
 def kit_summary(kit: BrandKit) -> str:
-    """The kit's main counts: '3 voice, 2 forbidden_terms, 1 required_disclaimers, 2 palette'."""
-    return ", ".join(f"{len(getattr(kit, name))} {name}" for name in _SUMMARY_FIELDS)
+    """The kit's main counts, then those of its other lists that hold anything: '3 voice, 2 forbidden_terms,
+    1 required_disclaimers, 2 palette; also 2 product_names, 1 contacts'."""
+    others = [f"{len(items)} {name}" for name in _OTHER_SUMMARY_FIELDS if (items := getattr(kit, name))]
+    return ", ".join(f"{len(getattr(kit, name))} {name}" for name in _SUMMARY_FIELDS) + (
+        f"; also {', '.join(others)}" if others else "")

@@ -28,8 +28,9 @@ def test_memory_cli_add_list_search_kit_remove(briefcraft_exe: str, cli_env: dic
     lines = added.stdout.splitlines()
     assert lines[0] == "added guidelines.md: 11 chunk(s)"
     assert lines[1] == "added logo.png: image 256x256, #F4E9D8 78%, #1F3A5F 18%, #E8A33D 4%"
-    assert lines[2].startswith("brand kit ") and lines[2].endswith("4 forbidden_terms, 1 required_disclaimers, "
-                                                                   "4 palette")
+    assert lines[2].startswith("brand kit ") and lines[2].endswith(
+        "4 forbidden_terms, 1 required_disclaimers, 4 palette; also 5 do_words, 3 dont_words, 3 product_names, "
+        "3 competitors, 2 style_rules, 2 fonts, 3 logo_rules")  # the other lists, counted where they hold anything
 
     listed = json.loads(_cli(briefcraft_exe, cli_env, "list", "--brand", "northbound", "--json").stdout)
     assert [(s["source"], s["kind"]) for s in listed] == [("guidelines.md", "document"), ("logo.png", "image")]
