@@ -98,13 +98,17 @@ def _alt_text(headline: str, cta: str, product: str) -> str:
 def final_alt_text(preview: ImageAsset, headline: str, cta: str, product: str) -> str:
     """A final's alt text: the text it shows (the approved copy's), then what the picture shows. That is the
     product, or, when a reviewer edited the preview's alt text, their description: what they wrote after the
-    preview's own text, or all of it where they did not start with that text."""
+    preview's own text or the final's (either with its button, or the headline alone), or all of it where they
+    started with neither."""
     if preview.alt_text == _alt_text(preview.headline, preview.cta, product):
         return _alt_text(headline, cta, product)
-    shown = alt_text(headline=preview.headline, cta=preview.cta) if preview.headline or preview.cta else ""
     described = " ".join(preview.alt_text.split())
-    if shown and described.casefold().startswith(shown.casefold()):
-        described = described[len(shown):].lstrip(" —-–:;,.")
+    shown = {text for head, button in ((preview.headline, preview.cta), (headline, cta)) if head or button
+             for text in (alt_text(headline=head, cta=button), " ".join(head.split())) if text}
+    for text in sorted(shown, key=len, reverse=True):  # the longest first: the headline with its button, if given
+        if described.casefold().startswith(text.casefold()):
+            described = described[len(text):].lstrip(" —-–:;,.")
+            break
     return alt_text(headline=headline, cta=cta, subject=described or product)
 
 

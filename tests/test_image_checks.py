@@ -178,7 +178,10 @@ def test_a_final_shows_its_own_text_then_the_reviewers_description() -> None:
     assert final_alt_text(preview, HEADLINE, CTA, "oat-milk cold brew") == (
         "Cold brew, warm hello — button: Find a store — oat-milk cold brew")
     # a reviewer's description replaces the product; the preview's own text they kept at the start is not repeated
-    for edited in ("A bottle on a tram seat", "Oat-milk cold brew —  A bottle on a tram seat"):
+    # (nor the final's, with or without its button: a reviewer may write what the final will show)
+    for edited in ("A bottle on a tram seat", "Oat-milk cold brew —  A bottle on a tram seat",
+                   "Cold brew, warm hello — A bottle on a tram seat",
+                   "Cold brew, warm hello — button: Find a store. A bottle on a tram seat"):
         assert final_alt_text(preview.model_copy(update={"alt_text": edited}), HEADLINE, CTA, "oat-milk cold brew") \
             == "Cold brew, warm hello — button: Find a store — A bottle on a tram seat"
     assert final_alt_text(preview.model_copy(update={"alt_text": "OAT-MILK COLD BREW"}), HEADLINE, "",
