@@ -39,12 +39,17 @@ _PRODUCT_SLOT = re.compile(
 
 
 @cache
-def copy_schema(channel: Channel) -> type[BaseModel]:
-    """A pydantic model with one field per catalog field, its limits in the JSON schema (built once a channel)."""
+def copy_schema(channel: Channel, *, limits: bool = True) -> type[BaseModel]:
+    """A pydantic model with one field per catalog field, its limits in the JSON schema (built once a channel).
+    ``limits=False``: the same fields without their limits, to read a reply that broke them after a repair: code
+    fits each value to its limit and the checks flag an empty value or a wrong number of values."""
     fields: dict[str, Any] = {}
     for spec in channel.fields:
         if spec.count == 0:
             continue  # optional small print: code fills it with mandatory elements when needed
+        if not limits:
+            fields[spec.name] = (str if spec.count == 1 else list[str], ...)
+            continue
         text = Annotated[str, Field(min_length=2, max_length=min(spec.max_chars, _TARGET_CHARS))]
         if spec.count == 1:
             fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters{_rules(spec)}"))
@@ -56,7 +61,7 @@ def copy_schema(channel: Channel) -> type[BaseModel]:
                     description=f"{spec.count} values, each at most {spec.max_chars} characters{_rules(spec)}",
                 ),
             )
-    return create_model(f"{channel.id.title().replace('_', '')}Copy", **fields)
+    return create_model(f"{channel.id.title().replace('_', '')}Copy" + ("" if limits else "Unchecked"), **fields)
 
 
 def _rules(spec: CopyField) -> str:
@@ -172,7 +177,8 @@ def write_channel_copy(
         SystemMessage(COPY_SYSTEM), HumanMessage(_prompt(brief, brand, channel, previous, subtask.feedback))
     ]
     draft, audit = invoke_structured(
-        model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id
+        model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id,
+        lenient=copy_schema(channel, limits=False),
     )
     raw = {name: [value] if isinstance(value, str) else list(value) for name, value in draft.model_dump().items()}
     copy = CopyVariant(

@@ -14,20 +14,22 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import PydanticOutputParser
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from briefcraft.agents.models import describe_model
-from briefcraft.agents.prompts import REPAIR
+from briefcraft.agents.prompts import REPAIR, REPAIR_CUT
 from briefcraft.agents.spend import noted
 from briefcraft.errors import StructuredOutputError
 from briefcraft.pricing import PricingTable, TokenPrice
 from briefcraft.remote import RemotePolicy
-from briefcraft.schemas import AuditEvent
+from briefcraft.schemas import AuditEvent, validation_message
 
 __all__ = ["ModelCall", "invoke_structured"]
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+#: Longest parser error shown to the model or the user (a JSON error's first line may quote the whole reply).
+_ERROR_CHARS = 200
 
 
 class ModelCall(BaseModel):
@@ -87,6 +89,33 @@ def _structured_runnable(
         return None
 
 
+def _error_text(error: BaseException | None) -> str:
+    """What was wrong with a reply, on one line: the first invalid field and why (``caption: Field required``), or
+    the parser's first line (cut: it may quote the whole reply)."""
+    cause = error
+    while cause is not None and not isinstance(cause, ValidationError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ValidationError):
+        more = cause.error_count() - 1
+        return validation_message(cause) + (f" (and {more} more)" if more else "")
+    return str(error).splitlines()[0][:_ERROR_CHARS] if error else "no output"
+
+
+def _cut_off(raw: BaseMessage) -> bool:
+    """Whether the reply ended at the call's token limit (OpenAI's and llama.cpp's 'length', Anthropic's
+    'max_tokens')."""
+    meta = raw.response_metadata
+    return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens"
+
+
+def _read_lenient(schema: type[T], raw_text: str) -> T | None:
+    """``raw_text`` read with ``schema``, or None where it does not fit even that."""
+    try:
+        return schema.model_validate_json(raw_text)
+    except ValidationError:
+        return None
+
+
 def invoke_structured(
     model: BaseChatModel,
     schema: type[T],
@@ -95,17 +124,23 @@ def invoke_structured(
     who: ModelCall,
     node: str,
     item_id: str | None = None,
+    lenient: type[T] | None = None,
 ) -> tuple[T, list[AuditEvent]]:
     """Ask ``model`` for a ``schema`` instance; returns it with one audit event per model call.
 
-    Output that does not parse gets one repair attempt (the error is shown to the model); a second
-    failure raises ``StructuredOutputError`` carrying the raw text. Nothing is ever filled in silently.
+    Output that does not parse gets one repair attempt (the error, the first invalid field and why, is shown to the
+    model). A second failure raises ``StructuredOutputError`` carrying the raw text, unless a reply (the repaired
+    one, else the first) fits ``lenient``: a schema of the same shape without ``schema``'s limits, for a caller whose
+    own checks judge what those limits would have refused. That reply is returned, its audit event noting what
+    ``schema`` refused.
+    Nothing is ever filled in silently.
     """
     runnable = _structured_runnable(model, schema, who.method)
     parser: PydanticOutputParser[Any] = PydanticOutputParser(pydantic_object=schema)
     events: list[AuditEvent] = []
     attempt = list(messages)
-    raw_text, error_text = "", ""
+    replies: list[str] = []
+    errors: list[str] = []
     for _ in range(2):
         started = time.perf_counter()
         parsed: Any = None
@@ -126,11 +161,23 @@ def invoke_structured(
             latency_ms=round((time.perf_counter() - started) * 1000, 1), cost_usd=who.cost(tokens_in, tokens_out),
             attempts=tries,
         )))
-        raw_text = _raw_text(raw)
         if parsed is not None:
             return parsed, events
-        error_text = str(error).splitlines()[0] if error else "no output"
-        attempt = [*messages, AIMessage(raw_text), HumanMessage(REPAIR.format(error=error_text))]
+        replies.append(_raw_text(raw))
+        if _cut_off(raw):  # no repair prompt fixes a reply the token limit ends: ask for a shorter one
+            errors.append(f"the reply was cut off at its limit of {tokens_out or 'its'} tokens; raise "
+                          "BRIEFCRAFT_LLM_MAX_TOKENS")
+            repair = REPAIR_CUT
+        else:
+            errors.append(_error_text(error))
+            repair = REPAIR.format(error=errors[-1])
+        attempt = [*messages, AIMessage(replies[-1]), HumanMessage(repair)]
+    if lenient is not None:
+        for index in (1, 0):  # the repaired reply first; it may be cut short (out of tokens), though
+            if (read := _read_lenient(lenient, replies[index])) is not None:
+                events[index] = events[index].model_copy(update={
+                    "comment": f"read without the {schema.__name__} schema's limits ({errors[index]})"})
+                return read, events
     raise StructuredOutputError(
-        f"{who.provider}:{who.model} gave no valid {schema.__name__} after one repair ({error_text})", raw=raw_text
+        f"{who.provider}:{who.model} gave no valid {schema.__name__} after one repair ({errors[-1]})", raw=replies[-1]
     )

@@ -16,6 +16,7 @@ __all__ = [
     "INTAKE_SYSTEM",
     "INTAKE_USER",
     "REPAIR",
+    "REPAIR_CUT",
     "REVIEW_SYSTEM",
     "REVIEW_USER",
 ]
@@ -67,6 +68,8 @@ Copy:
 List problems in these families only: {families}. For each: the family, the exact quote, the problem, a fix."""
 
 REPAIR = "That reply was not valid: {error}. Reply again with JSON that matches the schema exactly."
+REPAIR_CUT = ("That reply was cut off before its JSON ended. Reply again with shorter values, as JSON that matches "
+              "the schema exactly.")
 
 CLARIFY_PRODUCT = "What product or service is this campaign for?"
 

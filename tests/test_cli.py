@@ -265,6 +265,19 @@ def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[
         f"{i['headline']} — Oat cold brew on a tram seat" for i in images if i["source_id"] == "img-instagram_feed-1"}
 
 
+def test_an_etsy_listing_reaches_review_with_the_local_model(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
+    """The longest channel's copy (title, 13 tags, description): the local model's replies used to be cut off at the
+    old 200-token limit, twice, and every retry of the thread failed the same way."""
+    brief = "Etsy listing for hand-dyed merino wool scarves. Must say 'Handmade in Leeds'. Visit woolandleeds.co.uk"
+    result = _cli(briefcraft_exe, cli_env, "run", brief, "--thread", "etsy", "--json")
+    assert result.returncode == 3, result.stderr
+    status = json.loads(result.stdout)
+    actions = status["request"]["action_requests"]
+    copy = next(a["args"] for a in actions if a["args"]["id"] == "copy-etsy_listing-1")
+    assert copy["fields"]["description"][0].endswith("Handmade in Leeds")
+    assert all(0 < len(tag) <= 20 for tag in copy["fields"]["tags"])  # fitted to Etsy's limit by code
+
+
 def test_approve_ask_when_input_ends(briefcraft_exe: str, cli_env: dict[str, str]) -> None:
     """Input that ends before every answer (a script, `< /dev/null`) leaves the thread waiting, not an internal error."""
     result = subprocess.run([briefcraft_exe, "run", "Launch it.", "--approve", "ask", "--thread", "eof"], input="",

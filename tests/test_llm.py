@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatResult
 from pydantic import BaseModel, Field
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
@@ -57,6 +59,67 @@ def test_second_failure_raises_with_raw_text() -> None:
     with pytest.raises(StructuredOutputError, match="gave no valid Tagline after one repair") as caught:
         invoke_structured(model, Tagline, [HumanMessage("go")], who=WHO, node="t")
     assert caught.value.raw == '{"tagline": "still wrong"}'
+
+
+class Unchecked(BaseModel):
+    """Tagline's shape without its limits, as copy_schema(channel, limits=False) is to a channel's schema."""
+    tagline: str
+    words: list[str]
+
+
+class _Recording(GenericFakeChatModel):
+    """The fake chat model, keeping the messages of every call."""
+
+    seen: list[list[BaseMessage]] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        self.seen.append(messages)
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def test_the_repair_names_the_invalid_field_and_why() -> None:
+    model = _Recording(messages=iter([AIMessage('{"tagline": "x", "words": ["a", "b"]}'),
+                                      AIMessage('{"tagline": "Smooth mornings", "words": ["a", "b"]}')]))
+    result, _ = invoke_structured(model, Tagline, [HumanMessage("go")], who=WHO, node="t")
+    assert result.tagline == "Smooth mornings"
+    assert model.seen[1][-1].text == ("That reply was not valid: tagline: String should have at least 3 characters. "
+                                      "Reply again with JSON that matches the schema exactly.")
+    with pytest.raises(StructuredOutputError) as caught:  # the error says the same, without quoting the reply
+        invoke_structured(_fake('{"tagline": "x", "words": []}', '{"words": ["a"]}'), Tagline, [HumanMessage("go")],
+                          who=WHO, node="t")
+    assert str(caught.value) == "fake:fake gave no valid Tagline after one repair (tagline: Field required (and 1 more))"
+
+
+def test_a_reply_that_breaks_only_the_limits_is_read_leniently_and_noted() -> None:
+    """With a lenient schema (the copywriter's: code fits lengths, the checks flag the rest), two replies that break
+    only the limits are not a failed step: the repaired reply is read, else the first; the audit says so."""
+    too_long = '{"tagline": "' + "cold brew " * 6 + '", "words": ["cold", "brew", "oat"]}'
+    result, events = invoke_structured(_fake('{"tagline": "x"}', too_long), Tagline, [HumanMessage("go")], who=WHO,
+                                       node="t", lenient=Unchecked)
+    assert isinstance(result, Unchecked) and result.words == ["cold", "brew", "oat"]
+    assert [e.comment for e in events] == [
+        None, "read without the Tagline schema's limits (tagline: String should have at most 40 characters (and 1 "
+              "more))"]
+    result, events = invoke_structured(_fake('{"tagline": "x", "words": []}', "not json"), Tagline,
+                                       [HumanMessage("go")], who=WHO, node="t", lenient=Unchecked)
+    assert result.tagline == "x" and events[0].comment == (
+        "read without the Tagline schema's limits (tagline: String should have at least 3 characters (and 1 more))")
+    with pytest.raises(StructuredOutputError, match=r"after one repair \(Invalid json output"):  # no shape fits
+        invoke_structured(_fake('{"words": []}', "not json"), Tagline, [HumanMessage("go")], who=WHO, node="t",
+                          lenient=Unchecked)
+
+
+@pytest.mark.llm
+def test_a_reply_cut_off_at_the_token_limit_names_the_setting() -> None:
+    """The real model with room for 12 tokens: its JSON ends unfinished twice. The repair asks for a shorter reply,
+    and the error names the setting that gives more room, not a field the cut left out."""
+    model = make_chat_model(Settings(_env_file=None, llm_max_tokens=16))  # type: ignore[call-arg]
+    with pytest.raises(StructuredOutputError) as caught:
+        invoke_structured(model, Tagline, [HumanMessage("Write a tagline for oat cold brew and two words.")],
+                          who=ModelCall.of(model), node="t")
+    assert str(caught.value).endswith("gave no valid Tagline after one repair (the reply was cut off at its limit of "
+                                      "16 tokens; raise BRIEFCRAFT_LLM_MAX_TOKENS)")
 
 
 def test_factory_errors_name_the_setting(tmp_path: object) -> None:

@@ -136,8 +136,7 @@ def test_a_failed_step_is_one_chat_line_and_a_retry_runs_it_again(settings: Sett
     chat, _, previews, _ = _send(studio, BRIEF, MAYA)[-1]
     (record,) = studio.threads.visible_to(studio.viewer(MAYA))
     failed = ("failed: StructuredOutputError: generic-fake-chat-model:GenericFakeChatModel gave no valid "
-              'InstagramFeedCopy after one repair (Failed to parse InstagramFeedCopy from completion {"headline": "x"}. '
-              "Got: 2 validation errors for InstagramFeedCopy)")
+              "InstagramFeedCopy after one repair (headline: String should have at least 2 characters (and 1 more))")
     steps = {m["metadata"]["title"]: m["content"] for m in chat if m.get("metadata")}
     assert steps[f"write_copy {COPY_ID}"] == failed
     assert all(m["metadata"]["status"] == "done" for m in chat if m.get("metadata"))  # no spinner left behind
