@@ -162,6 +162,10 @@ def invoke_structured(
             attempts=tries,
         )))
         if parsed is not None:
+            if _cut_off(raw):  # LangChain's JSON parsing closes a cut reply: say that it was read as far as it went
+                events[-1] = events[-1].model_copy(update={
+                    "comment": f"cut off at the limit of {tokens_out or 'its'} tokens (BRIEFCRAFT_LLM_MAX_TOKENS); "
+                               "read as far as it went"})
             return parsed, events
         replies.append(_raw_text(raw))
         if _cut_off(raw):  # no repair prompt fixes a reply the token limit ends: ask for a shorter one

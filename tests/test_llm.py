@@ -120,6 +120,13 @@ def test_a_reply_cut_off_at_the_token_limit_names_the_setting() -> None:
                           who=ModelCall.of(model), node="t")
     assert str(caught.value).endswith("gave no valid Tagline after one repair (the reply was cut off at its limit of "
                                       "16 tokens; raise BRIEFCRAFT_LLM_MAX_TOKENS)")
+    # a cut reply that still parses (LangChain closes the JSON) is used, and its audit event says it was cut
+    cut = GenericFakeChatModel(messages=iter([AIMessage(
+        '{"tagline": "Smooth mornings", "words": ["oat", "brew"', response_metadata={"finish_reason": "length"},
+        usage_metadata={"input_tokens": 5, "output_tokens": 16, "total_tokens": 21})]))
+    result, events = invoke_structured(cut, Tagline, [HumanMessage("go")], who=WHO, node="t")
+    assert result.words == ["oat", "brew"]
+    assert events[0].comment == "cut off at the limit of 16 tokens (BRIEFCRAFT_LLM_MAX_TOKENS); read as far as it went"
 
 
 def test_factory_errors_name_the_setting(tmp_path: object) -> None:
