@@ -16,7 +16,7 @@ _TLDS = (
     "art|tech|agency|club|coffee|eco|earth|berlin|london|uk|de|fr|es|it|nl|be|at|ch|se|no|dk|fi|ie|pl|pt|cz|eu|us|"
     "ca|au|nz|jp|in|br|mx|za|example"
 )
-_LINK_END = r"[^\s<>\"'()]*[^\s<>\"'().,;:!?]"
+_LINK_END = r"[^\s<>\"'()]*[^\s<>\"'().,;:!?\]]"  # not ending in the punctuation or bracket that follows it
 _CONTACT = re.compile(
     r"(?P<email>[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
     rf"|(?P<link>(?:https?://|www\.){_LINK_END}"

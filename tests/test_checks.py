@@ -198,6 +198,9 @@ def test_finished_copy_is_not_unfinished(text: str) -> None:
     ("Mail hello@northbound.coffee, or https://northbound.coffee/oat!", [
         ("email", "hello@northbound.coffee"), ("link", "https://northbound.coffee/oat"),
     ]),
+    ("[see www.northbound.coffee/oat] or [northbound.coffee]", [
+        ("link", "www.northbound.coffee/oat"), ("link", "northbound.coffee"),
+    ]),
     ("Shop at Northbound.coffee/oat. Ring +49 30 1234567 or (030) 123-4567.", [
         ("link", "Northbound.coffee/oat"), ("phone", "+49 30 1234567"), ("phone", "(030) 123-4567"),
     ]),
