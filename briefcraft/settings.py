@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     llm_max_tokens: int = Field(
         default=512, ge=16, le=8192,
-        description="Upper bound per model call. A reply that reaches it is cut off and fails its schema; 512 holds "
-                    "the longest channel's copy (an Etsy listing: title, 13 tags, description) at its limits.")
+        description="Upper bound per model call. A reply that reaches it is cut off: read as far as it went, or "
+                    "failing its schema; 512 leaves the longest channels' copy (an Etsy listing's 13 tags, a Google "
+                    "RSA's 15 headlines) room to finish.")
     llm_context_tokens: int = Field(default=2048, ge=512, le=131072, description="Local model context size.")
     llm_threads: int | None = Field(default=None, ge=1, description="CPU threads for the local model.")
     llm_seed: int = Field(default=7, description="Seed for model sampling and layout renders.")
