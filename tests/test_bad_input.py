@@ -470,7 +470,7 @@ def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Set
         runner.resume(graph, "twice", {"decisions": [APPROVE]}, user="maya")
     assert _one_line(again.value) == f"thread 'twice' is done; nothing to resume (pack: {done.pack})"
     assert _cli_error(cli, "resume", "twice", "--approve", "all") == \
-        "thread 'twice' is done: --approve does not apply; nothing waits for a decision"
+        f"thread 'twice' is done; nothing to resume (pack: {done.pack})"
     decisions = graph.get_state({"configurable": {"thread_id": "twice"}}).values["decisions"]
     assert [(d.item_id, d.revision, d.action) for d in decisions] == [
         ("copy-instagram_feed-1", 0, "reject"), ("copy-email-1", 0, "approve"), ("img-instagram_feed-1", 0, "approve"),
@@ -478,7 +478,8 @@ def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Set
     ]
 
 
-def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any, fast_settings: Settings) -> None:
+def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any, fast_settings: Settings,
+                                                                    cli: Any) -> None:
     """A decision sent to the graph without the runner's checks (as a LangGraph API client can) fails inside the
     review node. LangGraph keeps it and would give it to the node on every retry; a retry asks again instead."""
     runner.start(graph, SAMPLE, thread_id="jam", max_brief_chars=fast_settings.max_brief_chars, user="maya")
@@ -490,6 +491,9 @@ def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any,
     assert (failed.stage, failed.error) == (
         "failed", "DecisionError: edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"
     )
+    assert _cli_error(cli, "resume", "jam", "--approve", "all") == (  # a retry takes no decisions: say so
+        "thread 'jam' is failed: --approve does not apply; nothing waits for a decision (retry it with: briefcraft "
+        "resume jam)")
     asked = runner.resume(graph, "jam", None, user="maya")  # the retry: the review asks again
     assert asked.stage == "waiting_for_approval"
     assert [a["args"]["id"] for a in asked.items] == ITEMS

@@ -213,7 +213,7 @@ def test_bad_decisions_keep_the_thread_resumable(
         ("--approve", "copy-email-1"): "no decision for copy-instagram_feed-1",
         ("--decisions", '{"decisions": [{"type": "approve"}]}'): "got 1 decisions for 4 pending items",
         ("--decisions", "{oops"): "--decisions is not valid JSON",
-        ("--answer", "Instagram"): "no decision for",
+        ("--answer", "Instagram"): "thread 'th2' is waiting for approval: --answer does not apply; it takes",
         ("--reject", "img-email-1", "--drop", "img-email-1", "--approve", "all"):
             "item 'img-email-1' has two decisions: reject and drop",
         ("--edit", "copy-email-1", "title: Hi", "--approve", "all"):

@@ -218,11 +218,13 @@ def _check_flags(args: argparse.Namespace, current: RunStatus) -> None:
     if args.decisions and (others := [flag for flags in answers.values() for flag in flags]):
         raise DecisionError(f"--decisions gives every decision; {', '.join(others)} cannot be added to it")
     stray = [flag for stage, flags in answers.items() if stage != current.stage for flag in flags]
-    if stray:
+    if stray and current.stage != "done":  # a done thread's own error says where its pack is
         takes = ", ".join("--" + name.replace("_", "-") for name in _DECIDING_FLAGS.get(current.stage, ()))
-        raise DecisionError(f"thread {current.thread_id!r} is {current.stage.replace('_', ' ')}: {', '.join(stray)} "
-                            f"{'does' if len(stray) == 1 else 'do'} not apply"
-                            + (f"; it takes {takes} or --decisions" if takes else "; nothing waits for a decision"))
+        raise DecisionError(
+            f"thread {current.thread_id!r} is {current.stage.replace('_', ' ')}: {', '.join(stray)} "
+            f"{'does' if len(stray) == 1 else 'do'} not apply" + (
+                f"; it takes {takes} or --decisions" if takes else
+                f"; nothing waits for a decision (retry it with: briefcraft resume {current.thread_id})"))
 
 
 def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] | None:
