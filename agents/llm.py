@@ -108,12 +108,18 @@ def _cut_off(raw: BaseMessage) -> bool:
     return meta.get("finish_reason") == "length" or meta.get("stop_reason") == "max_tokens"
 
 
+def _limit(tokens_out: int | None) -> str:
+    """The token limit a reply was cut off at, in words: 'limit of 200 tokens', or 'token limit' without a count."""
+    return f"limit of {tokens_out} tokens" if tokens_out else "token limit"
+
+
 def _read_lenient(schema: type[T], raw_text: str) -> T | None:
-    """``raw_text`` read with ``schema``, or None where it does not fit even that."""
+    """``raw_text`` read with ``schema`` by the same parser as the replies that fit, or None where even that fails."""
     try:
-        return schema.model_validate_json(raw_text)
-    except ValidationError:
+        parsed: T = PydanticOutputParser(pydantic_object=schema).parse(raw_text)
+    except OutputParserException:
         return None
+    return parsed
 
 
 def invoke_structured(
@@ -164,13 +170,12 @@ def invoke_structured(
         if parsed is not None:
             if _cut_off(raw):  # LangChain's JSON parsing closes a cut reply: say that it was read as far as it went
                 events[-1] = events[-1].model_copy(update={
-                    "comment": f"cut off at the limit of {tokens_out or 'its'} tokens (BRIEFCRAFT_LLM_MAX_TOKENS); "
+                    "comment": f"cut off at the {_limit(tokens_out)} (BRIEFCRAFT_LLM_MAX_TOKENS); "
                                "read as far as it went"})
             return parsed, events
         replies.append(_raw_text(raw))
         if _cut_off(raw):  # no repair prompt fixes a reply the token limit ends: ask for a shorter one
-            errors.append(f"the reply was cut off at its limit of {tokens_out or 'its'} tokens; raise "
-                          "BRIEFCRAFT_LLM_MAX_TOKENS")
+            errors.append(f"the reply was cut off at its {_limit(tokens_out)}; raise BRIEFCRAFT_LLM_MAX_TOKENS")
             repair = REPAIR_CUT
         else:
             errors.append(_error_text(error))

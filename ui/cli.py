@@ -207,9 +207,14 @@ _DECIDING_FLAGS = {
 }
 
 
+def _flag(name: str) -> str:
+    """An argparse destination as the flag is typed: ``max_cost_usd`` -> ``--max-cost-usd``."""
+    return "--" + name.replace("_", "-")
+
+
 def _flags_given(args: argparse.Namespace, names: Sequence[str]) -> list[str]:
-    """The flags among ``names`` given on the command line, as typed (``--max-cost-usd``)."""
-    return ["--" + name.replace("_", "-") for name in names if getattr(args, name) not in (None, [])]
+    """The flags among ``names`` given on the command line, as typed."""
+    return [_flag(name) for name in names if getattr(args, name) not in (None, [])]
 
 
 def _check_flags(args: argparse.Namespace, current: RunStatus) -> None:
@@ -219,7 +224,7 @@ def _check_flags(args: argparse.Namespace, current: RunStatus) -> None:
         raise DecisionError(f"--decisions gives every decision; {', '.join(others)} cannot be added to it")
     stray = [flag for stage, flags in answers.items() if stage != current.stage for flag in flags]
     if stray and current.stage != "done":  # a done thread's own error says where its pack is
-        takes = ", ".join("--" + name.replace("_", "-") for name in _DECIDING_FLAGS.get(current.stage, ()))
+        takes = ", ".join(map(_flag, _DECIDING_FLAGS.get(current.stage, ())))
         raise DecisionError(
             f"thread {current.thread_id!r} is {current.stage.replace('_', ' ')}: {', '.join(stray)} "
             f"{'does' if len(stray) == 1 else 'do'} not apply" + (
