@@ -180,6 +180,7 @@ def write_channel_copy(
         model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id,
         lenient=copy_schema(channel, limits=False),
     )
+    audit = [event.model_copy(update={"revision": subtask.revision}) for event in audit]  # calls for this revision
     raw = {name: [value] if isinstance(value, str) else list(value) for name, value in draft.model_dump().items()}
     copy = CopyVariant(
         id=subtask.id, channel=channel.id, variant=subtask.variant, revision=subtask.revision,

@@ -317,7 +317,7 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     if not pending:
         return {}
     head = _sync_ledger(state, config, deps)  # before the pause, so the ledger is current while a thread waits
-    request = review_request(pending, state["compliance"], summarize(state.get("audit", [])))
+    request = review_request(pending, state["compliance"], state.get("audit", []))
     user, role = _user(config)
     recorded: list[ReviewDecision] = []
     audit: list[AuditEvent] = []

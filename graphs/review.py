@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from briefcraft.errors import DecisionError
-from briefcraft.pricing import CostSummary
+from briefcraft.pricing import CostSummary, summarize
 from briefcraft.schemas import (
     ASK_USER,
     PUBLISH_COPY,
     PUBLISH_IMAGE,
     RAISE_BUDGET,
+    AuditEvent,
     Budget,
     ComplianceReport,
     CopyVariant,
@@ -74,7 +75,14 @@ def _action_name(item: Item) -> str:
     return PUBLISH_COPY if isinstance(item, CopyVariant) else PUBLISH_IMAGE
 
 
-def _describe(item: Item, report: ComplianceReport, cost: CostSummary) -> str:
+def _model_notes(item: Item, audit: Sequence[AuditEvent]) -> list[str]:
+    """What the model calls that wrote this revision of ``item`` noted about their replies (cut off at the token
+    limit, read without the schema's limits): the reviewer should know before approving."""
+    return [f"Model reply: {e.comment}" for e in audit
+            if e.kind == "model_call" and e.comment and e.item_id == item.id and e.revision == item.revision]
+
+
+def _describe(item: Item, report: ComplianceReport, cost: CostSummary, audit: Sequence[AuditEvent]) -> str:
     lines: list[str] = []
     if isinstance(item, ImageAsset):
         text = f"{item.label}. Alt text: {item.alt_text}"
@@ -93,17 +101,20 @@ def _describe(item: Item, report: ComplianceReport, cost: CostSummary) -> str:
         for f in report.for_item(item.id) if not f.rule_id.endswith(".not-checked")  # the NOT CHECKED lines say it
     ]
     lines += [f"NOT CHECKED {what}" for what in report.not_checked.get(item.id, [])]
+    lines += _model_notes(item, audit)
     if item.id in cost.by_item:
         lines.append(f"Cost so far: ${cost.by_item[item.id]:.4f}")
     return "\n".join(lines)
 
 
-def review_request(items: Sequence[Item], report: ComplianceReport, cost: CostSummary) -> HITLRequest:
-    """The HITL request that puts ``items`` in front of a reviewer, each with its findings and what it has cost."""
+def review_request(items: Sequence[Item], report: ComplianceReport, audit: Sequence[AuditEvent]) -> HITLRequest:
+    """The HITL request that puts ``items`` in front of a reviewer, each with its findings, what it has cost and
+    what ``audit`` noted about the model replies that wrote it."""
+    cost = summarize(audit)
     return {
         "action_requests": [
             {"name": _action_name(item), "args": item.model_dump(mode="json"),
-             "description": _describe(item, report, cost)}
+             "description": _describe(item, report, cost, audit)}
             for item in items
         ],
         "review_configs": [

@@ -243,23 +243,26 @@ def test_bad_settings_name_the_variable(briefcraft_exe: str, cli_env: dict[str, 
 
 
 def test_approve_ask_prompts_in_the_terminal(briefcraft_exe: str, cli_env: dict[str, str], sample_brief: str) -> None:
-    # 'x' is refused and asked again; the first image is edited ('nope' is refused and typed again); the rewrite
-    # of the rejected copy is approved
-    answers = "a\nx\nr\nmore playful\ne\nnope\n\nalt_text: Oat cold brew on a tram seat\n\na\na\n"
+    # 'x' is refused and asked again; the first image is edited ('nope' is refused and typed again); the second image
+    # is rejected too; then 'all' approves the rewrites of both rejected items
+    answers = "a\nx\nr\nmore playful\ne\nnope\n\nalt_text: Oat cold brew on a tram seat\n\nr\nwarmer light\nall\n"
     result = subprocess.run(
         [briefcraft_exe, "run", sample_brief, "--approve", "ask", "--thread", "ask1"], input=answers, env=cli_env,
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "type a, r, e or d" in result.stdout
-    assert "copy-email-1: [a]pprove, [r]eject, [e]dit or [d]rop?" in result.stdout
+    assert "type a, r, e, d or all" in result.stdout
+    assert "copy-email-1: [a]pprove, [r]eject, [e]dit, [d]rop, or approve [all] from here?" in result.stdout
+    assert "approved copy-email-1, img-email-1" in result.stdout
     assert "edit of 'img-instagram_feed-1' line 1: start with a field name and a colon (alt_text); type the lines " \
            "again" in result.stdout
     pack = Path(cli_env["BRIEFCRAFT_DATA_DIR"]) / "packs" / "ask1"
     audit = [json.loads(line)["event"] for line in (pack / "audit.jsonl").read_text().splitlines()]
-    assert [(e["item_id"], e["decision"], e["comment"]) for e in audit if e["kind"] == "human_decision"][1:3] == [
-        ("copy-email-1", "reject", "more playful"), ("img-instagram_feed-1", "edit", None)
+    assert [(e["item_id"], e["decision"]) for e in audit if e["kind"] == "human_decision"][1:] == [
+        ("copy-email-1", "reject"), ("img-instagram_feed-1", "edit"), ("img-email-1", "reject"),
+        ("copy-email-1", "approve"), ("img-email-1", "approve"),
     ]
+    assert [e["comment"] for e in audit if e["decision"] == "reject"] == ["more playful", "warmer light"]
     images = json.loads((pack / "manifest.json").read_text())["images"]
     assert {i["alt_text"] for i in images if i["source_id"] == "img-instagram_feed-1"} == {
         f"{i['headline']} — Oat cold brew on a tram seat" for i in images if i["source_id"] == "img-instagram_feed-1"}

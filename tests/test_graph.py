@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 from langgraph.types import Command
 
 from briefcraft.agents.intake import clarifying_question
@@ -214,3 +216,24 @@ def test_paused_run_resumes_from_a_new_graph_on_the_same_file(
     second = build_graph(settings, chat_model=local_model)  # a new SqliteSaver connection on the same file
     assert runner.status(second, "t1") == current
     assert runner.resume(second, "t1", runner.approve_all(current)).stage == "done"
+
+
+def test_the_review_says_which_model_replies_were_read_without_their_limits(settings: Settings) -> None:
+    """A provider whose copy replies break the schema's limits (a cloud model; the local one decodes within them):
+    the review item says so, for the revision that reply wrote and not for the rewrite after a rejection."""
+    too_long = json.dumps({"headline": "Linen totes, woven slowly, for every market morning", "caption": "Carry it."})
+    fits = json.dumps({"headline": "Linen totes", "caption": "Woven slowly."})
+    model = GenericFakeChatModel(messages=iter([AIMessage(too_long), AIMessage(too_long), AIMessage(fits)]))
+    graph = build_graph(settings.model_copy(update={"compliance_llm_review": False}), chat_model=model)
+    brief = CreativeBrief(product="Linen tote", channels=["instagram_feed"], deliverables=["copy"])
+    current = _start(graph, settings, brief)
+    (item,) = current.items
+    assert item["args"]["revision"] == 0 and len(item["args"]["fields"]["headline"][0]) <= 40  # code fitted it
+    assert ("Model reply: read without the InstagramFeedCopy schema's limits (headline: String should have at most "
+            "40 characters)") in item["description"].splitlines()
+    current = runner.resume(graph, "t1", {"decisions": [{"type": "reject", "message": "shorter"}]}, user="maya")
+    (item,) = current.items
+    assert item["args"]["revision"] == 1 and "Model reply" not in item["description"]
+    audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
+    assert [(e.revision, e.comment is not None) for e in audit if e.kind == "model_call"] == [
+        (0, False), (0, True), (1, False)]

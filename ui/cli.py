@@ -289,10 +289,14 @@ def _ask(current: RunStatus) -> dict[str, Any]:
     if current.stage == "waiting_for_clarification":
         return {"decisions": [{"type": "respond", "message": input(f"{current.question}\n> ")}]}
     decisions: list[dict[str, Any]] = []
-    for action in current.items:
-        prompt = f"{action['args']['id']}: [a]pprove, [r]eject, [e]dit or [d]rop? "
-        while (choice := input(prompt).strip().lower()) not in ("a", "r", "e", "d"):
-            print("type a, r, e or d")
+    for index, action in enumerate(current.items):
+        prompt = f"{action['args']['id']}: [a]pprove, [r]eject, [e]dit, [d]rop, or approve [all] from here? "
+        while (choice := input(prompt).strip().lower()) not in ("a", "r", "e", "d", "all"):
+            print("type a, r, e, d or all")
+        if choice == "all":
+            rest = current.items[index:]
+            print(f"approved {', '.join(a['args']['id'] for a in rest)}")
+            return {"decisions": [*decisions, *({"type": "approve"} for _ in rest)]}
         if choice == "a":
             decisions.append({"type": "approve"})
         elif choice == "d":
