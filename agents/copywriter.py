@@ -69,14 +69,33 @@ def _rules(spec: CopyField) -> str:
     return (", all different" if spec.unique else "") + (f", only {spec.chars.describe()}" if spec.chars else "")
 
 
+#: English words a phrase cut short should not end on ("with a warm and"): articles, conjunctions, prepositions,
+#: possessives. Other languages' cuts end at the word boundary only.
+_DANGLING = frozenset({
+    "a", "an", "the", "and", "or", "but", "nor", "so", "with", "without", "for", "of", "to", "in", "on", "at", "by",
+    "from", "into", "onto", "as", "than", "your", "our", "my", "its", "their", "his", "her", "this", "that", "these",
+    "those", "which", "who", "whose", "&", "+",
+})
+#: A sentence's end inside a value: cutting there keeps whole sentences.
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+
+
 def fit(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary so that it has at most ``limit`` characters."""
+    """``text`` cut so that it has at most ``limit`` characters: after its last whole sentence when that keeps at
+    least half the limit, else at a word boundary, without a dangling last word ("with a warm and" ends at "warm")."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
     cut = text[: limit + 1]
-    head = cut.rsplit(" ", 1)[0] if " " in cut.strip() else text[:limit]
-    return head[:limit].rstrip(" ,;:-–—")
+    if " " not in cut.strip():
+        return text[:limit].rstrip(" ,;:-–—")
+    head = cut.rsplit(" ", 1)[0][:limit]
+    if ends := [m.end() for m in _SENTENCE_END.finditer(head) if m.end() >= limit / 2]:
+        return head[: ends[-1]]
+    words = head.rstrip(" ,;:-–—").split(" ")
+    while len(words) > 1 and words[-1].lower() in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(" ,;:-–—")
 
 
 def fill_product(values: dict[str, list[str]], product: str) -> dict[str, list[str]]:

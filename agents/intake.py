@@ -51,7 +51,8 @@ _END = (
 _DETERMINER = r"(?:(?:a|an|my|our|the)\s+)?(?:new\s+)?"
 _DELIVERABLE = (
     r"(?:ads?|listings?|posts?|campaigns?|banners?|newsletters?|e-?mails?|tweets?|stories|story|reels?|carousels?|"
-    r"rsas?|mpus?|leaderboards?|promo|push|copy|content|something)"
+    r"rsas?|mpus?|leaderboards?|promos?|promotions?|push|copy|content|something|guides?|lookbooks?|flyers?|"
+    r"brochures?|catalogs?|catalogues?|announcements?|teasers?)"
 )
 _DELIVERABLE_WORD = re.compile(rf"\b{_DELIVERABLE}\b", re.IGNORECASE)
 _VERB_FORMS = tuple(

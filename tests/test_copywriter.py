@@ -25,6 +25,13 @@ from briefcraft.tools.checks import check_copy
         ("smooth, energy for", 8, "smooth"),
         ("averyveryverylongword", 5, "avery"),
         ("  spaced   out  ", 20, "spaced out"),
+        # a cut phrase does not end on an article, conjunction or preposition
+        ("Enjoy the holiday season with a warm and cosy mug", 40, "Enjoy the holiday season with a warm"),
+        ("Cosy, warm, and made to last", 16, "Cosy, warm"),
+        ("the and of it", 6, "the"),
+        # a whole sentence that keeps half the limit is kept whole
+        ("Smooth oat cold brew. Made for commuters who want more", 40, "Smooth oat cold brew."),
+        ("Hi. Smooth oat cold brew for commuters", 30, "Hi. Smooth oat cold brew"),
     ],
 )
 def test_fit(text: str, limit: int, expected: str) -> None:

@@ -122,6 +122,9 @@ def test_bad_requests(text: str, message: str) -> None:
         ("", "RSA for Keyline Locksmiths in Manchester, fixed prices.", "Keyline Locksmiths"),
         ("", "omg finally launching my macrame wall hangings 🌿✨ need an etsy listing", "macrame wall hangings"),
         ("", "I run a dog grooming van in Galway and need a Facebook ad for it.", ""),  # "it" is not a product
+        # a request that opens with what to make (a gift guide, a lookbook) names the product after "for"
+        ("", "Holiday gift guide for our ceramic mugs on Instagram stories and Facebook, cozy tone.", "ceramic mugs"),
+        ("", "Spring lookbook for the Meadow linen dress collection, Instagram.", "Meadow linen dress collection"),
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
