@@ -32,7 +32,7 @@ sample-brand: $(VENV)/.all
 	$(VENV)/bin/briefcraft memory add $(wildcard $(SAMPLE)/past-*.png) --brand northbound --role protected
 
 run: sample-brand
-	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft ui
+	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft ui --brand northbound
 
 demo: sample-brand
 	$(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound --approve all --out out/demo

@@ -58,8 +58,9 @@ class _Server:
             port = probe.getsockname()[1]
         log = (self.home / "server.log").open("ab")
         # cwd: the temp dir, so no .env of the checkout is read
-        self.process = subprocess.Popen([self.exe, "ui", "--port", str(port)], cwd=self.home, env=self.env,
-                                        stdout=log, stderr=subprocess.STDOUT)
+        # --brand: the brand the Brief and Brand tabs start on (`make run` opens on the sample brand so)
+        self.process = subprocess.Popen([self.exe, "ui", "--port", str(port), "--brand", "house"], cwd=self.home,
+                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -164,6 +165,7 @@ def _shot(page: Page, name: str) -> None:
 def test_a_marketer_submits_the_sample_brief(browser: Browser, server: _Server, sample_brief: str,
                                             threads: dict[str, str]) -> None:
     page = _login(browser, server, "maya")
+    expect(page.locator("#brief-brand textarea")).to_have_value("house")
     threads["maya"] = _submit_brief(page, sample_brief)
     chat = page.locator("#brief-chat")
     for step in ("intake", "recall_brand", "plan", "write_copy copy-instagram_feed-1", "write_copy copy-email-1",
@@ -244,7 +246,10 @@ def test_d_a_waiting_thread_completes_after_a_restart(browser: Browser, server: 
     server.stop()
     server.start()
     page = _login(browser, server, "cd")
-    _load_review(page, threads["lea"])
+    page.get_by_role("tab", name="Review").click()  # the only thread still waiting is chosen: Load is one click
+    expect(page.locator("#review-thread input")).to_have_value(re.compile(threads["lea"]))
+    page.locator("#review-load").click()
+    page.locator("#decision-0").wait_for()
     page.locator("#review-approve-all").click()
     for i in range(page.locator("[id^=decision-]").count()):
         expect(page.locator(f"#decision-{i}").get_by_label("approve")).to_be_checked()
@@ -252,6 +257,11 @@ def test_d_a_waiting_thread_completes_after_a_restart(browser: Browser, server: 
     expect(page.locator("#review-status")).to_contain_text("is done; pack written to", timeout=RUN_S)
     page.get_by_role("tab", name="Runs").click()
     expect(page.locator("#runs-table")).not_to_contain_text("waiting_for_approval")
+    expect(page.locator("#runs-table")).to_contain_text(LEA_BRIEF.splitlines()[0][:30])  # each run's brief, by title
+    page.locator("#runs-table [role=gridcell]").filter(has_text=threads["lea"]).click()  # a row opens its thread
+    expect(page.locator("#runs-thread input")).to_have_value(re.compile(threads["lea"]))
+    expect(page.locator("#runs-detail")).to_contain_text(f"Thread {threads['lea']} is done")
+    expect(page.locator("#runs-detail")).to_contain_text("ledger verifies")
     page.context.close()
 
 

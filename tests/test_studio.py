@@ -204,7 +204,7 @@ def test_a_clarifying_question_is_answered_by_the_next_chat_input(settings: Sett
 def test_an_approver_rejects_edits_and_approves_to_the_pack(settings: Settings) -> None:
     studio = _studio(settings, INTAKE, COPY, WARMER)
     tid = _waiting(studio)
-    assert [label.split(" · ")[-1] for label, _ in studio.waiting_threads(CD).choices] == [tid]
+    assert [label.split(" · ")[-1] for label, _ in studio.waiting_threads(None, CD).choices] == [tid]
     loaded, status = studio.load_review(tid, CD)
     assert loaded is not None and [a["args"]["id"] for a in loaded["items"]] == [COPY_ID, IMAGE_ID]
     assert status.endswith("2 item(s) wait for a decision.")
@@ -231,7 +231,7 @@ def test_an_approver_rejects_edits_and_approves_to_the_pack(settings: Settings) 
         (COPY_ID, "reject", "cd", "approver"), (IMAGE_ID, "approve", "cd", "approver"),
         (COPY_ID, "edit", "cd", "approver"),
     ]
-    assert studio.waiting_threads(CD).choices == []
+    assert studio.waiting_threads(None, CD).choices == []
 
 
 def test_a_marketer_cannot_decide_and_nothing_changes(settings: Settings) -> None:
@@ -275,7 +275,7 @@ def test_another_marketer_can_never_see_open_review_or_download_the_thread(setti
     tid = _waiting(studio)
     refused = f"⚠ no thread {tid!r} among lea's threads"
     assert studio.runs(LEA)[0] == [] and studio.runs(LEA)[1].choices == []
-    assert studio.waiting_threads(LEA).choices == []
+    assert studio.waiting_threads(None, LEA).choices == []
     assert studio.load_review(tid, LEA) == (None, refused)
     assert studio.open_run(tid, LEA) == (refused, None, [])
     forged = Loaded(thread=tid, items=runner.status(studio.graph, tid).items)
@@ -283,7 +283,7 @@ def test_another_marketer_can_never_see_open_review_or_download_the_thread(setti
     ((chat, box, _, _),) = list(studio.send("Instagram", "default", [], tid, LEA))
     assert (chat[-1]["content"], box) == (refused, "Instagram")
     assert [row[0] for row in studio.runs(MAYA)[0]] == [tid]
-    assert [row[:3] for row in studio.runs(CD)[0]] == [[tid, "maya", "waiting_for_approval"]]
+    assert [row[:4] for row in studio.runs(CD)[0]] == [[tid, BRIEF, "maya", "waiting_for_approval"]]
 
 
 def test_threads_survive_a_restart_and_the_pack_downloads_as_a_zip(settings: Settings) -> None:
@@ -294,7 +294,7 @@ def test_threads_survive_a_restart_and_the_pack_downloads_as_a_zip(settings: Set
 
     restarted = _studio(settings)  # a new process: a new graph on the same data dir
     rows, choices = restarted.runs(MAYA)
-    assert [row[:4] for row in rows] == [[tid, "maya", "done", "default"]]
+    assert [row[:5] for row in rows] == [[tid, BRIEF, "maya", "done", "default"]]
     assert [value for _, value in choices.choices] == [tid]
     detail, download, audit = restarted.open_run(tid, MAYA)
     assert "ledger verifies: " in detail and f"Thread {tid} is done" in detail
@@ -318,18 +318,21 @@ def test_threads_started_outside_the_studio_are_listed_and_reviewed_there(settin
     runner.start(studio.graph, CreativeBrief(product="Oat latte", channels=["instagram_feed"]), thread_id="lib-1",
                  max_brief_chars=4000)
     rows, choices = studio.runs(CD)
-    assert [row[:4] for row in rows] == [["lib-1", "unknown", "waiting_for_approval", "default"],
-                                         ["cli-1", "maya", "waiting_for_approval", "acme"]]
+    assert [row[:5] for row in rows] == [
+        ["lib-1", "Oat latte (structured brief)", "unknown", "waiting_for_approval", "default"],
+        ["cli-1", BRIEF, "maya", "waiting_for_approval", "acme"]]
     assert [label for label, _ in choices.choices] == ["Oat latte (structured brief) · unknown · lib-1",
                                                        f"{BRIEF} · maya · cli-1"]
     assert [row[0] for row in studio.runs(MAYA)[0]] == ["cli-1"]  # a marketer sees the threads she started
     assert studio.runs(LEA)[0] == []
-    assert [value for _, value in studio.waiting_threads(CD).choices] == ["lib-1", "cli-1"]
+    assert [value for _, value in studio.waiting_threads(None, CD).choices] == ["lib-1", "cli-1"]
+    assert studio.waiting_threads(None, CD).value == "lib-1"  # the newest is chosen, the one chosen stays chosen
+    assert studio.waiting_threads("cli-1", CD).value == "cli-1" and studio.waiting_threads("gone", CD).value == "lib-1"
     loaded = studio.load_review("cli-1", CD)[0]
     assert loaded is not None and [a["args"]["id"] for a in loaded["items"]] == [i["args"]["id"] for i in waiting.items]
     _submit(studio, loaded, [ItemChoice("approve")] * len(waiting.items), CD)
     assert runner.status(studio.graph, "cli-1").stage == "done"
-    assert [row[:3] for row in studio.runs(CD)[0]][1] == ["cli-1", "maya", "done"]
+    assert [row[:4] for row in studio.runs(CD)[0]][1] == ["cli-1", BRIEF, "maya", "done"]
 
 
 def test_edit_lines_round_trip_and_continue_multiline_values() -> None:

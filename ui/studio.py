@@ -69,7 +69,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 DECISIONS = ["approve", "reject", "edit", "drop"]
-RUNS_HEADERS = ["thread", "owner", "stage", "brand", "created"]
+RUNS_HEADERS = ["thread", "brief", "owner", "stage", "brand", "created"]
 AUDIT_HEADERS = ["#", "at", "kind", "node", "item", "revision", "actor", "role", "decision", "comment", "tokens",
                  "cost_usd"]
 _LOCAL = Viewer(name="local", role="admin")
@@ -410,9 +410,12 @@ class Studio:
         except ThreadError:
             return "not started"
 
-    def waiting_threads(self, request: gr.Request) -> gr.Dropdown:
-        """The review dropdown: the threads the user may see that wait for approval."""
-        return gr.Dropdown(choices=[_choice(r) for r in self._waiting(self.viewer(request))], value=None)
+    def waiting_threads(self, chosen: str | None, request: gr.Request) -> gr.Dropdown:
+        """The review dropdown: the threads the user may see that wait for approval, the one ``chosen`` staying
+        chosen while it waits, else the newest chosen (the brief just sent, usually)."""
+        choices = [_choice(r) for r in self._waiting(self.viewer(request))]
+        ids = [thread_id for _, thread_id in choices]
+        return gr.Dropdown(choices=choices, value=chosen if chosen in ids else next(iter(ids), None))
 
     def load_review(self, thread_id: str | None, request: gr.Request) -> tuple[Loaded | None, str]:
         """Load the thread's pending items for review: (the loaded checkpoint, the status line)."""
@@ -489,8 +492,8 @@ class Studio:
     def runs(self, request: gr.Request) -> tuple[list[list[str]], gr.Dropdown]:
         """The runs table and the thread dropdown: the user's threads (every thread for approvers and admins)."""
         records = self._visible(self.viewer(request))
-        rows = [[r.thread_id, r.owner, self._stage(r.thread_id), r.brand, r.created.strftime("%Y-%m-%d %H:%M UTC")]
-                for r in records]
+        rows = [[r.thread_id, r.title, r.owner, self._stage(r.thread_id), r.brand,
+                 r.created.strftime("%Y-%m-%d %H:%M UTC")] for r in records]
         return rows, gr.Dropdown(choices=[_choice(r) for r in records])
 
     def open_run(self, thread_id: str | None, request: gr.Request) -> tuple[str, str | None, list[list[Any]]]:
@@ -598,7 +601,12 @@ def _review_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None
     submit = gr.Button("Submit decisions", elem_id="review-submit", variant="primary")
     status = gr.Markdown(elem_id="review-status")
     load.click(studio.load_review, [pick], [loaded, status])
-    tab.select(studio.waiting_threads, None, [pick])
+    tab.select(studio.waiting_threads, [pick], [pick])
+
+
+def _row_thread(selected: gr.SelectData) -> str:
+    """The thread id of the runs table's clicked row."""
+    return str(selected.row_value[0])
 
 
 def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
@@ -614,6 +622,8 @@ def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
     refresh.click(studio.runs, None, [table, pick])
     tab.select(studio.runs, None, [table, pick])
     open_run.click(studio.open_run, [pick], [detail, download, audit])
+    # a click on a row opens that thread, as choosing it and pressing Open does
+    table.select(_row_thread, None, [pick]).then(studio.open_run, [pick], [detail, download, audit])
     retry.click(studio.retry, [pick], [detail], **graph_runs).then(studio.runs, None, [table, pick])
 
 
