@@ -268,6 +268,14 @@ def test_memory_cli_refuses_each_bad_upload_on_one_line(cli: Any, tmp_path: Path
     assert (code, json.loads(out)) == (0, [])
 
 
+@pytest.mark.parametrize("args", [["memory", "add", "guide.md", "--brand", ""], ["run", "Launch it.", "--brand", " "],
+                                  ["check", "copy", "Hi", "--channel", "x_post", "--brand", ""], ["ui", "--brand", ""]])
+def test_an_empty_brand_flag_is_not_the_default_brand(cli: Any, args: list[str]) -> None:
+    """`--brand "$BRAND"` with the variable unset: refused, rather than writing to or reading the default brand."""
+    assert _cli_error(cli, *args) == ("--brand is empty; give a brand name, or leave the flag out to use "
+                                      "BRIEFCRAFT_BRAND (else 'default')")
+
+
 @pytest.mark.parametrize("k", ["0", "-3", "101"])
 def test_memory_search_k_out_of_range(cli: Any, k: str) -> None:
     assert _cli_error(cli, "memory", "search", "colours", "--k", k) == f"--k {k} is out of range; allowed: 1 to 100"

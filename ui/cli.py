@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from briefcraft.errors import BriefcraftError, BriefError, DecisionError
+from briefcraft.errors import BriefcraftError, BriefError, ConfigError, DecisionError
 from briefcraft.evals.cli import add_eval_parser, run_eval
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
@@ -414,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "brand": run_brand, "check": run_check, "audit": run_audit, "provenance": run_provenance,
                 "verify": run_provenance, "ui": run_ui, "eval": run_eval}
     try:
+        if getattr(args, "brand", None) is not None and not args.brand.strip():  # `--brand "$UNSET"` is no default
+            raise ConfigError("--brand is empty; give a brand name, or leave the flag out to use BRIEFCRAFT_BRAND "
+                              "(else 'default')")
         with runner.stop_on_sigterm():  # a run stops between two steps, resumable, rather than midway
             return handlers[args.command](args)
     except BriefcraftError as error:
