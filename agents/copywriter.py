@@ -24,7 +24,15 @@ from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.prompts import COPY_CONTACTS, COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
 from briefcraft.channels import REPEATED_PUNCTUATION, Channel, CopyField, get_channel
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
-from briefcraft.tools.checks import EMOJI, HASHTAG, contacts_given, forbidden_terms, mandatory_elements, term_pattern
+from briefcraft.tools.checks import (
+    EMOJI,
+    HASHTAG,
+    contacts_given,
+    ends_cut,
+    forbidden_terms,
+    mandatory_elements,
+    term_pattern,
+)
 
 __all__ = ["copy_schema", "enforce_limits", "fill_product", "fit", "write_channel_copy"]
 
@@ -69,20 +77,19 @@ def _rules(spec: CopyField) -> str:
     return (", all different" if spec.unique else "") + (f", only {spec.chars.describe()}" if spec.chars else "")
 
 
-#: English words a phrase cut short should not end on ("with a warm and"): articles, conjunctions, prepositions,
-#: possessives. Other languages' cuts end at the word boundary only.
-_DANGLING = frozenset({
-    "a", "an", "the", "and", "or", "but", "nor", "so", "with", "without", "for", "of", "to", "in", "on", "at", "by",
-    "from", "into", "onto", "as", "than", "your", "our", "my", "its", "their", "his", "her", "this", "that", "these",
-    "those", "which", "who", "whose", "&", "+",
-})
 #: A sentence's end inside a value: cutting there keeps whole sentences.
 _SENTENCE_END = re.compile(r"[.!?](?=\s)")
 
 
+#: Prepositions a value cut to its limit does not end on: the cut came mid-phrase ("Cold brew for"). The checks do
+#: not flag them, since copy may end on one ("something to look forward to").
+_CUT_PREPOSITIONS = frozenset({"with", "without", "for", "of", "to", "from", "into", "onto", "as", "than"})
+
+
 def fit(text: str, limit: int) -> str:
     """``text`` cut so that it has at most ``limit`` characters: after its last whole sentence when that keeps at
-    least half the limit, else at a word boundary, without a dangling last word ("with a warm and" ends at "warm")."""
+    least half the limit, else at a word boundary, never on a preposition or a word the ``unfinished-copy.cut-phrase``
+    check flags ("with a warm and" ends at "warm", "tune in to the" at "tune in")."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
@@ -93,7 +100,7 @@ def fit(text: str, limit: int) -> str:
     if ends := [m.end() for m in _SENTENCE_END.finditer(head) if m.end() >= limit / 2]:
         return head[: ends[-1]]
     words = head.rstrip(" ,;:-–—").split(" ")
-    while len(words) > 1 and words[-1].lower() in _DANGLING:
+    while len(words) > 1 and (words[-1].lower() in _CUT_PREPOSITIONS or ends_cut(" ".join(words))):
         words.pop()
     return " ".join(words).rstrip(" ,;:-–—")
 

@@ -15,6 +15,7 @@ from briefcraft.tools.checks import (
     EMOJI,
     CopyChecker,
     check_copy,
+    ends_cut,
     forbidden_terms,
     placeholders,
     term_pattern,
@@ -48,6 +49,7 @@ LEXICON_IDS = [
     "financial-claim.passive-income", "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
     "inclusive-language.gendered", "inclusive-language.racialised", "inclusive-language.cultural",
     "inclusive-language.ageist", "unfinished-copy.placeholder", "unfinished-copy.no-words",
+    "unfinished-copy.cut-phrase",
 ]
 
 
@@ -182,6 +184,26 @@ def test_unfinished_copy_is_an_error(text: str, found: list[tuple[str, str]]) ->
     assert [(f.rule_id, _cut(text, f)) for f in findings] == found
     assert {f.severity for f in findings} == {"error"}
     assert placeholders(text) == [quote for rule_id, quote in found if rule_id == "unfinished-copy.placeholder"]
+
+
+@pytest.mark.parametrize(("text", "end"), [
+    ("Enjoy the holiday season with a warm and", "and"), ("Slow-steeped for the", "the"), ("Salt &", "&"),
+    ("Made for your", "your"), ("Get a", "a"), ("Oat or", "or"),
+])
+def test_a_value_that_ends_mid_phrase_is_a_warning(text: str, end: str) -> None:
+    (finding,) = PLAIN.check_text(text, channel="email", field="body").findings
+    assert (finding.rule_id, finding.severity, _cut(text, finding)) == ("unfinished-copy.cut-phrase", "warning", end)
+    assert finding.message == f"the text ends on '{end}', as if cut off mid-phrase"
+    assert ends_cut(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Tune in", "Stop by", "Sign up", "Love this", "Rich in vitamin A", "What are you waiting for?", "Cookies & cream",
+    "Made for you and me", "a", "Something to look forward to", "Worth waiting for",
+    # "my go-to" too: test_disclosed_or_not_endorsements
+])
+def test_a_finished_phrase_is_not_cut(text: str) -> None:
+    assert PLAIN.check_text(text, channel="email", field="body").findings == [] and not ends_cut(text)
 
 
 @pytest.mark.parametrize("text", [
@@ -675,15 +697,15 @@ def test_report_status() -> None:
 
 def test_brand_score_is_guidelines_passed_over_tested() -> None:
     checker = CopyChecker.for_brief(BRIEF, BRAND)
-    # 39 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # 40 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
     # inclusive-language.ableist (a warning fails it too)
     copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
     report = ComplianceReport.of([checker.check(copy)])
-    assert len(report.tested[copy.id]) == 39
+    assert len(report.tested[copy.id]) == 40
     assert sorted({f.rule_id for f in report.findings}) == [
         "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
     ]
-    assert report.item_score(copy.id) == round(100 * 36 / 39) == 92
+    assert report.item_score(copy.id) == round(100 * 37 / 40) == 92
     assert report.item_status(copy.id) == "blocked"
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "CopyChecker",
     "check_copy",
     "contacts_given",
+    "ends_cut",
     "forbidden_terms",
     "mandatory_elements",
     "placeholders",
@@ -285,7 +286,8 @@ def _family(name: str, spec: dict[str, Any]) -> _Family:
     rules: list[_Rule] = []
     for entry in spec["rules"]:
         rule = _Rule(
-            rule_id=entry["id"], severity=spec["severity"], source=entry["source"], message=entry["message"],
+            rule_id=entry["id"], severity=entry.get("severity", spec["severity"]), source=entry["source"],
+            message=entry["message"],
             suggestion=entry.get("suggestion"), needs=entry.get("needs"), once=entry.get("once", False),
             unless=re.compile(entry["unless"], re.IGNORECASE) if "unless" in entry else None,
         )
@@ -319,15 +321,27 @@ def _lexicon() -> _Lexicon:
     )
 
 
+def _rule_matches(text: str, rule_id: str) -> list[str]:
+    """What the lexicon rule ``rule_id`` matches in ``text``."""
+    family_name = rule_id.partition(".")[0]
+    return [
+        match.group(0)
+        for family in _lexicon().families if family.name == family_name
+        for match in family.pattern.finditer(text.translate(PLAIN))
+        if family.rules[_branch(match)].rule_id == rule_id
+    ]
+
+
 def placeholders(text: str) -> list[str]:
     """Template text left unfilled in ``text`` ("[Brand Name]", "{product}", "Lorem ipsum", "XX%"), as the
     ``unfinished-copy.placeholder`` rule finds it."""
-    return [
-        match.group(0)
-        for family in _lexicon().families if family.name == "unfinished-copy"
-        for match in family.pattern.finditer(text.translate(PLAIN))
-        if family.rules[_branch(match)].rule_id == "unfinished-copy.placeholder"
-    ]
+    return _rule_matches(text, "unfinished-copy.placeholder")
+
+
+def ends_cut(text: str) -> bool:
+    """Whether ``text`` ends on a word that leaves its phrase unfinished ("with a warm and"), as the
+    ``unfinished-copy.cut-phrase`` rule finds it."""
+    return bool(_rule_matches(text, "unfinished-copy.cut-phrase"))
 
 
 def _lexicon_ids() -> list[str]:
