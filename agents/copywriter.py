@@ -99,10 +99,23 @@ def fit(text: str, limit: int) -> str:
     head = cut.rsplit(" ", 1)[0][:limit]
     if ends := [m.end() for m in _SENTENCE_END.finditer(head) if m.end() >= limit / 2]:
         return head[: ends[-1]]
-    words = head.rstrip(" ,;:-–—").split(" ")
+    return _end_phrase(head)
+
+
+def _end_phrase(text: str) -> str:
+    """``text`` without the words a cut leaves dangling at its end: prepositions, and what the
+    ``unfinished-copy.cut-phrase`` check flags (at least one word stays)."""
+    words = text.rstrip(" ,;:-–—").split(" ")
     while len(words) > 1 and (words[-1].lower() in _CUT_PREPOSITIONS or ends_cut(" ".join(words))):
         words.pop()
     return " ".join(words).rstrip(" ,;:-–—")
+
+
+def _fitted(value: str, spec: CopyField) -> str:
+    """``value`` fitted to its field's limit. A value as long as the model's decoding allows (the schema's limit) was
+    most likely stopped there, mid-phrase ("Northbound Coffee is a premium brand of"): its dangling end goes too."""
+    value = fit(value, spec.max_chars)
+    return _end_phrase(value) if len(value) >= min(spec.max_chars, _TARGET_CHARS) - 1 else value
 
 
 def fill_product(values: dict[str, list[str]], product: str) -> dict[str, list[str]]:
@@ -140,7 +153,7 @@ def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: li
         values = _drop_extra(values, EMOJI, channel.max_emoji)
     if not channel.repeated_punctuation:
         values = {name: [REPEATED_PUNCTUATION.sub(r"\1", v) for v in vs] for name, vs in values.items()}
-    fitted = {spec.name: [fit(v, spec.max_chars) for v in _distinct(spec, values.get(spec.name, []))]
+    fitted = {spec.name: [_fitted(v, spec) for v in _distinct(spec, values.get(spec.name, []))]
               for spec in channel.fields}
     body: CopyField = channel.body_field
     everything = "\n".join(v for vs in fitted.values() for v in vs)

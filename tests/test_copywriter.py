@@ -58,6 +58,16 @@ def test_enforced_copy_passes_checks_for_every_channel(channel_id: str) -> None:
     assert "Contains oats" in body and "T&Cs apply" in body
 
 
+def test_a_value_the_decoding_limit_stopped_loses_its_dangling_end() -> None:
+    """Constrained decoding closes a string at the schema's length: the model's headline stops mid-phrase. A value
+    that reaches that length loses the words a cut leaves dangling; a shorter one is the model's own choice."""
+    feed = get_channel("instagram_feed")
+    stopped = "Northbound Coffee is a premium brand of"  # 39 of 40 characters, as the bundled model wrote it
+    fields = enforce_limits(feed, {"headline": [stopped], "caption": ["Made for commuters and"]}, [])
+    assert fields["headline"] == ["Northbound Coffee is a premium brand"]
+    assert fields["caption"] == ["Made for commuters and"]  # short of the limit: left to the checks
+
+
 def test_mandatory_element_already_present_is_not_repeated() -> None:
     channel = get_channel("x_post")
     fields = enforce_limits(channel, {"text": ["Now with contains oats inside"], "headline": ["Hi"]}, ["Contains oats"])
