@@ -46,6 +46,11 @@ _PRODUCT_SLOT = re.compile(
 )
 
 
+def _decoded_chars(spec: CopyField) -> int:
+    """The longest value of ``spec`` the model's schema lets it write."""
+    return min(spec.max_chars, _TARGET_CHARS)
+
+
 @cache
 def copy_schema(channel: Channel, *, limits: bool = True) -> type[BaseModel]:
     """A pydantic model with one field per catalog field, its limits in the JSON schema (built once a channel).
@@ -58,7 +63,7 @@ def copy_schema(channel: Channel, *, limits: bool = True) -> type[BaseModel]:
         if not limits:
             fields[spec.name] = (str if spec.count == 1 else list[str], ...)
             continue
-        text = Annotated[str, Field(min_length=2, max_length=min(spec.max_chars, _TARGET_CHARS))]
+        text = Annotated[str, Field(min_length=2, max_length=_decoded_chars(spec))]
         if spec.count == 1:
             fields[spec.name] = (text, Field(description=f"at most {spec.max_chars} characters{_rules(spec)}"))
         else:
@@ -115,7 +120,7 @@ def _fitted(value: str, spec: CopyField) -> str:
     """``value`` fitted to its field's limit. A value as long as the model's decoding allows (the schema's limit) was
     most likely stopped there, mid-phrase ("Northbound Coffee is a premium brand of"): its dangling end goes too."""
     value = fit(value, spec.max_chars)
-    return _end_phrase(value) if len(value) >= min(spec.max_chars, _TARGET_CHARS) - 1 else value
+    return _end_phrase(value) if len(value) >= _decoded_chars(spec) - 1 else value
 
 
 def fill_product(values: dict[str, list[str]], product: str) -> dict[str, list[str]]:
@@ -217,9 +222,8 @@ def write_channel_copy(
     ]
     draft, audit = invoke_structured(
         model, copy_schema(channel), messages, who=who, node="write_copy", item_id=subtask.id,
-        lenient=copy_schema(channel, limits=False),
+        revision=subtask.revision, lenient=copy_schema(channel, limits=False),
     )
-    audit = [event.model_copy(update={"revision": subtask.revision}) for event in audit]  # calls for this revision
     raw = {name: [value] if isinstance(value, str) else list(value) for name, value in draft.model_dump().items()}
     copy = CopyVariant(
         id=subtask.id, channel=channel.id, variant=subtask.variant, revision=subtask.revision,

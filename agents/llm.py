@@ -130,9 +130,11 @@ def invoke_structured(
     who: ModelCall,
     node: str,
     item_id: str | None = None,
+    revision: int | None = None,
     lenient: type[T] | None = None,
 ) -> tuple[T, list[AuditEvent]]:
-    """Ask ``model`` for a ``schema`` instance; returns it with one audit event per model call.
+    """Ask ``model`` for a ``schema`` instance; returns it with one audit event per model call (about ``item_id``'s
+    ``revision``, when given).
 
     Output that does not parse gets one repair attempt (the error, the first invalid field and why, is shown to the
     model). A second failure raises ``StructuredOutputError`` carrying the raw text, unless a reply (the repaired
@@ -162,7 +164,7 @@ def invoke_structured(
         usage = getattr(raw, "usage_metadata", None) or {}
         tokens_in, tokens_out = usage.get("input_tokens"), usage.get("output_tokens")
         events.append(noted(AuditEvent(
-            kind="model_call", node=node, item_id=item_id, provider=who.provider, model=who.model,
+            kind="model_call", node=node, item_id=item_id, revision=revision, provider=who.provider, model=who.model,
             prompt_hash=_prompt_hash(attempt), seed=who.seed, input_tokens=tokens_in, output_tokens=tokens_out,
             latency_ms=round((time.perf_counter() - started) * 1000, 1), cost_usd=who.cost(tokens_in, tokens_out),
             attempts=tries,

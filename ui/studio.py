@@ -415,7 +415,7 @@ class Studio:
         chosen while it waits, else the newest chosen (the brief just sent, usually)."""
         choices = [_choice(r) for r in self._waiting(self.viewer(request))]
         ids = [thread_id for _, thread_id in choices]
-        return gr.Dropdown(choices=choices, value=chosen if chosen in ids else next(iter(ids), None))
+        return gr.Dropdown(choices=choices, value=chosen if chosen in ids else (ids[0] if ids else None))
 
     def load_review(self, thread_id: str | None, request: gr.Request) -> tuple[Loaded | None, str]:
         """Load the thread's pending items for review: (the loaded checkpoint, the status line)."""
