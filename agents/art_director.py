@@ -137,7 +137,7 @@ def render_cost(renderer: str, made: Rendered, pricing: PricingTable) -> float |
 
 
 def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: PricingTable, *, item_id: str,
-             node: str) -> tuple[Image.Image, Path, AuditEvent]:
+             revision: int, node: str) -> tuple[Image.Image, Path, AuditEvent]:
     """Make and keep the picture (before copy): a final is refined from it, every size is cropped from it."""
     started = time.perf_counter()
     made = renderer.render(spec)
@@ -145,7 +145,8 @@ def _picture(renderer: ImageRenderer, spec: RenderSpec, store: Path, pricing: Pr
     path, digest = save_png(made.image, store, {"briefcraft:renderer": renderer.renderer,
                                                 "briefcraft:label": renderer.label, "briefcraft:prompt": spec.prompt})
     event = noted(AuditEvent(
-        kind="render", node=node, item_id=item_id, provider=renderer.renderer, model=made.model, seed=spec.seed,
+        kind="render", node=node, item_id=item_id, revision=revision, provider=renderer.renderer, model=made.model,
+        seed=spec.seed,
         path=str(path), sha256=digest, latency_ms=round(latency, 1), input_tokens=made.input_tokens,
         input_image_tokens=made.input_image_tokens, output_tokens=made.output_tokens, gpu_seconds=made.gpu_seconds,
         attempts=made.attempts,
@@ -172,7 +173,7 @@ def _compose(
         style_loras=list(style_loras) if renderer.renderer == "diffusers" else [],
     )
     event = AuditEvent(kind="render", node="make_visual" if stage == "preview" else "finalize", item_id=item_id,
-                       provider="compositor", path=str(path), sha256=digest)
+                       revision=revision, provider="compositor", path=str(path), sha256=digest)
     return asset, event
 
 
@@ -187,7 +188,8 @@ def make_preview(
     spec = RenderSpec(width=size[0], height=size[1], palette=tuple(brand.palette),
                       seed=seed + _VARIANT_SEEDS * (subtask.variant - 1) + subtask.revision,
                       prompt=image_prompt(brief, brand), style_loras=tuple(brand.style_loras))
-    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=subtask.id, node="make_visual")
+    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=subtask.id,
+                                             revision=subtask.revision, node="make_visual")
     headline = brief.key_messages[0] if brief.key_messages else brief.product
     asset, composed = _compose(
         renderer, picture, picture_path, size, _overlay(subtask.channel, brand, headline, "", font_dirs), store,
@@ -228,7 +230,8 @@ def render_finals(
         prompt=preview.prompt, source=Path(preview.picture) if preview.picture else None,
         style_loras=tuple(preview.style_loras),  # what the approved preview was made with, not today's kit
     )
-    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=preview.id, node="finalize")
+    picture, picture_path, made = _picture(renderer, spec, store, pricing, item_id=preview.id,
+                                             revision=preview.revision, node="finalize")
     overlay = _overlay(preview.channel, brand, headline, cta, font_dirs)
     alt = final_alt_text(preview, headline, cta, product)
     finals: list[ImageAsset] = []
@@ -272,7 +275,8 @@ def stamp_finals(
             ai_label=mark.ai_label,
         )
         event = AuditEvent(
-            kind="provenance", node="finalize", item_id=asset.id, path=report.path, sha256=report.sha256,
+            kind="provenance", node="finalize", item_id=asset.id, revision=asset.revision, path=report.path,
+            sha256=report.sha256,
             comment=f"C2PA {', '.join(report.actions)} signed by {report.signer}"
             f"{' (dev CA)' if dev_ca else ''}; watermark {report.watermark}"
             f"{'; label ' + repr(mark.ai_label) if mark.ai_label else ''}",

@@ -10,12 +10,12 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from briefcraft.channels import channel_ids
-from briefcraft.errors import DecisionError
+from briefcraft.errors import BriefError, DecisionError
 
 __all__ = [
     "ASK_USER",
@@ -27,6 +27,7 @@ __all__ = [
     "AuditEvent",
     "BrandContext",
     "BrandKit",
+    "BrandName",
     "BrandSnippet",
     "Budget",
     "Cited",
@@ -47,6 +48,7 @@ __all__ = [
     "Severity",
     "StyleLora",
     "Subtask",
+    "brand_key",
     "validation_message",
 ]
 
@@ -57,6 +59,27 @@ ItemStatus = Literal["blocked", "review", "approved"]
 #: What a reference image in brand memory is: the brand's protected work, or a competitor's.
 ImageRole = Literal["protected", "competitor"]
 IMAGE_ROLES: tuple[ImageRole, ...] = ("protected", "competitor")
+
+
+def brand_key(brand: str) -> str:
+    """The brand's storage key (its memory collections, kit, assets and LoRAs): lower-case letters, digits and
+    dashes. ``BriefError`` for a name brand memory cannot store."""
+    slug = re.sub(r"[^a-z0-9]+", "-", brand.casefold()).strip("-")
+    if not slug or len(slug) > 48:
+        raise BriefError(f"brand name {brand!r} is not usable: give 1-48 letters, digits, spaces or dashes")
+    return slug
+
+
+def _usable_brand(brand: str) -> str:
+    try:
+        brand_key(brand)
+    except BriefError as error:
+        raise ValueError(str(error)) from None
+    return brand
+
+
+#: A brand name brand memory can store (see ``brand_key``), checked where it is given, before any work.
+BrandName = Annotated[str, AfterValidator(_usable_brand)]
 
 #: HITL action names of the items under review, and of the clarifying question.
 PUBLISH_COPY = "publish_copy"
@@ -111,7 +134,7 @@ class CreativeBrief(_Model):
         "copy with any other is flagged, since models make them up.",
     )
     locale: str = Field(default="en", max_length=35, description="BCP 47 language tag of the copy.")
-    brand: str = Field(default="default", min_length=1, max_length=100, description="Brand memory scope.")
+    brand: BrandName = Field(default="default", description="Brand memory scope.")
     budget: str | None = Field(default=None, max_length=200, description="Media budget as the marketer said it.")
     limits: Budget = Field(default_factory=Budget, description="What generating this brief may spend.")
 
@@ -167,7 +190,7 @@ class StyleLora(_Model):
 class BrandKit(_Model):
     """A brand's rules distilled from its guidelines; people can edit it (a YAML file per brand)."""
 
-    brand: str = Field(min_length=1, max_length=100)
+    brand: BrandName
     voice: list[KitItem] = Field(default_factory=list, description="Voice descriptors, e.g. 'warm'.")
     do_words: list[KitItem] = Field(default_factory=list, description="Words the brand likes to use.")
     dont_words: list[KitItem] = Field(default_factory=list, description="Words to avoid (a warning).")

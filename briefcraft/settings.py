@@ -9,6 +9,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from briefcraft.errors import ConfigError
+from briefcraft.schemas import BrandName
 
 __all__ = ["PROVIDERS", "Settings", "UiUser", "load_settings"]
 
@@ -115,7 +116,7 @@ class Settings(BaseSettings):
     embedding_base_url: str | None = Field(
         default=None, description="Base URL for openai embeddings (any OpenAI-compatible /v1 server)."
     )
-    brand: str = Field(default="default", min_length=1, max_length=48, description="Brand used when none is given.")
+    brand: BrandName = Field(default="default", description="Brand used when none is given.")
     max_upload_mb: float = Field(default=20, gt=0, le=500, description="Largest file brand memory ingests, in MB.")
 
     pricing_file: Path | None = Field(

@@ -32,7 +32,8 @@ from chromadb.config import Settings as ChromaSettings
 
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction, native_bf16
 from briefcraft.memory.ingest import chunk_document, read_document
-from briefcraft.memory.store import ChromaBrandMemory, brand_key
+from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.schemas import brand_key
 from briefcraft.settings import Settings
 
 WORDS = (

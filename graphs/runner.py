@@ -50,6 +50,7 @@ from briefcraft.schemas import (
     ImageAsset,
     ReviewDecision,
     Subtask,
+    brand_key,
 )
 from briefcraft.tools.audit import THREAD_ID, FailedSpend, Ledger, LedgerCheck, ledger_path
 
@@ -367,8 +368,10 @@ def start_input(
     limits: Budget | None = None,
 ) -> dict[str, Any]:
     """The checked graph input that starts ``thread_id``; ``ThreadError`` when the thread exists, ``BriefError``
-    for an empty or too long brief. ``limits`` is the brief's budget (default: a structured brief's own)."""
+    for an empty or too long brief or a brand name brand memory cannot store. ``limits`` is the brief's budget
+    (default: a structured brief's own)."""
     check_thread_id(thread_id)
+    brand_key(brand)
     if graph.get_state({"configurable": {"thread_id": thread_id}}).created_at is not None:
         raise ThreadError(f"thread {thread_id!r} already exists; use 'briefcraft resume {thread_id}'")
     state: dict[str, Any] = {"brand_id": brand}

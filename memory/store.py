@@ -52,6 +52,7 @@ from briefcraft.schemas import (
     ImageRole,
     KitItem,
     ReferenceImage,
+    brand_key,
 )
 
 if TYPE_CHECKING:
@@ -70,7 +71,6 @@ __all__ = [
     "IngestReport",
     "MemoryHit",
     "SourceInfo",
-    "brand_key",
     "open_memory",
 ]
 
@@ -161,14 +161,6 @@ class MemoryHit(BaseModel):
     score: float
     kind: str
     flagged: bool
-
-
-def brand_key(brand: str) -> str:
-    """The brand's storage key: lower-case letters, digits and dashes."""
-    slug = re.sub(r"[^a-z0-9]+", "-", brand.casefold()).strip("-")
-    if not slug or len(slug) > 48:
-        raise BriefError(f"brand name {brand!r} is not usable: give 1-48 letters, digits, spaces or dashes")
-    return slug
 
 
 def open_memory(settings: Settings) -> BrandMemory:

@@ -276,6 +276,34 @@ def test_an_empty_brand_flag_is_not_the_default_brand(cli: Any, args: list[str])
                                       "BRIEFCRAFT_BRAND (else 'default')")
 
 
+LONG_BRAND = "Northbound Coffee Roasters of the Pacific Northwest, Est. 2009"
+UNUSABLE_BRAND = f"brand name {LONG_BRAND!r} is not usable: give 1-48 letters, digits, spaces or dashes"
+
+
+@pytest.mark.parametrize("args", [["run", "Launch it."], ["ui"], ["memory", "list"], ["check", "copy", "Hi",
+                                                                                        "--channel", "x_post"]])
+def test_a_brand_name_memory_cannot_store_is_refused_before_any_work(cli: Any, args: list[str]) -> None:
+    """Named as given, not as BRIEFCRAFT_BRAND; `run` used to start (and ask its clarifying question) with it."""
+    assert _cli_error(cli, *args, "--brand", LONG_BRAND) == UNUSABLE_BRAND
+    code, out, _ = cli("threads", "--json")
+    assert code == 0 and [t for t in json.loads(out) if t["brand"] == LONG_BRAND] == []
+
+
+def test_a_brand_name_memory_cannot_store_in_the_library_and_settings(
+    graph: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(BriefError) as raised:
+        runner.start(graph, "Launch it on Instagram.", thread_id="long-brand", max_brief_chars=1000, brand=LONG_BRAND)
+    assert str(raised.value) == UNUSABLE_BRAND
+    assert graph.get_state({"configurable": {"thread_id": "long-brand"}}).created_at is None
+    with pytest.raises(ValidationError, match="is not usable: give 1-48"):
+        CreativeBrief(product="Cold brew", channels=["email"], brand="!!!")
+    monkeypatch.setenv("BRIEFCRAFT_BRAND", LONG_BRAND)
+    with pytest.raises(ConfigError) as config:
+        load_settings(_env_file=None)
+    assert str(config.value) == f"BRIEFCRAFT_BRAND: {UNUSABLE_BRAND}"
+
+
 @pytest.mark.parametrize("k", ["0", "-3", "101"])
 def test_memory_search_k_out_of_range(cli: Any, k: str) -> None:
     assert _cli_error(cli, "memory", "search", "colours", "--k", k) == f"--k {k} is out of range; allowed: 1 to 100"

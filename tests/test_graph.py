@@ -147,6 +147,13 @@ def test_image_variants_one_is_picked_the_others_dropped_one_regenerated(
         ("img-etsy_listing-1", 0, "drop", "not this one"), ("img-etsy_listing-2", 0, "approve", None),
         ("img-etsy_listing-3", 0, "reject", None), ("img-etsy_listing-3", 1, "drop", None),
     ]
+    # every render and stamp names the revision it made: the rewrite's picture is revision 1, the finals are
+    # refined from revision 0 of variant 2
+    made = {(e.kind, e.node, e.item_id.split("-", 3)[-1] if e.item_id else None, e.revision) for e in audit
+            if e.kind in ("render", "provenance")}
+    assert ("render", "make_visual", "3", 1) in made and ("render", "make_visual", "3", 0) in made
+    assert {revision for kind, node, _, revision in made if node == "finalize"} == {0}
+    assert {kind for kind, node, _, _ in made if node == "finalize"} == {"render", "provenance"}
 
 
 def test_clarifying_question_then_answer(graph: Any, settings: Settings) -> None:

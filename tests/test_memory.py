@@ -15,8 +15,8 @@ from builders import GUIDELINES, free_port, make_docx, make_image, make_pdf, sta
 from briefcraft.errors import IngestError, MemoryStoreError
 from briefcraft.memory.embeddings import MiniLMEmbeddingFunction
 from briefcraft.memory.kit import distill, save_kit
-from briefcraft.memory.store import ChromaBrandMemory, brand_key
-from briefcraft.schemas import CopyVariant, CreativeBrief
+from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.schemas import CopyVariant, CreativeBrief, brand_key
 from briefcraft.settings import Settings
 
 

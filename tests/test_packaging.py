@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+import briefcraft
 
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = {"ui": 5, "evals": 4, "graphs": 3, "agents": 2, "tools": 1, "memory": 1, "briefcraft": 0}
@@ -81,6 +84,7 @@ def test_wheel_holds_package_data_and_no_top_level_folders(tmp_path: Path) -> No
         check=True, capture_output=True,
     )
     (wheel,) = tmp_path.glob("briefcraft-*.whl")
+    assert wheel.name == f"briefcraft-{briefcraft.__version__}-py3-none-any.whl"  # one version, in the package
     names = zipfile.ZipFile(wheel).namelist()
     assert "briefcraft/data/channels.yaml" in names
     assert "briefcraft/data/sample_brief.txt" in names
@@ -90,6 +94,13 @@ def test_wheel_holds_package_data_and_no_top_level_folders(tmp_path: Path) -> No
     assert {"briefcraft/evals/briefs/briefs.jsonl", "briefcraft/evals/voice/northbound.jsonl",
             "briefcraft/evals/compliance/snippets.jsonl"} <= set(names)
     assert {n.split("/")[0] for n in names} == {"briefcraft", wheel.name.removesuffix("-py3-none-any.whl") + ".dist-info"}
+
+
+def test_the_cli_reports_the_installed_version() -> None:
+    done = subprocess.run([Path(sys.executable).with_name("briefcraft"), "--version"], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout == f"briefcraft {importlib.metadata.version('briefcraft')}\n"
+    assert importlib.metadata.version("briefcraft") == briefcraft.__version__
 
 
 def test_langgraph_json_loads_a_graph_without_our_checkpointer(tmp_path: Path) -> None:

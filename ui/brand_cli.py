@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from briefcraft.errors import ConfigError
 from briefcraft.memory.kit import load_kit, save_kit, with_style_lora
-from briefcraft.memory.store import ChromaBrandMemory, brand_key
-from briefcraft.schemas import BrandKit, StyleLora
+from briefcraft.memory.store import ChromaBrandMemory
+from briefcraft.schemas import BrandKit, StyleLora, brand_key
 from briefcraft.settings import load_settings
 from briefcraft.tools.lora import IMAGE_SUFFIXES, LORA_FILE, train_style_lora
 

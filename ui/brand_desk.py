@@ -26,8 +26,8 @@ from briefcraft.agents.models import make_chat_model
 from briefcraft.errors import BriefcraftError, BriefError, ConfigError, DecisionError, IngestError
 from briefcraft.memory.ingest import DOCUMENT_TYPES, IMAGE_TYPES
 from briefcraft.memory.kit import kit_yaml
-from briefcraft.memory.store import ChromaBrandMemory, IngestReport, brand_key
-from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole
+from briefcraft.memory.store import ChromaBrandMemory, IngestReport
+from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole, brand_key
 from briefcraft.settings import Settings
 from briefcraft.ui.threads import Viewer
 

@@ -25,13 +25,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from briefcraft import __version__
 from briefcraft.errors import BriefcraftError, BriefError, ConfigError, DecisionError
 from briefcraft.evals.cli import add_eval_parser, run_eval
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.review import edit_decision, edit_text
 from briefcraft.graphs.runner import RunStatus
-from briefcraft.schemas import Budget, CreativeBrief, validation_message
+from briefcraft.schemas import Budget, CreativeBrief, brand_key, validation_message
 from briefcraft.settings import load_settings
 from briefcraft.ui.brand_cli import add_brand_parser, run_brand
 from briefcraft.ui.compliance_cli import add_compliance_parsers, run_audit, run_check
@@ -59,6 +60,7 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="briefcraft", description="Chat a brief, get an approved campaign pack.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"briefcraft {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     deciding = _Parser(add_help=False)
     deciding.add_argument("--out", help="pack folder (default: DATA_DIR/packs/THREAD)")
@@ -414,9 +416,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "brand": run_brand, "check": run_check, "audit": run_audit, "provenance": run_provenance,
                 "verify": run_provenance, "ui": run_ui, "eval": run_eval}
     try:
-        if getattr(args, "brand", None) is not None and not args.brand.strip():  # `--brand "$UNSET"` is no default
-            raise ConfigError("--brand is empty; give a brand name, or leave the flag out to use BRIEFCRAFT_BRAND "
-                              "(else 'default')")
+        if getattr(args, "brand", None) is not None:  # before any work, and named as the flag
+            if not args.brand.strip():  # `--brand "$UNSET"` is no default
+                raise ConfigError("--brand is empty; give a brand name, or leave the flag out to use BRIEFCRAFT_BRAND "
+                                  "(else 'default')")
+            brand_key(args.brand)
         with runner.stop_on_sigterm():  # a run stops between two steps, resumable, rather than midway
             return handlers[args.command](args)
     except BriefcraftError as error:

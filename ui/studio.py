@@ -35,7 +35,7 @@ from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.review import BUDGET_GATES, edit_decision, edit_text
 from briefcraft.graphs.runner import RunStatus, StepUpdate
-from briefcraft.memory.store import ChromaBrandMemory, brand_key, open_memory
+from briefcraft.memory.store import ChromaBrandMemory, open_memory
 from briefcraft.schemas import (
     PUBLISH_COPY,
     PUBLISH_IMAGE,
@@ -43,6 +43,7 @@ from briefcraft.schemas import (
     Budget,
     ComplianceReport,
     Finding,
+    brand_key,
     validation_message,
 )
 from briefcraft.settings import Settings
@@ -611,7 +612,8 @@ def _row_thread(selected: gr.SelectData) -> str:
 
 def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
     refresh = gr.Button("Refresh", elem_id="runs-refresh")
-    table = gr.Dataframe(headers=RUNS_HEADERS, elem_id="runs-table", interactive=False)
+    table = gr.Dataframe(headers=RUNS_HEADERS, elem_id="runs-table", interactive=False, wrap=True,
+                         column_widths=["13%", "37%", "10%", "16%", "10%", "14%"])
     with gr.Row():
         pick = gr.Dropdown(label="Thread", elem_id="runs-thread", choices=[], scale=4)
         open_run = gr.Button("Open", elem_id="runs-open", scale=1)
