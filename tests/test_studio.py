@@ -5,6 +5,7 @@ after a restart, and the pack zip."""
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,7 @@ def test_threads_survive_a_restart_and_the_pack_downloads_as_a_zip(settings: Set
     decisions = [row for row in audit if row[2] == "human_decision"]
     assert [(row[4], row[6], row[8]) for row in decisions] == [(COPY_ID, "cd", "approve"), (IMAGE_ID, "cd", "approve")]
     assert [row[0] for row in audit] == list(range(len(audit)))
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", row[1]) for row in audit)
 
 
 def test_threads_started_outside_the_studio_are_listed_and_reviewed_there(settings: Settings) -> None:

@@ -19,6 +19,7 @@ import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC
 from functools import partial
 from itertools import groupby
 from pathlib import Path
@@ -513,8 +514,8 @@ class Studio:
             download = str(zip_pack(Path(current.pack), dest))
         # then the calls of failed steps the ledger does not hold yet: no ledger number, their comment says so
         kept = FailedSpend(self.settings.audit_dir, record.thread_id).unrecorded(events)
-        rows = [[n, e.at.isoformat(timespec="seconds"), e.kind, e.node, e.item_id, e.revision, e.actor, e.role,
-                 e.decision, e.comment, _tokens(e), e.cost_usd]
+        rows = [[n, e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), e.kind, e.node, e.item_id, e.revision,
+                 e.actor, e.role, e.decision, e.comment, _tokens(e), e.cost_usd]
                 for n, e in [*enumerate(events), *(("", e) for e in kept)]]
         failure = f" Error: {current.error}." if current.error else ""
         return f"**{record.title}** (thread {record.thread_id} by {record.owner}): {_outcome(current)}{failure} " \
@@ -620,7 +621,8 @@ def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
         retry = gr.Button("Retry", elem_id="runs-retry", scale=1)
     detail = gr.Markdown(elem_id="runs-detail")
     download = gr.File(label="Pack (zip)", elem_id="runs-download", interactive=False)
-    audit = gr.Dataframe(headers=AUDIT_HEADERS, elem_id="runs-audit", interactive=False, wrap=True)
+    audit = gr.Dataframe(headers=AUDIT_HEADERS, elem_id="runs-audit", interactive=False, wrap=True,
+                         column_widths=["3%", "10%", "9%", "9%", "15%", "5%", "5%", "6%", "6%", "21%", "6%", "5%"])
     refresh.click(studio.runs, None, [table, pick])
     tab.select(studio.runs, None, [table, pick])
     open_run.click(studio.open_run, [pick], [detail, download, audit])
