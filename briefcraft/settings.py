@@ -73,8 +73,14 @@ class Settings(BaseSettings):
         "'diffusers': AI imagery from BRIEFCRAFT_IMAGE_MODEL; 'openai': AI imagery from the OpenAI Images API.",
     )
     image_model: str | None = Field(
-        default=None, description="For diffusers: a diffusers-format folder, or a Hugging Face id (downloaded "
-        "unless HF_HUB_OFFLINE=1).",
+        default=None, description="For diffusers: a diffusers-format folder, a single-file checkpoint (.safetensors "
+        "or .ckpt: Stable Diffusion 1.x/2.x, SDXL, SD3, FLUX), or a Hugging Face id (downloaded unless "
+        "HF_HUB_OFFLINE=1).",
+    )
+    image_model_config: str | None = Field(
+        default=None, description="For a single-file image model: a diffusers-format folder or Hugging Face id of "
+        "its base model, whose configs, tokenizer and scheduler its weights go into. Unset: diffusers picks the base "
+        "model from the weights, which must then be in the Hugging Face cache or online.",
     )
     image_device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
     image_tiny_vae: str | None = Field(
@@ -218,7 +224,7 @@ class Settings(BaseSettings):
     def _check_image_backend(self) -> Settings:
         if self.image_backend == "diffusers" and not self.image_model:
             raise ValueError("BRIEFCRAFT_IMAGE_BACKEND=diffusers needs BRIEFCRAFT_IMAGE_MODEL "
-                             "(a diffusers-format folder or a Hugging Face id)")
+                             "(a diffusers-format folder, a single-file checkpoint or a Hugging Face id)")
         if self.image_backend == "openai" and self.openai_api_key is None and not self.image_openai_base_url:
             raise ValueError("BRIEFCRAFT_IMAGE_BACKEND=openai needs an API key (OPENAI_API_KEY or "
                              "BRIEFCRAFT_OPENAI_API_KEY) or BRIEFCRAFT_IMAGE_OPENAI_BASE_URL (a server speaking the "

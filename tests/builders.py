@@ -200,6 +200,101 @@ def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
     return folder / "tiny-sd", folder / "tiny-vae"
 
 
+#: diffusers' resnet parameter names -> the original (LDM) UNet's; the reverse of diffusers' single-file loader.
+_LDM_RESNET = {"norm1": "in_layers.0", "conv1": "in_layers.2", "norm2": "out_layers.0", "conv2": "out_layers.3",
+               "time_emb_proj": "emb_layers.1", "conv_shortcut": "skip_connection"}
+_LDM_VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def _ldm_unet(state: dict[str, Any], layers: int) -> dict[str, Any]:
+    """A diffusers SD UNet's weights under the original checkpoint's names (``model.diffusion_model.*``)."""
+    import re
+
+    from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
+
+    fixed = DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"]
+    with_attention = {int(k.split(".")[1]) for k in state if k.startswith("up_blocks.") and ".attentions." in k}
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if key in fixed:
+            name = fixed[key]
+        elif match := re.match(r"(down|up)_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.+)", key):
+            side, block, part, layer, rest = match.groups()
+            index = (1 if side == "down" else 0) + int(block) * (layers + 1) + int(layer)
+            head, _, tail = rest.partition(".")
+            rest = f"{_LDM_RESNET[head]}.{tail}" if part == "resnets" else rest
+            name = f"{'input' if side == 'down' else 'output'}_blocks.{index}.{0 if part == 'resnets' else 1}.{rest}"
+        elif match := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)", key):
+            name = f"input_blocks.{1 + int(match[1]) * (layers + 1) + layers}.0.op.{match[2]}"
+        elif match := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)", key):
+            slot = 2 if int(match[1]) in with_attention else 1
+            name = f"output_blocks.{int(match[1]) * (layers + 1) + layers}.{slot}.conv.{match[2]}"
+        elif match := re.match(r"mid_block\.(resnets|attentions)\.(\d)\.(.+)", key):
+            part, number, rest = match.groups()
+            head, _, tail = rest.partition(".")
+            rest = f"{_LDM_RESNET[head]}.{tail}" if part == "resnets" else rest
+            name = f"middle_block.{int(number) * 2 if part == 'resnets' else 1}.{rest}"
+        else:
+            raise KeyError(f"no original name for UNet weight {key}")
+        out[f"model.diffusion_model.{name}"] = value
+    return out
+
+
+def _ldm_vae(state: dict[str, Any], blocks: int) -> dict[str, Any]:
+    """A diffusers ``AutoencoderKL``'s weights under the original checkpoint's names (``first_stage_model.*``)."""
+    import re
+
+    from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
+
+    fixed = DIFFUSERS_TO_LDM_MAPPING["vae"]
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        conv = False  # the original's attention projections are 1x1 convolutions
+        if key in fixed:
+            name = fixed[key]
+        elif match := re.match(r"(encoder|decoder)\.(down|up)_blocks\.(\d+)\.resnets\.(\d+)\.(.+)", key):
+            side, way, block, layer, rest = match.groups()
+            level = int(block) if way == "down" else blocks - 1 - int(block)  # the decoder counts up from the bottom
+            name = f"{side}.{way}.{level}.block.{layer}.{rest.replace('conv_shortcut', 'nin_shortcut')}"
+        elif match := re.match(r"(encoder|decoder)\.(down|up)_blocks\.(\d+)\.(down|up)samplers\.0\.(.+)", key):
+            side, way, block, _, rest = match.groups()
+            level = int(block) if way == "down" else blocks - 1 - int(block)
+            name = f"{side}.{way}.{level}.{way}sample.{rest}"
+        elif match := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d)\.(.+)", key):
+            name = f"{match[1]}.mid.block_{int(match[2]) + 1}.{match[3].replace('conv_shortcut', 'nin_shortcut')}"
+        elif match := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.+)\.(weight|bias)", key):
+            name = f"{match[1]}.mid.attn_1.{_LDM_VAE_ATTENTION[match[2]]}.{match[3]}"
+            conv = match[2] != "group_norm" and match[3] == "weight"
+        else:
+            raise KeyError(f"no original name for VAE weight {key}")
+        out[f"first_stage_model.{name}"] = value[:, :, None, None] if conv else value
+    return out
+
+
+def make_tiny_sd_single_file(pipeline_dir: Path, path: Path) -> Path:
+    """The tiny SD pipeline at ``pipeline_dir`` as one original-format (LDM) checkpoint file, as single-file models
+    are shared (``model.diffusion_model.*``, ``first_stage_model.*``, ``cond_stage_model.transformer.*``); written
+    as ``.safetensors``, or as a pickled ``{"state_dict": ...}`` for ``.ckpt``."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import save_file
+
+    pipe = StableDiffusionPipeline.from_pretrained(pipeline_dir)
+    state = {
+        **_ldm_unet(pipe.unet.state_dict(), pipe.unet.config.layers_per_block),
+        **_ldm_vae(pipe.vae.state_dict(), len(pipe.vae.config.block_out_channels)),
+        # the original's CLIP is transformers' CLIPTextModel with its `text_model.` (flattened away in transformers 5.6)
+        **{f"cond_stage_model.transformer.{'' if k.startswith('text_model.') else 'text_model.'}{k}": v
+           for k, v in pipe.text_encoder.state_dict().items()},
+    }
+    state = {key: value.contiguous() for key, value in state.items()}
+    if path.suffix == ".ckpt":
+        torch.save({"state_dict": state}, path)
+    else:
+        save_file(state, path)
+    return path
+
+
 def make_tiny_sdxl(folder: Path) -> Path:
     """A tiny Stable Diffusion XL pipeline (two text encoders, size and crop conditioning) built from configs and
     saved as users' models are; the shapes follow diffusers' own SDXL test components."""

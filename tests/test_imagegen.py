@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import make_tiny_sdxl, pixels
+from builders import make_tiny_sd_single_file, make_tiny_sdxl, pixels
 from PIL import Image
 
 from briefcraft.errors import ConfigError
@@ -114,10 +114,56 @@ def test_bad_model_settings_are_one_line_errors(tmp_path: Path) -> None:
         load_settings(_env_file=None, image_backend="diffusers")
     with pytest.raises(ConfigError, match=r"without model_index\.json"):
         pipeline_kind(str(tmp_path))
-    with pytest.raises(ConfigError, match="neither a diffusers-format folder nor a Hugging Face id"):
+    with pytest.raises(ConfigError, match="is neither a file, a folder nor a Hugging Face id"):
         pipeline_kind(str(tmp_path / "missing" / "model"))
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(ConfigError, match=r"is a \.txt file, not a checkpoint; allowed: a diffusers-format folder "
+                                          r"\(save_pretrained\), a single-file checkpoint \(\.safetensors, \.ckpt\)"):
+        pipeline_kind(str(tmp_path / "notes.txt"))
     with pytest.raises(ConfigError, match="BRIEFCRAFT_IMAGE_DEVICE='tpu' is not a device"):
         ImageGenerator.load(str(tmp_path), device="tpu")
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".ckpt"])
+def test_a_single_file_checkpoint_loads_as_the_same_model(
+    generator: ImageGenerator, tiny_sd: tuple[Path, Path], tmp_path: Path, suffix: str
+) -> None:
+    """An original-format (LDM) checkpoint, as single-file models are shared, with its base model's configs from
+    BRIEFCRAFT_IMAGE_MODEL_CONFIG: the same weights as the folder, so the same pixels for the same seed."""
+    model, _ = tiny_sd
+    checkpoint = make_tiny_sd_single_file(model, tmp_path / f"tiny-sd{suffix}")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", image_backend="diffusers",  # type: ignore[call-arg]
+                        image_model=str(checkpoint), image_model_config=str(model), image_device="cpu")
+    single = DiffusionRenderer.from_settings(settings).generator
+    assert type(single.text2image).__name__ == "StableDiffusionPipeline"
+    assert single.model == checkpoint.name
+    assert type(single.inpainting).__name__ == "StableDiffusionInpaintPipeline"
+    from_file = single.text_to_image("oat milk cold brew", width=64, height=64, seed=9, quality=FAST)[0]
+    from_folder = generator.text_to_image("oat milk cold brew", width=64, height=64, seed=9, quality=FAST)[0]
+    assert np.abs(pixels(from_file).astype(int) - pixels(from_folder).astype(int)).max() <= 1
+
+
+def test_a_single_file_checkpoint_without_its_configs_offline_is_one_line(
+    tiny_sd: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """diffusers picks the base model's configs from the weights' names and fetches them; offline (HF cache empty)
+    the error says which setting to give."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    checkpoint = make_tiny_sd_single_file(tiny_sd[0], tmp_path / "tiny-sd.safetensors")
+    with pytest.raises(ConfigError) as raised:
+        ImageGenerator.load(str(checkpoint), device="cpu")
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(f"image model {str(checkpoint)!r} could not be loaded: ")
+    assert message.endswith("; set BRIEFCRAFT_IMAGE_MODEL_CONFIG to a diffusers folder of the checkpoint's base model "
+                            "(its configs, tokenizer and scheduler)")
+    (tmp_path / "broken.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    with pytest.raises(ConfigError, match=r"^image model '.*broken\.safetensors' could not be loaded: "):
+        ImageGenerator.load(str(tmp_path / "broken.safetensors"), device="cpu", config=str(tiny_sd[0]))
+    with pytest.raises(ConfigError, match=r"^image model '.*broken\.safetensors' is not a readable checkpoint: "):
+        ImageGenerator.load(str(tmp_path / "broken.safetensors"), device="cpu")
+    with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_IMAGE_MODEL_CONFIG '.*' is a folder without model_index"):
+        ImageGenerator.load(str(checkpoint), device="cpu", config=str(tmp_path))
 
 
 @pytest.mark.llm

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
-from builders import pixels
+from builders import make_tiny_sd_single_file, pixels
 from PIL import Image, ImageDraw
 
 from briefcraft.agents.art_director import make_preview, render_finals
@@ -192,6 +192,18 @@ def test_bad_adapter_files_are_one_line_errors_and_keep_what_was_active(
     generator.use_loras([])
 
 
+def test_training_on_a_single_file_checkpoint_learns_what_the_folder_does(
+    tiny_sd: tuple[Path, Path], style_images: Path, adapters: tuple[TrainReport, TrainReport], tmp_path: Path
+) -> None:
+    """The same weights in one original-format file (with the base model's configs): the same seed trains the same
+    adapter as on the diffusers folder."""
+    checkpoint = make_tiny_sd_single_file(tiny_sd[0], tmp_path / "tiny-sd.safetensors")
+    report = train_style_lora(str(checkpoint), style_images, tmp_path / "house", config=str(tiny_sd[0]), **TRAINING)
+    from_file, from_folder = (safetensors.torch.load_file(r.output) for r in (report, adapters[0]))
+    assert from_file.keys() == from_folder.keys()
+    assert all(torch.allclose(from_file[k], from_folder[k], atol=1e-5) for k in from_file)
+
+
 def test_training_refuses_bad_folders_and_settings(tiny_sd: tuple[Path, Path], tmp_path: Path) -> None:
     model, out = str(tiny_sd[0]), tmp_path / "out"
     with pytest.raises(IngestError, match="is not a folder"):
@@ -276,7 +288,8 @@ def test_cli_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     command = ["brand", "train-lora", "--images", str(tmp_path)]
     assert main(command) == 2
     assert capsys.readouterr().err == ("briefcraft: error: brand train-lora needs BRIEFCRAFT_IMAGE_MODEL: the diffusers "
-                                       "model (a folder or a Hugging Face id) the style LoRA is trained for\n")
+                                       "model (a folder, a single-file checkpoint or a Hugging Face id) the style LoRA "
+                                       "is trained for\n")
     monkeypatch.setenv("BRIEFCRAFT_IMAGE_MODEL", str(tiny_sd[0]))
     assert main([*command, "--name", "House Style"]) == 2
     assert capsys.readouterr().err.startswith("briefcraft: error: --name 'House Style' is not usable: give 1-48")

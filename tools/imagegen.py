@@ -14,6 +14,8 @@ full steps from the same seed, so it keeps the composition the director approved
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import math
 import re
 import threading
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from PIL import Image
+from safetensors import SafetensorError
 
 from briefcraft.errors import ConfigError
 from briefcraft.tools.compose import check_size
@@ -105,17 +108,35 @@ def resolve_device(device: str) -> tuple[str, torch.dtype]:
     return device, torch.float32
 
 
-def pipeline_kind(model: str) -> Literal["directory", "hub"]:
-    """Where ``model`` comes from: a diffusers-format directory, or a Hugging Face id."""
+#: What a single-file checkpoint may be saved as.
+_CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
+#: The text-to-image pipeline for each kind of single-file checkpoint (diffusers' names for the kinds, which it reads
+#: from the file's weight names); other kinds (inpainting, refiner, ControlNet, video) are not text-to-image models.
+_SINGLE_FILE_PIPELINES = {
+    "v1": "StableDiffusionPipeline", "v2": "StableDiffusionPipeline", "xl_base": "StableDiffusionXLPipeline",
+    "playground-v2-5": "StableDiffusionXLPipeline", "sd3": "StableDiffusion3Pipeline",
+    "sd35_large": "StableDiffusion3Pipeline", "sd35_medium": "StableDiffusion3Pipeline",
+    "flux-dev": "FluxPipeline", "flux-schnell": "FluxPipeline",
+}
+_ALLOWED_MODELS = ("allowed: a diffusers-format folder (save_pretrained), a single-file checkpoint (.safetensors, "
+                   ".ckpt) or a Hugging Face id")
+
+
+def pipeline_kind(model: str) -> Literal["directory", "file", "hub"]:
+    """Where ``model`` comes from: a diffusers-format directory, a single-file checkpoint, or a Hugging Face id."""
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
-            raise ConfigError(f"image model {model!r} is a folder without model_index.json; "
-                              "allowed: a diffusers-format folder (save_pretrained) or a Hugging Face id")
+            raise ConfigError(f"image model {model!r} is a folder without model_index.json; {_ALLOWED_MODELS}")
         return "directory"
+    if path.is_file():
+        if path.suffix.lower() not in _CHECKPOINT_SUFFIXES:
+            raise ConfigError(f"image model {model!r} is a {path.suffix or 'extension-less'} file, not a "
+                              f"checkpoint; {_ALLOWED_MODELS}")
+        return "file"
     if path.exists() or not _HUB_ID.match(model):
-        raise ConfigError(f"image model {model!r} is neither a diffusers-format folder nor a Hugging Face id "
-                          "like 'stabilityai/sd-turbo'")
+        raise ConfigError(f"image model {model!r} is neither a file, a folder nor a Hugging Face id like "
+                          f"'stabilityai/sd-turbo'; {_ALLOWED_MODELS}")
     return "hub"
 
 
@@ -135,15 +156,76 @@ def import_diffusers() -> Any:  # the diffusers module; untyped
     return diffusers
 
 
-def _load(model: str, dtype: torch.dtype) -> Any:  # a diffusers pipeline; diffusers is untyped
-    kind = pipeline_kind(model)
+def _checkpoint_kind(path: Path) -> str:
+    """diffusers' name for the kind of model a single-file checkpoint holds, read from its weights' names and
+    shapes (a .safetensors file's header only; a .ckpt is unpickled). ``ConfigError`` for an unreadable file."""
+    import pickle
+
+    import torch
+    from safetensors import safe_open
+
+    single_file = _single_file_utils()
     try:
-        return import_diffusers().AutoPipelineForText2Image.from_pretrained(
-            str(Path(model).expanduser()) if kind == "directory" else model, dtype=dtype
-        )
-    except (OSError, ValueError) as error:
-        hint = "; set BRIEFCRAFT_IMAGE_MODEL to a local diffusers folder" if kind == "hub" else ""
-        raise ConfigError(f"image model {model!r} could not be loaded: {str(error).splitlines()[0]}{hint}") from error
+        if path.suffix.lower() != ".safetensors":
+            checkpoint = single_file.load_single_file_checkpoint(str(path), local_files_only=True)
+            return str(single_file.infer_diffusers_model_type(checkpoint))
+        with safe_open(str(path), framework="pt") as header:  # shapes without reading gigabytes of weights
+            shapes = {key: torch.empty(header.get_slice(key).get_shape(), device="meta")
+                      for key in header.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError, SafetensorError) as error:
+        raise ConfigError(f"image model {str(path)!r} is not a readable checkpoint: {_first_line(error)}") from error
+    return str(single_file.infer_diffusers_model_type(shapes))
+
+
+def _single_file_utils() -> Any:  # diffusers' single-file loading helpers; untyped
+    return importlib.import_module("diffusers.loaders.single_file_utils")
+
+
+def _single_file_pipeline(path: Path, config: str | None) -> Any:  # a diffusers pipeline class; untyped
+    """The pipeline class a single-file checkpoint loads as: the one ``config`` (a diffusers folder) names, else
+    the one for the kind of model the file holds."""
+    diffusers = import_diffusers()
+    folder = Path(config).expanduser() if config else None
+    if folder is not None and folder.is_dir():
+        if not (folder / "model_index.json").is_file():
+            raise ConfigError(f"BRIEFCRAFT_IMAGE_MODEL_CONFIG {config!r} is a folder without model_index.json; "
+                              "allowed: a diffusers-format folder or a Hugging Face id of the checkpoint's base model")
+        name = str(json.loads((folder / "model_index.json").read_text(encoding="utf-8")).get("_class_name", ""))
+    else:
+        kind = _checkpoint_kind(path)
+        if kind not in _SINGLE_FILE_PIPELINES:
+            raise ConfigError(f"image model {path.name!r} holds a {kind!r} model, not a text-to-image one; allowed: "
+                              "Stable Diffusion 1.x/2.x, SDXL, SD3 or FLUX checkpoints")
+        name = _SINGLE_FILE_PIPELINES[kind]
+    pipeline = getattr(diffusers, name, None)
+    if pipeline is None or not hasattr(pipeline, "from_single_file"):
+        raise ConfigError(f"image model {path.name!r}: diffusers cannot load a {name or 'unnamed'} pipeline from a "
+                          "single file; allowed: Stable Diffusion 1.x/2.x, SDXL, SD3 or FLUX checkpoints")
+    return pipeline
+
+
+def _load(model: str, dtype: torch.dtype, config: str | None = None) -> Any:  # a diffusers pipeline; untyped
+    kind = pipeline_kind(model)
+    path = Path(model).expanduser()
+    if config and Path(config).expanduser().exists():  # a folder, as the shell would not have expanded it
+        config = str(Path(config).expanduser())
+    diffusers = import_diffusers()
+    try:
+        if kind != "file":
+            return diffusers.AutoPipelineForText2Image.from_pretrained(
+                str(path) if kind == "directory" else model, dtype=dtype
+            )
+        loaded = _single_file_pipeline(path, config).from_single_file(str(path), config=config, dtype=dtype)
+        return diffusers.AutoPipelineForText2Image.from_pipe(loaded)
+    except (OSError, ValueError, KeyError, SafetensorError, _single_file_utils().SingleFileComponentError) as error:
+        hint = {"hub": "; set BRIEFCRAFT_IMAGE_MODEL to a local diffusers folder",
+                "file": "; set BRIEFCRAFT_IMAGE_MODEL_CONFIG to a diffusers folder of the checkpoint's base model "
+                        "(its configs, tokenizer and scheduler)" if config is None else ""}.get(kind, "")
+        raise ConfigError(f"image model {model!r} could not be loaded: {_first_line(error)}{hint}") from error
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
 
 
 class ImageGenerator:
@@ -181,10 +263,14 @@ class ImageGenerator:
     @classmethod
     def load(
         cls, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False,
+        config: str | None = None,
     ) -> ImageGenerator:
-        """Load ``model`` (a diffusers folder or a Hugging Face id) and, if given, a tiny VAE for previews."""
+        """Load ``model`` (a diffusers folder, a single-file checkpoint or a Hugging Face id) and, if given, a tiny
+        VAE for previews. ``config`` is for a single file: a diffusers folder or id of the checkpoint's base model,
+        whose configs, tokenizer and scheduler its weights go into (unset: diffusers picks the base model from the
+        weights, and needs it in the Hugging Face cache or online)."""
         _, dtype = resolve_device(device)
-        pipeline = _load(model, dtype)
+        pipeline = _load(model, dtype, config)
         vae = import_diffusers().AutoencoderTiny.from_pretrained(tiny_vae, dtype=dtype) if tiny_vae else None
         return cls(pipeline, name=Path(model).name or model, device=device, tiny_vae=vae, compile=compile)
 
@@ -367,7 +453,8 @@ class DiffusionRenderer:
         """Load ``settings.image_model`` once, with the configured steps, guidance and refine strength."""
         assert settings.image_model is not None  # Settings refuses diffusers without a model
         generator = ImageGenerator.load(settings.image_model, device=settings.image_device,
-                                        tiny_vae=settings.image_tiny_vae, compile=settings.image_compile)
+                                        tiny_vae=settings.image_tiny_vae, compile=settings.image_compile,
+                                        config=settings.image_model_config)
         return cls(
             generator, preview=Quality(settings.image_preview_steps, settings.image_guidance),
             final=Quality(settings.image_final_steps, settings.image_guidance, settings.image_refine_strength),

@@ -56,11 +56,13 @@ class TrainReport(BaseModel):
 def train_style_lora(
     model: str, images: Path, out: Path, *, rank: int = 4, steps: int = 500, lr: float = 1e-4,
     resolution: int = 512, batch_size: int = 1, seed: int = 0, device: str = "auto", caption: str = "",
+    config: str | None = None,
 ) -> TrainReport:
     """Train a style LoRA for ``model`` on every PNG, JPEG and WebP image in ``images``; write it into ``out``.
 
     Args:
-        model: a diffusers-format folder or a Hugging Face id of a Stable Diffusion (1.x/2.x) model.
+        model: a diffusers-format folder, a single-file checkpoint or a Hugging Face id of a Stable Diffusion
+            (1.x/2.x) model; ``config`` as for ``ImageGenerator.load``.
         images: the folder of training images; each is centre-cropped to a square of ``resolution`` pixels.
         out: the folder the adapter file (``LORA_FILE``) is written to; an older one there is replaced whole.
         caption: the text every image is paired with; empty (the default) teaches the style for every prompt.
@@ -69,7 +71,8 @@ def train_style_lora(
     _check(rank=rank, steps=steps, lr=lr, resolution=resolution, batch_size=batch_size)
     pixels = _training_images(images, resolution)  # before the model: a bad folder fails in a moment
     started = time.perf_counter()
-    generator = ImageGenerator.load(model, device=device)  # first: it imports diffusers without the noise
+    # first: it imports diffusers without the noise
+    generator = ImageGenerator.load(model, device=device, config=config)
     import diffusers
     import torch
     import torch.nn.functional as F

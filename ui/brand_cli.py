@@ -50,8 +50,8 @@ def run_brand(args: argparse.Namespace) -> int:
     """Run one ``brand`` subcommand (``train-lora``); returns the exit code."""
     settings = load_settings()
     if not settings.image_model:
-        raise ConfigError("brand train-lora needs BRIEFCRAFT_IMAGE_MODEL: the diffusers model (a folder or a Hugging "
-                          "Face id) the style LoRA is trained for")
+        raise ConfigError("brand train-lora needs BRIEFCRAFT_IMAGE_MODEL: the diffusers model (a folder, a "
+                          "single-file checkpoint or a Hugging Face id) the style LoRA is trained for")
     brand = args.brand or settings.brand
     folder = (settings.data_dir / "loras" / brand_key(brand)).resolve()
     try:
@@ -62,6 +62,7 @@ def run_brand(args: argparse.Namespace) -> int:
     report = train_style_lora(
         settings.image_model, Path(args.images), lora.path.parent, rank=args.rank, steps=args.steps, lr=args.lr,
         resolution=args.resolution, device=settings.image_device, caption=args.caption,
+        config=settings.image_model_config,
     )
     kit_path = ChromaBrandMemory(settings).kit_path(brand)
     save_kit(kit_path, with_style_lora(load_kit(kit_path) or BrandKit(brand=brand), lora))
