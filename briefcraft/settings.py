@@ -82,6 +82,16 @@ class Settings(BaseSettings):
         "its base model, whose configs, tokenizer and scheduler its weights go into. Unset: diffusers picks the base "
         "model from the weights, which must then be in the Hugging Face cache or online.",
     )
+    image_img2img_model: str | None = Field(
+        default=None, description="For diffusers: a model of its own for image-to-image (restaging a product photo, "
+        "refining a final), e.g. an SDXL refiner; a folder, a single file or an id. Unset: BRIEFCRAFT_IMAGE_MODEL's "
+        "weights, shared. Brand style LoRAs do not apply to it.",
+    )
+    image_inpaint_model: str | None = Field(
+        default=None, description="For diffusers: a model of its own for inpainting (keep the product, replace the "
+        "background), e.g. a 9-channel inpainting model. Unset: BRIEFCRAFT_IMAGE_MODEL's weights, shared. Brand "
+        "style LoRAs do not apply to it.",
+    )
     image_device: str = Field(default="auto", description="auto, cuda, cuda:N, mps or cpu.")
     image_tiny_vae: str | None = Field(
         default=None, description="A tiny VAE (AutoencoderTiny folder or id) that decodes previews faster."

@@ -170,6 +170,31 @@ def _scheduler() -> Any:
     return EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
 
 
+def _tiny_sd_unet(in_channels: int) -> Any:
+    """A tiny SD UNet: 4 latent channels in for text-to-image, 9 (latents, mask, masked image) for inpainting."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=8, in_channels=in_channels, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=8,
+    )
+
+
+def make_tiny_sd_inpainting(folder: Path) -> Path:
+    """A tiny Stable Diffusion inpainting model (a 9-channel UNet), saved as users' models are."""
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline
+
+    torch.manual_seed(1)
+    text_encoder, tokenizer = _tiny_clip(folder, "vocab-inpaint")
+    StableDiffusionInpaintPipeline(
+        vae=_tiny_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=_tiny_sd_unet(9), scheduler=_scheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    ).save_pretrained(folder / "tiny-sd-inpainting")
+    return folder / "tiny-sd-inpainting"
+
+
 def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
     """A tiny Stable Diffusion pipeline built from configs (random weights), saved as users' models are.
 
@@ -177,20 +202,14 @@ def make_tiny_sd(folder: Path) -> tuple[Path, Path]:
     SD's, so channel sizes stay cheap; the CLIP tokenizer has a byte-level vocabulary and no merges.
     """
     import torch
-    from diffusers import AutoencoderTiny, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(16, 32), layers_per_block=1, sample_size=8, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, norm_num_groups=8, attention_head_dim=8,
-    )
-    vae = _tiny_vae()
+    unet, vae = _tiny_sd_unet(4), _tiny_vae()  # in this order: the seed's draws give the tests' weights
     text_encoder, tokenizer = _tiny_clip(folder, "vocab")
-    scheduler = _scheduler()
     pipeline = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler, safety_checker=None,
-        feature_extractor=None, requires_safety_checker=False,
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=_scheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipeline.save_pretrained(folder / "tiny-sd")
     AutoencoderTiny(

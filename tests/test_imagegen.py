@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import make_tiny_sd_single_file, make_tiny_sdxl, pixels
+from builders import make_tiny_sd_inpainting, make_tiny_sd_single_file, make_tiny_sdxl, pixels
 from PIL import Image
 
 from briefcraft.errors import ConfigError
@@ -164,6 +164,40 @@ def test_a_single_file_checkpoint_without_its_configs_offline_is_one_line(
         ImageGenerator.load(str(tmp_path / "broken.safetensors"), device="cpu")
     with pytest.raises(ConfigError, match=r"^BRIEFCRAFT_IMAGE_MODEL_CONFIG '.*' is a folder without model_index"):
         ImageGenerator.load(str(checkpoint), device="cpu", config=str(tmp_path))
+
+
+def test_a_mode_can_have_a_model_of_its_own(
+    generator: ImageGenerator, tiny_sd: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An inpainting model (9-channel UNet) for inpainting and an SDXL model for image-to-image (as an SDXL refiner
+    would be), beside the SD text-to-image model, which serves the previews as before."""
+    models = tmp_path_factory.mktemp("modes")
+    inpainting, sdxl = make_tiny_sd_inpainting(models), make_tiny_sdxl(models)
+    settings = Settings(_env_file=None, data_dir=models / "data", image_backend="diffusers",  # type: ignore[call-arg]
+                        image_model=str(tiny_sd[0]), image_inpaint_model=str(inpainting),
+                        image_img2img_model=str(sdxl), image_device="cpu")
+    modes = DiffusionRenderer.from_settings(settings).generator
+    assert modes.inpainting.unet.config.in_channels == 9 and modes.text2image.unet.config.in_channels == 4
+    assert type(modes.image2image).__name__ == "StableDiffusionXLImg2ImgPipeline"
+    assert modes.label == ("AI image (diffusers, model tiny-sd; image-to-image tiny-sdxl; inpainting "
+                           "tiny-sd-inpainting)")
+    prompt, fast = "oat milk cold brew", Quality(2, 1.0, 1.0)
+    assert np.array_equal(pixels(modes.text_to_image(prompt, width=64, height=64, seed=9, quality=FAST)[0]),
+                          pixels(generator.text_to_image(prompt, width=64, height=64, seed=9, quality=FAST)[0]))
+    product, mask = Image.new("RGB", (64, 64), (200, 120, 40)), Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 64, 32))
+    inpainted = modes.inpaint("a beach", product, mask, seed=3, quality=fast)
+    assert np.array_equal(pixels(inpainted), pixels(modes.inpaint("a beach", product, mask, seed=3, quality=fast)))
+    assert not np.array_equal(pixels(inpainted), pixels(generator.inpaint("a beach", product, mask, seed=3,
+                                                                          quality=fast)))
+    final = modes.final_from_preview(prompt, product, width=96, height=64, seed=3, quality=Quality(2, 1.0, 0.5))
+    assert final.size == (96, 64)
+    # an inpainting model cannot make pictures from text, nor restage one: refused, naming where it goes
+    for mode_model in ({"image_model": str(inpainting)}, {"image_img2img_model": str(inpainting)}):
+        with pytest.raises(ConfigError, match=r"^image model '.*tiny-sd-inpainting' is an inpainting model \(9 input "
+                                              r"channels\), which cannot do (text|image)-to-image; set it as "
+                                              r"BRIEFCRAFT_IMAGE_INPAINT_MODEL$"):
+            DiffusionRenderer.from_settings(settings.model_copy(update=mode_model))
 
 
 @pytest.mark.llm

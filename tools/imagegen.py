@@ -1,8 +1,9 @@
 """Image generation over diffusers: text-to-image, image-to-image and inpainting from one loaded pipeline.
 
 The pipeline is loaded once per ``ImageGenerator`` and its image-to-image and inpainting forms are made with
-diffusers' ``from_pipe``, so all three modes share one set of weights in memory. Device and dtype are explicit
-(CUDA in bf16 where supported, else fp16; Apple MPS in fp16; CPU in fp32). Attention is PyTorch's SDPA, which
+diffusers' ``from_pipe``, so all three modes share one set of weights in memory, unless a mode is given a model of
+its own (an SDXL refiner for image-to-image, a 9-channel inpainting checkpoint for inpainting). Device and dtype are
+explicit (CUDA in bf16 where supported, else fp16; Apple MPS in fp16; CPU in fp32). Attention is PyTorch's SDPA, which
 diffusers uses by default on torch 2; ``compile=True`` wraps the denoiser in ``torch.compile``. Seeds drive CPU
 generators, one per image, so a seed gives the same image whatever else is in the batch.
 
@@ -20,7 +21,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +109,29 @@ def resolve_device(device: str) -> tuple[str, torch.dtype]:
     return device, torch.float32
 
 
+Mode = Literal["text-to-image", "image-to-image", "inpainting"]
+#: The diffusers auto pipeline of each mode.
+_AUTO: dict[Mode, str] = {"text-to-image": "AutoPipelineForText2Image", "image-to-image": "AutoPipelineForImage2Image",
+                          "inpainting": "AutoPipelineForInpainting"}
+#: The setting that names each mode's model.
+_SETTING: dict[Mode, str] = {"text-to-image": "BRIEFCRAFT_IMAGE_MODEL",
+                             "image-to-image": "BRIEFCRAFT_IMAGE_IMG2IMG_MODEL",
+                             "inpainting": "BRIEFCRAFT_IMAGE_INPAINT_MODEL"}
 #: What a single-file checkpoint may be saved as.
 _CHECKPOINT_SUFFIXES = (".safetensors", ".ckpt")
-#: The text-to-image pipeline for each kind of single-file checkpoint (diffusers' names for the kinds, which it reads
-#: from the file's weight names); other kinds (inpainting, refiner, ControlNet, video) are not text-to-image models.
-_SINGLE_FILE_PIPELINES = {
-    "v1": "StableDiffusionPipeline", "v2": "StableDiffusionPipeline", "xl_base": "StableDiffusionXLPipeline",
-    "playground-v2-5": "StableDiffusionXLPipeline", "sd3": "StableDiffusion3Pipeline",
-    "sd35_large": "StableDiffusion3Pipeline", "sd35_medium": "StableDiffusion3Pipeline",
-    "flux-dev": "FluxPipeline", "flux-schnell": "FluxPipeline",
+#: The pipeline each kind of single-file checkpoint loads as (diffusers' names for the kinds, which it reads from the
+#: file's weight names), and the modes it cannot serve; other kinds (ControlNet, video, upscalers) are not loaded.
+_SINGLE_FILE_PIPELINES: dict[str, tuple[str, frozenset[Mode]]] = {
+    "v1": ("StableDiffusionPipeline", frozenset()), "v2": ("StableDiffusionPipeline", frozenset()),
+    "xl_base": ("StableDiffusionXLPipeline", frozenset()),
+    "playground-v2-5": ("StableDiffusionXLPipeline", frozenset()),
+    "sd3": ("StableDiffusion3Pipeline", frozenset()), "sd35_large": ("StableDiffusion3Pipeline", frozenset()),
+    "sd35_medium": ("StableDiffusion3Pipeline", frozenset()), "flux-dev": ("FluxPipeline", frozenset()),
+    "flux-schnell": ("FluxPipeline", frozenset()),
+    "xl_refiner": ("StableDiffusionXLImg2ImgPipeline", frozenset({"text-to-image"})),
+    "inpainting": ("StableDiffusionInpaintPipeline", frozenset({"text-to-image", "image-to-image"})),
+    "inpainting_v2": ("StableDiffusionInpaintPipeline", frozenset({"text-to-image", "image-to-image"})),
+    "xl_inpaint": ("StableDiffusionXLInpaintPipeline", frozenset({"text-to-image", "image-to-image"})),
 }
 _ALLOWED_MODELS = ("allowed: a diffusers-format folder (save_pretrained), a single-file checkpoint (.safetensors, "
                    ".ckpt) or a Hugging Face id")
@@ -181,9 +196,9 @@ def _single_file_utils() -> Any:  # diffusers' single-file loading helpers; unty
     return importlib.import_module("diffusers.loaders.single_file_utils")
 
 
-def _single_file_pipeline(path: Path, config: str | None) -> Any:  # a diffusers pipeline class; untyped
+def _single_file_pipeline(path: Path, config: str | None, mode: Mode) -> Any:  # a diffusers pipeline class; untyped
     """The pipeline class a single-file checkpoint loads as: the one ``config`` (a diffusers folder) names, else
-    the one for the kind of model the file holds."""
+    the one for the kind of model the file holds, which must be able to serve ``mode``."""
     diffusers = import_diffusers()
     folder = Path(config).expanduser() if config else None
     if folder is not None and folder.is_dir():
@@ -193,10 +208,11 @@ def _single_file_pipeline(path: Path, config: str | None) -> Any:  # a diffusers
         name = str(json.loads((folder / "model_index.json").read_text(encoding="utf-8")).get("_class_name", ""))
     else:
         kind = _checkpoint_kind(path)
-        if kind not in _SINGLE_FILE_PIPELINES:
-            raise ConfigError(f"image model {path.name!r} holds a {kind!r} model, not a text-to-image one; allowed: "
-                              "Stable Diffusion 1.x/2.x, SDXL, SD3 or FLUX checkpoints")
-        name = _SINGLE_FILE_PIPELINES[kind]
+        name, cannot = _SINGLE_FILE_PIPELINES.get(kind, ("", frozenset(_AUTO)))
+        if mode in cannot:
+            raise ConfigError(f"image model {path.name!r} holds a {kind!r} model, which cannot do {mode}; allowed: "
+                              "Stable Diffusion 1.x/2.x, SDXL, SD3 or FLUX checkpoints (for inpainting also their "
+                              "inpainting models, for image-to-image also the SDXL refiner)")
     pipeline = getattr(diffusers, name, None)
     if pipeline is None or not hasattr(pipeline, "from_single_file"):
         raise ConfigError(f"image model {path.name!r}: diffusers cannot load a {name or 'unnamed'} pipeline from a "
@@ -204,24 +220,31 @@ def _single_file_pipeline(path: Path, config: str | None) -> Any:  # a diffusers
     return pipeline
 
 
-def _load(model: str, dtype: torch.dtype, config: str | None = None) -> Any:  # a diffusers pipeline; untyped
+def _load(model: str, dtype: torch.dtype, config: str | None = None, mode: Mode = "text-to-image") -> Any:
+    """``model`` as the diffusers pipeline of ``mode`` (untyped); ``ConfigError`` naming ``mode``'s setting."""
     kind = pipeline_kind(model)
     path = Path(model).expanduser()
     if config and Path(config).expanduser().exists():  # a folder, as the shell would not have expanded it
         config = str(Path(config).expanduser())
-    diffusers = import_diffusers()
+    auto = getattr(import_diffusers(), _AUTO[mode])
     try:
         if kind != "file":
-            return diffusers.AutoPipelineForText2Image.from_pretrained(
-                str(path) if kind == "directory" else model, dtype=dtype
-            )
-        loaded = _single_file_pipeline(path, config).from_single_file(str(path), config=config, dtype=dtype)
-        return diffusers.AutoPipelineForText2Image.from_pipe(loaded)
+            pipeline = auto.from_pretrained(str(path) if kind == "directory" else model, dtype=dtype)
+        else:
+            pipeline = auto.from_pipe(
+                _single_file_pipeline(path, config, mode).from_single_file(str(path), config=config, dtype=dtype))
     except (OSError, ValueError, KeyError, SafetensorError, _single_file_utils().SingleFileComponentError) as error:
-        hint = {"hub": "; set BRIEFCRAFT_IMAGE_MODEL to a local diffusers folder",
+        hint = {"hub": f"; set {_SETTING[mode]} to a local diffusers folder",
                 "file": "; set BRIEFCRAFT_IMAGE_MODEL_CONFIG to a diffusers folder of the checkpoint's base model "
-                        "(its configs, tokenizer and scheduler)" if config is None else ""}.get(kind, "")
+                        "(its configs, tokenizer and scheduler)" if mode == "text-to-image" else
+                        f"; set {_SETTING[mode]} to a diffusers folder (a single file's configs come from the Hub)",
+                }.get(kind, "") if config is None else ""
         raise ConfigError(f"image model {model!r} could not be loaded: {_first_line(error)}{hint}") from error
+    unet = getattr(pipeline, "unet", None)
+    if mode != "inpainting" and unet is not None and unet.config.in_channels > pipeline.vae.config.latent_channels:
+        raise ConfigError(f"image model {model!r} is an inpainting model ({unet.config.in_channels} input channels), "
+                          f"which cannot do {mode}; set it as BRIEFCRAFT_IMAGE_INPAINT_MODEL")
+    return pipeline
 
 
 def _first_line(error: BaseException) -> str:
@@ -229,7 +252,8 @@ def _first_line(error: BaseException) -> str:
 
 
 class ImageGenerator:
-    """One diffusers pipeline, loaded once, serving text-to-image, image-to-image and inpainting.
+    """One diffusers pipeline, loaded once, serving text-to-image, image-to-image and inpainting (or a mode's own
+    model where one is given).
 
     ``load`` reads a model by path or id; the constructor takes a pipeline already built (e.g. from configs, as
     the benchmark and tests do). Calls are serialised by a lock: the graph renders channels in parallel threads,
@@ -238,20 +262,27 @@ class ImageGenerator:
 
     def __init__(
         self, pipeline: Any, *, name: str, device: str = "auto", tiny_vae: Any | None = None, compile: bool = False,
+        own: Mapping[Mode, tuple[str, Any]] | None = None,
     ) -> None:
+        """``own``: image-to-image or inpainting pipelines of their own, by mode, with their model's name; other
+        modes share ``pipeline``'s modules."""
         import torch
 
         diffusers = import_diffusers()
         self.model = name
+        self.own_models = {mode: model for mode, (model, _) in (own or {}).items()}
         self.device, self.dtype = resolve_device(device)
         self.text2image = self._on_device(pipeline)
         self.text2image.set_progress_bar_config(disable=True)
-        denoiser = "unet" if hasattr(self.text2image, "unet") else "transformer"
-        if compile:
-            setattr(self.text2image, denoiser, torch.compile(getattr(self.text2image, denoiser)))
         # from_pipe shares the loaded modules; nothing is loaded or copied twice.
-        self.image2image = diffusers.AutoPipelineForImage2Image.from_pipe(self.text2image)
-        self.inpainting = diffusers.AutoPipelineForInpainting.from_pipe(self.text2image)
+        self.image2image = self._on_device(own["image-to-image"][1]) if own and "image-to-image" in own else \
+            diffusers.AutoPipelineForImage2Image.from_pipe(self.text2image)
+        self.inpainting = self._on_device(own["inpainting"][1]) if own and "inpainting" in own else \
+            diffusers.AutoPipelineForInpainting.from_pipe(self.text2image)
+        if compile:
+            for pipe in {id(p): p for p in (self.text2image, self.image2image, self.inpainting)}.values():
+                denoiser = "unet" if hasattr(pipe, "unet") else "transformer"
+                setattr(pipe, denoiser, torch.compile(getattr(pipe, denoiser)))
         self.preview_pipe = self.text2image
         if tiny_vae is not None:
             self.preview_pipe = type(self.text2image).from_pipe(self.text2image, vae=self._on_device(tiny_vae))
@@ -263,16 +294,19 @@ class ImageGenerator:
     @classmethod
     def load(
         cls, model: str, *, device: str = "auto", tiny_vae: str | None = None, compile: bool = False,
-        config: str | None = None,
+        config: str | None = None, image2image: str | None = None, inpainting: str | None = None,
     ) -> ImageGenerator:
         """Load ``model`` (a diffusers folder, a single-file checkpoint or a Hugging Face id) and, if given, a tiny
         VAE for previews. ``config`` is for a single file: a diffusers folder or id of the checkpoint's base model,
         whose configs, tokenizer and scheduler its weights go into (unset: diffusers picks the base model from the
-        weights, and needs it in the Hugging Face cache or online)."""
+        weights, and needs it in the Hugging Face cache or online). ``image2image`` and ``inpainting`` name models of
+        their own for those modes (e.g. an SDXL refiner, an inpainting checkpoint); unset, they share ``model``."""
         _, dtype = resolve_device(device)
         pipeline = _load(model, dtype, config)
+        given: tuple[tuple[Mode, str | None], ...] = (("image-to-image", image2image), ("inpainting", inpainting))
+        own = {mode: (Path(other).name or other, _load(other, dtype, mode=mode)) for mode, other in given if other}
         vae = import_diffusers().AutoencoderTiny.from_pretrained(tiny_vae, dtype=dtype) if tiny_vae else None
-        return cls(pipeline, name=Path(model).name or model, device=device, tiny_vae=vae, compile=compile)
+        return cls(pipeline, name=Path(model).name or model, device=device, tiny_vae=vae, compile=compile, own=own)
 
     def _on_device(self, module: Any) -> Any:
         """``module`` in the generator's device and dtype (moved only if it is not: ``to`` on a no-op warns)."""
@@ -282,7 +316,8 @@ class ImageGenerator:
 
     @property
     def label(self) -> str:
-        return f"AI image (diffusers, model {self.model})"
+        return f"AI image (diffusers, model {self.model}" + "".join(
+            f"; {mode} {model}" for mode, model in self.own_models.items()) + ")"
 
     def _generators(self, seed: int, count: int) -> list[torch.Generator]:
         import torch
@@ -352,8 +387,9 @@ class ImageGenerator:
         """Make exactly ``loras`` active, at their weights, for the generations that follow; ``[]`` turns LoRA off.
 
         Each file is loaded once and kept (again only when it changed on disk, e.g. retrained), so switching between
-        brands only re-weights. The adapters live in the denoiser and text encoder that every mode shares, so they
-        apply to text-to-image, image-to-image, inpainting and previews alike; with none active the output is
+        brands only re-weights. The adapters live in the text-to-image model's denoiser and text encoder, which the
+        other modes share, so they apply to text-to-image, image-to-image, inpainting and previews alike (not to a
+        mode given a model of its own, whose weights the adapter was not trained for); with none active the output is
         exactly the base model's. A missing or unusable file is a ``ConfigError`` naming it, and the adapters that
         were active stay so. While other threads generate for other brands, use ``with_loras`` instead.
         """
@@ -454,7 +490,9 @@ class DiffusionRenderer:
         assert settings.image_model is not None  # Settings refuses diffusers without a model
         generator = ImageGenerator.load(settings.image_model, device=settings.image_device,
                                         tiny_vae=settings.image_tiny_vae, compile=settings.image_compile,
-                                        config=settings.image_model_config)
+                                        config=settings.image_model_config,
+                                        image2image=settings.image_img2img_model,
+                                        inpainting=settings.image_inpaint_model)
         return cls(
             generator, preview=Quality(settings.image_preview_steps, settings.image_guidance),
             final=Quality(settings.image_final_steps, settings.image_guidance, settings.image_refine_strength),
