@@ -179,8 +179,8 @@ def test_a_mode_can_have_a_model_of_its_own(
     modes = DiffusionRenderer.from_settings(settings).generator
     assert modes.inpainting.unet.config.in_channels == 9 and modes.text2image.unet.config.in_channels == 4
     assert type(modes.image2image).__name__ == "StableDiffusionXLImg2ImgPipeline"
-    assert modes.label == ("AI image (diffusers, model tiny-sd; image-to-image tiny-sdxl; inpainting "
-                           "tiny-sd-inpainting)")
+    assert modes.own_models == {"image-to-image": "tiny-sdxl", "inpainting": "tiny-sd-inpainting"}
+    assert modes.label == "AI image (diffusers, model tiny-sd; finals refined with tiny-sdxl)"  # what the graph uses
     prompt, fast = "oat milk cold brew", Quality(2, 1.0, 1.0)
     assert np.array_equal(pixels(modes.text_to_image(prompt, width=64, height=64, seed=9, quality=FAST)[0]),
                           pixels(generator.text_to_image(prompt, width=64, height=64, seed=9, quality=FAST)[0]))

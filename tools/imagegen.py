@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import math
 import re
 import threading
@@ -231,8 +232,9 @@ def _load(model: str, dtype: torch.dtype, config: str | None = None, mode: Mode 
         if kind != "file":
             pipeline = auto.from_pretrained(str(path) if kind == "directory" else model, dtype=dtype)
         else:
-            pipeline = auto.from_pipe(
-                _single_file_pipeline(path, config, mode).from_single_file(str(path), config=config, dtype=dtype))
+            single = _single_file_pipeline(path, config, mode)
+            with _diffusers_logs(logging.ERROR):  # its notes on casting the converted weights: noise here
+                pipeline = auto.from_pipe(single.from_single_file(str(path), config=config, dtype=dtype))
     except (OSError, ValueError, KeyError, SafetensorError, _single_file_utils().SingleFileComponentError) as error:
         hint = {"hub": f"; set {_SETTING[mode]} to a local diffusers folder",
                 "file": "; set BRIEFCRAFT_IMAGE_MODEL_CONFIG to a diffusers folder of the checkpoint's base model "
@@ -245,6 +247,19 @@ def _load(model: str, dtype: torch.dtype, config: str | None = None, mode: Mode 
         raise ConfigError(f"image model {model!r} is an inpainting model ({unet.config.in_channels} input channels), "
                           f"which cannot do {mode}; set it as BRIEFCRAFT_IMAGE_INPAINT_MODEL")
     return pipeline
+
+
+@contextmanager
+def _diffusers_logs(level: int) -> Iterator[None]:
+    """diffusers' log messages below ``level`` left out for the block."""
+    from diffusers.utils import logging as diffusers_logging
+
+    verbosity = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity(level)
+    try:
+        yield
+    finally:
+        diffusers_logging.set_verbosity(verbosity)
 
 
 def _first_line(error: BaseException) -> str:
@@ -316,8 +331,10 @@ class ImageGenerator:
 
     @property
     def label(self) -> str:
-        return f"AI image (diffusers, model {self.model}" + "".join(
-            f"; {mode} {model}" for mode, model in self.own_models.items()) + ")"
+        """What the graph's pictures come from: previews from the model, finals refined image-to-image (the
+        graph does not inpaint)."""
+        refiner = self.own_models.get("image-to-image")
+        return f"AI image (diffusers, model {self.model}{f'; finals refined with {refiner}' if refiner else ''})"
 
     def _generators(self, seed: int, count: int) -> list[torch.Generator]:
         import torch
@@ -419,10 +436,7 @@ class ImageGenerator:
 
     def _adapter(self, path: Path) -> str:
         """The adapter name of the LoRA file at ``path``, loading the file on first use or when it changed."""
-        import logging
         import warnings
-
-        from diffusers.utils import logging as diffusers_logging
 
         allowed = "allowed: a diffusers LoRA .safetensors file for this model, e.g. from `briefcraft brand train-lora`"
         if not path.is_file() or path.suffix.lower() != ".safetensors":
@@ -434,12 +448,10 @@ class ImageGenerator:
         # A new name per file version; a hex digest is never part of a module path, which diffusers' missing-keys
         # warning would otherwise match. A replaced version stays loaded: a caller may still restore it.
         name = "style_" + hashlib.sha256(f"{key}:{stamp}".encode()).hexdigest()[:12]
-        verbosity = diffusers_logging.get_verbosity()
         # diffusers logs a failed load in full, and notes on a LoRA without text-encoder layers: the ConfigError
         # below says what matters in one line. peft warns that a second adapter joins: several is the point here.
-        diffusers_logging.set_verbosity(logging.CRITICAL)
         try:
-            with warnings.catch_warnings():
+            with _diffusers_logs(logging.CRITICAL), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
                 self.text2image.load_lora_weights(str(key), adapter_name=name)
         except (OSError, ValueError, RuntimeError, KeyError) as error:
@@ -447,8 +459,6 @@ class ImageGenerator:
             reason = reason if len(reason) <= 200 else reason[:199] + "…"
             raise ConfigError(f"style LoRA {path} cannot be used with image model {self.model}: {reason}; "
                               f"{allowed}") from error
-        finally:
-            diffusers_logging.set_verbosity(verbosity)
         self._adapters[key] = (stamp, name)
         self._apply(self._active_loras)  # loading activated the new adapter alone
         return name
