@@ -118,9 +118,13 @@ def _end_phrase(text: str) -> str:
 
 def _fitted(value: str, spec: CopyField) -> str:
     """``value`` fitted to its field's limit. A value as long as the model's decoding allows (the schema's limit) was
-    most likely stopped there, mid-phrase ("Northbound Coffee is a premium brand of"): its dangling end goes too."""
-    value = fit(value, spec.max_chars)
-    return _end_phrase(value) if len(value) >= _decoded_chars(spec) - 1 else value
+    most likely stopped there, mid-word ("a dedicated coffee conn") or mid-phrase ("Northbound Coffee is a premium
+    brand of"): unless it ends a sentence, it is cut as the longer text it was going to be (its last word goes, and
+    what that leaves dangling)."""
+    value = " ".join(value.split())
+    if not _decoded_chars(spec) - 1 <= len(value) <= _decoded_chars(spec) or value.endswith((".", "!", "?", "…")):
+        return fit(value, spec.max_chars)  # shorter: the model ended it; longer: not from constrained decoding
+    return fit(value + "…", len(value))
 
 
 def fill_product(values: dict[str, list[str]], product: str) -> dict[str, list[str]]:

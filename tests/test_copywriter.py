@@ -66,6 +66,13 @@ def test_a_value_the_decoding_limit_stopped_loses_its_dangling_end() -> None:
     fields = enforce_limits(feed, {"headline": [stopped], "caption": ["Made for commuters and"]}, [])
     assert fields["headline"] == ["Northbound Coffee is a premium brand"]
     assert fields["caption"] == ["Made for commuters and"]  # short of the limit: left to the checks
+    email = get_channel("email")
+    subject = "Meet Northbound: the cold brew for the dedicated coffee conn"  # stopped mid-word, as the model did
+    assert len(subject) == email.field("subject").max_chars == 60  # the schema's length (a limit under 180)
+    assert enforce_limits(email, {"subject": [subject], "body": ["Contains oats."]}, [])["subject"] == [
+        "Meet Northbound: the cold brew for the dedicated coffee"]
+    ended = "Meet Northbound: the cold brew for dedicated coffee lovers."  # 59 characters, a whole sentence
+    assert enforce_limits(email, {"subject": [ended], "body": ["Contains oats."]}, [])["subject"] == [ended]
 
 
 def test_mandatory_element_already_present_is_not_repeated() -> None:
