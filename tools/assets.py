@@ -57,13 +57,14 @@ def save_bytes(data: bytes, store: Path, suffix: str = ".png") -> tuple[Path, st
     """Write ``data`` to ``store`` under its sha256; return its path and sha256.
 
     Writing the same bytes twice is a no-op, so a node that re-runs after a resume stores nothing twice; the re-run
-    also clears what a write killed midway left.
+    also clears what a write killed midway left, even where another writer of the same bytes (a parallel branch)
+    got the file there first.
     """
     digest = hashlib.sha256(data).hexdigest()
     path = asset_path(store, digest, suffix)
     if not path.exists():
         write_atomic(path, data)
-        _sweep_parts(path)
+    _sweep_parts(path)
     return path, digest
 
 
