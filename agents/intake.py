@@ -23,8 +23,8 @@ from briefcraft.schemas import AuditEvent, CreativeBrief
 from briefcraft.tools.checks import placeholders
 
 __all__ = [
-    "TONE_WORDS", "BriefDraft", "IntakeResult", "check_request", "clarification_line", "clarifying_question",
-    "read_brief", "read_product",
+    "TONE_WORDS", "BriefDraft", "IntakeResult", "brief_line", "check_request", "clarification_line",
+    "clarifying_question", "read_brief", "read_product",
 ]
 
 _Short = Annotated[str, Field(max_length=100)]
@@ -106,6 +106,12 @@ class IntakeResult(BaseModel):
     brief: CreativeBrief | None
     missing: list[str]
     audit: list[AuditEvent]
+
+
+def brief_line(brief: CreativeBrief) -> str:
+    """The brief as read, in one line: its product and channels, and what it names that nothing is made for."""
+    return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
+                                   not_covered(brief.unsupported_platforms))))
 
 
 def check_request(text: str, max_chars: int) -> str:

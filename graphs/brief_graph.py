@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -38,7 +39,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import Send, interrupt
+from langgraph.types import Send
 from pydantic import ValidationError
 
 from briefcraft.agents.art_director import (
@@ -51,16 +52,17 @@ from briefcraft.agents.art_director import (
 )
 from briefcraft.agents.compliance import autofix_feedback, check_bundle
 from briefcraft.agents.copywriter import write_channel_copy
-from briefcraft.agents.intake import clarification_line, clarifying_question, read_brief
+from briefcraft.agents.intake import brief_line, clarification_line, clarifying_question, read_brief
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import make_chat_model, remote_policy
 from briefcraft.agents.planner import plan_subtasks
 from briefcraft.agents.spend import collecting
 from briefcraft.channels import get_channel
-from briefcraft.errors import AuditError, DecisionError
+from briefcraft.errors import AuditError, BriefError, DecisionError
 from briefcraft.graphs.review import (
     BUDGET_GATES,
     Item,
+    ask,
     budget_request,
     clarification_request,
     item_state,
@@ -217,15 +219,27 @@ def _check_approved(items: Sequence[Item], state: BriefState) -> None:
 # --- nodes -------------------------------------------------------------------------------------------
 
 
+def _chat_request(state: BriefState) -> str:
+    """The brief from a chat client: the text of the last human message; ``BriefError`` when there is none."""
+    said = [m for m in state.get("messages", []) if isinstance(m, HumanMessage)]
+    if not said:
+        raise BriefError("no brief: give the brief as 'request', or as a human message in 'messages'")
+    return said[-1].text
+
+
 def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
-    """Read the structured brief from the chat text (a brief given directly is taken as it is)."""
+    """Read the structured brief from the chat text (a brief given directly is taken as it is). The text is
+    ``request``, else a chat client's last human message; the brand is ``brand_id``, else the settings' brand."""
     if "brief" in state:
         return {"missing": []}
+    request = state["request"] if "request" in state else _chat_request(state)
     result = read_brief(
-        deps.chat_model, state["request"], brand=state.get("brand_id", "default"), who=deps.who,
+        deps.chat_model, request, brand=state.get("brand_id") or deps.settings.brand, who=deps.who,
         max_chars=deps.settings.max_brief_chars,
     )
     update: dict[str, Any] = {"missing": result.missing, "audit": _keyed(result.audit)}
+    if "request" not in state:
+        update["request"] = request
     if result.brief is not None:
         update["brief"] = result.brief
     return update
@@ -234,7 +248,7 @@ def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
 def ask_clarification(state: BriefState, config: RunnableConfig) -> dict[str, Any]:
     """Pause and ask the marketer for the missing essentials; the answer extends the request."""
     question = clarifying_question(state["missing"], state["request"])
-    answer = read_clarification(interrupt(clarification_request(question, state["missing"])))
+    answer = ask(clarification_request(question, state["missing"]), read_clarification)
     user, role = _user(config)
     event = AuditEvent(kind="clarification", node="ask_clarification", actor=user, role=role, comment=answer)
     return {"request": f"{state['request']}\n{clarification_line(state['missing'], answer)}", "audit": [event]}
@@ -246,8 +260,12 @@ def recall_brand(state: BriefState, config: RunnableConfig, *, deps: Deps) -> di
 
 
 def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
-    """Split the brief into copy and visual subtasks."""
-    return {"subtasks": plan_subtasks(state["brief"], deps.settings.copy_variants, deps.settings.image_variants)}
+    """Split the brief into copy and visual subtasks; tell the chat what is coming."""
+    subtasks = plan_subtasks(state["brief"], deps.settings.copy_variants, deps.settings.image_variants)
+    kinds = Counter(task.kind for task in subtasks)
+    reply = (f"Brief: {brief_line(state['brief'])}. Writing {kinds['copy']} copy and {kinds['visual']} image "
+             "variant(s) for your review.")
+    return {"subtasks": subtasks, "messages": [AIMessage(reply)]}
 
 
 def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
@@ -322,9 +340,13 @@ def review(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     recorded: list[ReviewDecision] = []
     audit: list[AuditEvent] = []
     edits: dict[str, list[Any]] = {"copy": [], "images": []}
-    decided = read_review(interrupt(request), request, reviewer=user, role=role)
-    for item, given in zip(pending, decided, strict=True):
-        decided_item, decision = _apply_edit(item, given, state) if given.action == "edit" else (item, given)
+
+    def read(response: object) -> list[tuple[Item, ReviewDecision]]:
+        decided = read_review(response, request, reviewer=user, role=role)
+        return [_apply_edit(item, given, state) if given.action == "edit" else (item, given)
+                for item, given in zip(pending, decided, strict=True)]
+
+    for item, (decided_item, decision) in zip(pending, ask(request, read), strict=True):
         if decided_item is not item:
             edits["copy" if isinstance(decided_item, CopyVariant) else "images"].append(decided_item)
         recorded.append(decision)
@@ -390,7 +412,7 @@ def budget_gate(state: BriefState, config: RunnableConfig, *, deps: Deps, name: 
     user, role = _user(config)
     raised: list[AuditEvent] = []
     while reason := _over_budget(limits, spent, calls, cost, gpu):
-        limits = read_budget(interrupt(budget_request(reason, limits)), limits)
+        limits = ask(budget_request(reason, limits), partial(read_budget, limits=limits))
         raised.append(AuditEvent(kind="budget", node=name, actor=user, role=role,
                                  comment=f"budget raised to {limits.model_dump_json(exclude_none=True)} ({reason})"))
     update: dict[str, Any] = {"audit": [*failed, *raised]} if failed or raised else {}
@@ -461,8 +483,10 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
         audit=audit, cost=summarize(audit), pricing=deps.pricing.as_of, brand=state["brand"],
         idempotency_key=event.idempotency_key,
     )
+    reply = (f"Pack written to {out_dir}: {len(copies)} copy item(s), {len(finals)} final image(s). Compliance: "
+             f"{report.status}, brand score {report.score}%.")
     return {"manifest": manifest, "out_dir": str(out_dir), "audit": [*failed, event],
-            "ledger": _sync_ledger(state, config, deps)}
+            "ledger": _sync_ledger(state, config, deps), "messages": [AIMessage(reply)]}
 
 
 def remember_approved(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:

@@ -10,10 +10,15 @@ pick); ``review_configs`` lists only the protocol's three, so those clients neve
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypeVar, cast
 
-from pydantic import ValidationError
+from langchain.agents.middleware.human_in_the_loop import HITLRequest
+from langchain.agents.middleware.human_in_the_loop import HITLResponse as ProtocolResponse
+from langgraph.types import interrupt
+from pydantic import RootModel, ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic_core import PydanticCustomError
 
 from briefcraft.errors import DecisionError
 from briefcraft.pricing import CostSummary, summarize
@@ -31,12 +36,10 @@ from briefcraft.schemas import (
     validation_message,
 )
 
-if TYPE_CHECKING:
-    from langchain.agents.middleware.human_in_the_loop import HITLRequest
-
 __all__ = [
     "BUDGET_GATES",
     "Item",
+    "ask",
     "budget_request",
     "clarification_request",
     "edit_decision",
@@ -46,10 +49,12 @@ __all__ = [
     "read_clarification",
     "read_edit",
     "read_review",
+    "refused",
     "review_request",
 ]
 
 Item = CopyVariant | ImageAsset
+T = TypeVar("T")
 #: The graph's budget gates: before the first work, before automatic fixes, after each review.
 BUDGET_GATES = ("budget_work", "budget_fix", "budget_review")
 ItemState = Literal["pending", "approved", "rejected", "dropped"]
@@ -171,6 +176,31 @@ def edit_decision(action: dict[str, Any], text: str, *, partial: bool = False) -
     if partial and "fields" in args:
         args = {"fields": {**action["args"]["fields"], **args["fields"]}}
     return {"type": "edit", "edited_action": {"name": action["name"], "args": args}}
+
+
+def ask(request: HITLRequest, read: Callable[[object], T]) -> T:
+    """Pause with ``request``; what ``read`` makes of the resume value. LangGraph checks the value with ``read``
+    (``interrupt``'s ``response_schema``) before it keeps it: one that ``read`` refuses with a ``DecisionError``
+    fails the run with a ``ValidationError`` carrying that line, and nothing of it is kept, so the same checkpoint
+    can be answered again by any client, ours or a LangGraph API client's. Clients see the protocol's JSON schema
+    (``HITLResponse``) as the interrupt's ``response_schema``."""
+
+    class HITLResponse(RootModel[ProtocolResponse]):
+        @model_validator(mode="wrap")
+        @classmethod
+        def _read(cls, value: object, handler: ValidatorFunctionWrapHandler) -> Any:
+            try:
+                return read(value)
+            except DecisionError as error:
+                raise PydanticCustomError("decision", str(error)) from error
+
+    return cast(T, interrupt(request, response_schema=HITLResponse))
+
+
+def refused(error: object) -> bool:
+    """Whether a task's error (the exception, or its text read back from a checkpoint) is a resume value that
+    ``ask`` refused: LangGraph kept nothing of it, so the checkpoint still waits for an answer."""
+    return re.match(r"\d+ validation errors? for HITLResponse\n", str(error)) is not None
 
 
 def _decisions(response: object, expected: int) -> list[Any]:

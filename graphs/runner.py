@@ -34,10 +34,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from briefcraft.agents.intake import check_request
-from briefcraft.channels import not_covered
+from briefcraft.agents.intake import brief_line, check_request
 from briefcraft.errors import DecisionError, ThreadError
-from briefcraft.graphs.review import BUDGET_GATES, read_budget, read_clarification, read_review
+from briefcraft.graphs.review import BUDGET_GATES, read_budget, read_clarification, read_review, refused
 from briefcraft.pricing import CostSummary, summarize
 from briefcraft.schemas import (
     ASK_USER,
@@ -60,7 +59,6 @@ __all__ = [
     "ThreadClaim",
     "ThreadInfo",
     "approve_all",
-    "brief_line",
     "check_response",
     "check_thread_id",
     "claim",
@@ -275,8 +273,10 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
     known: dict[str, Any] = {"thread_id": thread_id, "cost": cost,
                              "checkpoint": snapshot.config["configurable"]["checkpoint_id"],
                              "brief": snapshot.values.get("brief")}
-    errors = [task.error for task in snapshot.tasks if task.error]
-    if errors:  # before the interrupts: a decision that failed in the node that asked for it leaves both
+    # A refused resume value leaves its error beside the interrupt it answered, which still waits; any other error
+    # comes before the interrupts (a node that failed after its pause leaves both, and a retry goes on from there).
+    errors = [task.error for task in snapshot.tasks if task.error and not refused(task.error)]
+    if errors:
         return RunStatus(stage="failed", error=_error_line(errors[0]), **known)
     if snapshot.interrupts:
         request = snapshot.interrupts[0].value
@@ -445,12 +445,6 @@ def resume_input(
         raise DecisionError(f"thread {thread_id!r} is {current.stage}, not waiting for decisions")
     if out_dir:
         raise DecisionError(f"thread {thread_id!r} is {current.stage}: --out is taken only at a checkpoint")
-    snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
-    if current.stage == "failed" and snapshot.interrupts:
-        # A decision failed inside the node that asked for it. LangGraph keeps a resume value and would hand the
-        # node the same one on every retry, so the retry starts from a copy of the checkpoint without it: the node
-        # asks again, and the decider gives a new decision.
-        graph.update_state(snapshot.config, None)
     return None
 
 
@@ -556,12 +550,6 @@ def _branch_item(task_input: object) -> str | None:
     """The subtask id of a ``write_copy`` / ``make_visual`` branch (their input is a ``Send`` payload)."""
     subtask = task_input.get("subtask") if isinstance(task_input, Mapping) else None
     return subtask.id if isinstance(subtask, Subtask) else None
-
-
-def brief_line(brief: CreativeBrief) -> str:
-    """The brief as read, in one line: its product and channels, and what it names that nothing is made for."""
-    return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
-                                   not_covered(brief.unsupported_platforms))))
 
 
 def _summary(node: str, result: Mapping[str, Any]) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict, TypeVar
 
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
 from briefcraft.schemas import (
     AuditEvent,
     BrandContext,
@@ -38,6 +41,9 @@ class BriefState(TypedDict, total=False):
 
     request: str
     """The marketer's brief as typed, with each clarification answer appended."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The brief as a chat client (Agent Chat UI) shows it: a human message may start it in place of ``request``,
+    and the graph replies with what it read and where the pack went."""
     brand_id: str
     """Brand memory scope of the brief ('default' when none is given)."""
     brief: CreativeBrief

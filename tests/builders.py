@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -105,6 +106,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_server(url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 60) -> None:
+    """Return once a GET of ``url`` answers 200; fail the test with the end of ``log`` when ``process`` exits first
+    or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} did not start (exit code {process.poll()}): "
+                        f"{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.3)
 
 
 def start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:

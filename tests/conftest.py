@@ -3,17 +3,14 @@ model behind llama-cpp-python's OpenAI-compatible server."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import free_port, make_tiny_sd
+from builders import free_port, make_tiny_sd, wait_for_server
 
 from briefcraft.agents.models import LocalLlamaChat, bundled_gguf
 from briefcraft.settings import Settings
@@ -73,16 +70,7 @@ def llama_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}/v1"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=2) as reply:
-                        json.load(reply)
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
-                    time.sleep(0.3)
+            wait_for_server(f"{url}/models", process, log, "llama_cpp.server")
             yield url
         finally:
             process.terminate()

@@ -116,6 +116,14 @@ def test_bad_brief_text_is_refused_and_starts_no_thread(graph: Any, text: str, m
         runner.status(graph, "never")
 
 
+@pytest.mark.parametrize("given", [{}, {"messages": []}, {"messages": [{"type": "ai", "content": "Hello"}]}])
+def test_a_graph_input_without_a_brief_names_both_ways_to_give_one(graph: Any, given: dict[str, Any]) -> None:
+    """What a LangGraph API client may send: no ``request`` and no human message."""
+    with pytest.raises(BriefError) as raised:
+        graph.invoke({"brand_id": "house", **given}, {"configurable": {"thread_id": "no-brief"}}, durability="sync")
+    assert _one_line(raised.value) == "no brief: give the brief as 'request', or as a human message in 'messages'"
+
+
 def _file(tmp_path: Path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)
@@ -514,27 +522,22 @@ def test_stale_and_repeated_decisions_are_refused(graph: Any, fast_settings: Set
     ]
 
 
-def test_a_decision_that_fails_inside_review_does_not_jam_the_thread(graph: Any, fast_settings: Settings,
-                                                                    cli: Any) -> None:
-    """A decision sent to the graph without the runner's checks (as a LangGraph API client can) fails inside the
-    review node. LangGraph keeps it and would give it to the node on every retry; a retry asks again instead."""
-    runner.start(graph, SAMPLE, thread_id="jam", max_brief_chars=fast_settings.max_brief_chars, user="maya")
+def test_a_decision_refused_inside_review_leaves_the_thread_waiting(graph: Any, fast_settings: Settings) -> None:
+    """A decision sent to the graph without the runner's checks (as a LangGraph API client can) is refused by the
+    review node's own check, with the runner's line; LangGraph keeps nothing of it (before, it kept the value and
+    handed it to the node on every retry), so the thread still waits and the next decision moves it."""
+    waiting = runner.start(graph, SAMPLE, thread_id="jam", max_brief_chars=fast_settings.max_brief_chars, user="maya")
     config = {"configurable": {"thread_id": "jam"}}
-    bad = {"decisions": [_edit({"fields": "new headline"})] + [APPROVE] * 3}
-    with pytest.raises(DecisionError):
-        graph.invoke(Command(resume=bad), config, durability="sync")
-    failed = runner.status(graph, "jam")
-    assert (failed.stage, failed.error) == (
-        "failed", "DecisionError: edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"
-    )
-    assert _cli_error(cli, "resume", "jam", "--approve", "all") == (  # a retry takes no decisions: say so
-        "thread 'jam' is failed: --approve does not apply; nothing waits for a decision (retry it with: briefcraft "
-        "resume jam)")
-    asked = runner.resume(graph, "jam", None, user="maya")  # the retry: the review asks again
-    assert asked.stage == "waiting_for_approval"
-    assert [a["args"]["id"] for a in asked.items] == ITEMS
-    done = runner.resume(graph, "jam", runner.approve_all(asked), user="cd")
-    assert done.stage == "done"
+    for bad, line in [
+        ({"decisions": [_edit({"fields": "new headline"})] + [APPROVE] * 3},
+         "edit of 'copy-instagram_feed-1': fields: Input should be a valid dictionary"),
+        ({"decisions": [APPROVE]}, "got 1 decisions for 4 pending items; give one per item, in order"),
+    ]:
+        with pytest.raises(ValidationError) as raised:
+            graph.invoke(Command(resume=bad), config, durability="sync")
+        assert [e["msg"] for e in raised.value.errors()] == [line]
+        assert runner.status(graph, "jam") == waiting
+    assert runner.resume(graph, "jam", runner.approve_all(waiting), user="cd").stage == "done"
     decisions = graph.get_state(config).values["decisions"]
     assert [(d.item_id, d.action, d.reviewer) for d in decisions] == [(item, "approve", "cd") for item in ITEMS]
 

@@ -12,20 +12,17 @@ Screenshots of the four tabs go to docs/screenshots/.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import CHROMIUM, require_chromium
+from builders import CHROMIUM, free_port, require_chromium, wait_for_server
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 pytestmark = pytest.mark.llm
@@ -53,27 +50,14 @@ class _Server:
         self.url = ""
 
     def start(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         log = (self.home / "server.log").open("ab")
         # cwd: the temp dir, so no .env of the checkout is read
         # --brand: the brand the Brief and Brand tabs start on (`make run` opens on the sample brand so)
         self.process = subprocess.Popen([self.exe, "ui", "--port", str(port), "--brand", "house"], cwd=self.home,
                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"briefcraft ui exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                connection.request("GET", "/")
-                if connection.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.3)
-        pytest.fail(f"briefcraft ui did not answer within 60 s:\n{self.log()}")
+        wait_for_server(self.url, self.process, self.home / "server.log", "briefcraft ui")
 
     def stop(self) -> None:
         if self.process is None:

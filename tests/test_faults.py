@@ -152,9 +152,10 @@ def _request() -> Any:
 
 
 def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings, proxy: FaultServer,
-                                                            sample_brief: str) -> None:
-    """Faults outlast the attempts: the run fails that step with the one-line error, and a retry once the server
-    is healthy goes on from the checkpoint to review."""
+                                                            sample_brief: str, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Faults outlast the attempts: the run fails that step with the one-line error, a decision for it is refused
+    (nothing waits for one), and a retry once the server is healthy goes on from the checkpoint to review."""
     remote = _settings(settings, proxy, provider_max_attempts=2, compliance_autofix=False, llm_timeout_s=120.0,
                        llm_max_tokens=settings.llm_max_tokens)
     graph = build_graph(remote)
@@ -165,6 +166,11 @@ def test_a_run_stopped_by_faults_resumes_from_its_checkpoint(settings: Settings,
     assert failed.stage == "failed"
     assert failed.error is not None and failed.error.startswith("ProviderError: openai-compatible:smollm2 failed 2 time(s) in ")
     assert _chat_requests(proxy) == ["500", "500"]
+    monkeypatch.setenv("BRIEFCRAFT_DATA_DIR", str(remote.data_dir))
+    assert main(["resume", "faulty", "--approve", "all"]) == 2
+    assert capsys.readouterr().err == (
+        "briefcraft: error: thread 'faulty' is failed: --approve does not apply; nothing waits for a decision (retry "
+        "it with: briefcraft resume faulty)\n")
     resumed = runner.resume(graph, "faulty", None, user="maya")
     assert resumed.stage == "waiting_for_approval"
     assert set(_chat_requests(proxy)[2:]) == {"ok"}

@@ -101,20 +101,3 @@ def test_the_cli_reports_the_installed_version() -> None:
                           check=True)
     assert done.stdout == f"briefcraft {importlib.metadata.version('briefcraft')}\n"
     assert importlib.metadata.version("briefcraft") == briefcraft.__version__
-
-
-def test_langgraph_json_loads_a_graph_without_our_checkpointer(tmp_path: Path) -> None:
-    """`langgraph dev` imports the file named in langgraph.json by path and calls the factory."""
-    config = json.loads((REPO / "langgraph.json").read_text())
-    path, _, attr = config["graphs"]["briefcraft"].partition(":")
-    code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('studio_entry', {str(REPO / path)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        f"graph = module.{attr}()\n"
-        "print(graph.checkpointer, sorted(graph.get_graph().nodes))"
-    )
-    printed = _python(code, tmp_path)
-    assert printed.startswith("None [")
-    for node in ("intake", "ask_clarification", "review", "finalize", "export"):
-        assert f"'{node}'" in printed

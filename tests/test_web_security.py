@@ -26,7 +26,7 @@ from urllib.parse import quote
 import httpcore
 import httpx
 import pytest
-from builders import free_port
+from builders import free_port, wait_for_server
 from PIL import Image
 
 from briefcraft.settings import Settings
@@ -239,15 +239,7 @@ def studio(briefcraft_exe: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"briefcraft ui did not start: {(home / 'server.log').read_text()[-3000:]}")
-                time.sleep(0.3)
+        wait_for_server(url, process, home / "server.log", "briefcraft ui", timeout=90)
         cookies = {}
         for name, (password, _) in USERS.items():
             reply = httpx.post(f"{url}/login", data={"username": name, "password": password})

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from briefcraft import __version__
+from briefcraft.agents.intake import brief_line
 from briefcraft.errors import BriefcraftError, BriefError, ConfigError, DecisionError
 from briefcraft.evals.cli import add_eval_parser, run_eval
 from briefcraft.graphs import runner
@@ -161,7 +162,7 @@ def _print(current: RunStatus, as_json: bool) -> None:
         return
     tid = current.thread_id
     if current.brief is not None:
-        print(f"brief: {runner.brief_line(current.brief)}")
+        print(f"brief: {brief_line(current.brief)}")
     if current.cost is not None:
         print(f"cost so far: {current.cost.line()}")
     if current.stage == "done":
@@ -394,7 +395,7 @@ def _threads(args: argparse.Namespace) -> int:
         waits_for = [action["args"]["id"] for action in current.items] or [
             line for line in (current.question, current.budget_reason) if line]
         rows.append({**info.model_dump(mode="json"), "stage": current.stage,
-                     "brief": runner.brief_line(current.brief) if current.brief else None,
+                     "brief": brief_line(current.brief) if current.brief else None,
                      "waits_for": waits_for})
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
