@@ -20,8 +20,10 @@ __all__ = [
 ]
 
 
-class BriefcraftError(Exception):
-    """Base class of every error briefcraft raises on purpose."""
+class BriefcraftError(RuntimeError):
+    """Base class of every error briefcraft raises on purpose. A ``RuntimeError``: LangGraph's API server
+    (``langgraph dev``) shows a run's error message only for builtin error types, "An internal error occurred" for
+    the rest, and ours are written for the person who made the request."""
 
     #: Exit code the CLI uses for this error: 2 for bad input, 1 for internal failures.
     exit_code = 1

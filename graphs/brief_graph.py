@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial, wraps
 from pathlib import Path
@@ -79,10 +79,12 @@ from briefcraft.schemas import (
     Budget,
     ComplianceReport,
     CopyVariant,
+    CreativeBrief,
     ImageAsset,
     LedgerHead,
     ReviewDecision,
     Subtask,
+    brand_key,
     validation_message,
 )
 from briefcraft.settings import Settings
@@ -227,17 +229,37 @@ def _chat_request(state: BriefState) -> str:
     return said[-1].text
 
 
+def _as_models(state: BriefState) -> dict[str, Any]:
+    """A structured brief and a budget a LangGraph API client gives arrive as JSON objects: their models, or
+    ``BriefError`` naming what does not fit (the runner gives the models, which pass as they are)."""
+    models: dict[str, Any] = {}
+    for key, model in (("brief", CreativeBrief), ("limits", Budget)):
+        value = state.get(key)
+        if value is not None and not isinstance(value, model):
+            if not isinstance(value, Mapping):
+                raise BriefError(f"{key} is a {type(value).__name__}; allowed: a JSON object of {model.__name__}'s "
+                                 "fields")
+            try:
+                models[key] = model.model_validate(value)
+            except ValidationError as error:
+                raise BriefError(f"{key}: {validation_message(error)}") from error
+    return models
+
+
 def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     """Read the structured brief from the chat text (a brief given directly is taken as it is). The text is
     ``request``, else a chat client's last human message; the brand is ``brand_id``, else the settings' brand."""
-    if "brief" in state:
-        return {"missing": []}
+    given = _as_models(state)
+    if "brief" in state:  # its own budget unless the run gives one (as the runner does)
+        own = {} if "limits" in state else {"limits": given.get("brief", state["brief"]).limits}
+        return {"missing": [], **given, **own}
     request = state["request"] if "request" in state else _chat_request(state)
+    brand = state.get("brand_id") or deps.settings.brand
+    brand_key(brand)
     result = read_brief(
-        deps.chat_model, request, brand=state.get("brand_id") or deps.settings.brand, who=deps.who,
-        max_chars=deps.settings.max_brief_chars,
+        deps.chat_model, request, brand=brand, who=deps.who, max_chars=deps.settings.max_brief_chars,
     )
-    update: dict[str, Any] = {"missing": result.missing, "audit": _keyed(result.audit)}
+    update: dict[str, Any] = {"missing": result.missing, "audit": _keyed(result.audit), **given}
     if "request" not in state:
         update["request"] = request
     if result.brief is not None:

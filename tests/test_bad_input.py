@@ -8,6 +8,7 @@ import io
 import json
 import math
 import os
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.memory.ingest import read_document
 from briefcraft.memory.store import ChromaBrandMemory
-from briefcraft.schemas import CreativeBrief
+from briefcraft.schemas import Budget, CreativeBrief
 from briefcraft.settings import Settings, load_settings
 from briefcraft.tools.imagegen import ImageGenerator, Quality
 from briefcraft.tools.render import RenderSpec
@@ -122,6 +123,33 @@ def test_a_graph_input_without_a_brief_names_both_ways_to_give_one(graph: Any, g
     with pytest.raises(BriefError) as raised:
         graph.invoke({"brand_id": "house", **given}, {"configurable": {"thread_id": "no-brief"}}, durability="sync")
     assert _one_line(raised.value) == "no brief: give the brief as 'request', or as a human message in 'messages'"
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"brief": {"product": "cold brew", "channels": ["tiktok"]}},
+     f"brief: channels: unknown channel 'tiktok'; allowed: {CHANNELS}"),
+    ({"brief": "cold brew on email"}, "brief is a str; allowed: a JSON object of CreativeBrief's fields"),
+    ({"request": "Cold brew on email.", "limits": {"max_cost_usd": -1}},
+     "limits: max_cost_usd: Input should be greater than or equal to 0"),
+    ({"request": "Cold brew on email.", "brand_id": "../.."},
+     "brand name '../..' is not usable: give 1-48 letters, digits, spaces or dashes"),
+])
+def test_a_structured_brief_or_budget_given_as_json_is_checked(graph: Any, given: dict[str, Any],
+                                                               message: str) -> None:
+    """A LangGraph API client gives a structured brief and a budget as JSON objects, not as our models."""
+    with pytest.raises(BriefError) as raised:
+        graph.invoke(given, {"configurable": {"thread_id": f"json-{uuid.uuid4().hex}"}}, durability="sync")
+    assert _one_line(raised.value) == message
+
+
+def test_a_structured_brief_given_as_json_runs_on_its_own_budget(graph: Any) -> None:
+    config = {"configurable": {"thread_id": "json-ok"}}
+    graph.invoke({"brief": {"product": "Oat cold brew", "channels": ["email"], "deliverables": ["copy"],
+                            "limits": {"max_revision_rounds": 0}}}, config, durability="sync")
+    values = graph.get_state(config).values
+    assert isinstance(values["brief"], CreativeBrief) and values["brief"].product == "Oat cold brew"
+    assert values["limits"] == Budget(max_revision_rounds=0)
+    assert runner.status(graph, "json-ok").stage == "waiting_for_approval"
 
 
 def _file(tmp_path: Path, name: str, data: bytes) -> str:

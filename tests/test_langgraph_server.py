@@ -138,3 +138,24 @@ def test_a_chat_message_starts_a_brief_and_the_graph_replies_in_the_chat(
     *_, done = client.threads.get_state(thread)["values"]["messages"]
     assert done["type"] == "ai" and done["content"].startswith(
         f"Pack written to {data / 'packs' / thread}: 1 copy item(s), 2 final image(s). Compliance: ")
+
+
+def test_a_structured_brief_as_json_goes_to_review_and_a_bad_one_is_named(
+        server: tuple[SyncLangGraphClient, Path]) -> None:
+    client, _ = server
+    bad = client.threads.create()["thread_id"]
+    with pytest.raises(Exception) as failed:
+        client.runs.wait(bad, "briefcraft", input={"brief": {"product": "Oat cold brew", "channels": ["tiktok"]}},
+                         raise_error=True)
+    assert str(failed.value).startswith("BriefError: brief: channels: unknown channel 'tiktok'; allowed: ")
+    thread = client.threads.create()["thread_id"]
+    client.runs.wait(thread, "briefcraft", input={"brief": {
+        "product": "Oat cold brew", "channels": ["email"], "deliverables": ["copy"],
+        "mandatory_elements": ["Contains oats"], "limits": {"max_revision_rounds": 0},
+    }})
+    state = client.threads.get_state(thread)
+    assert state["values"]["limits"]["max_revision_rounds"] == 0  # the brief's own budget
+    (waiting,) = state["interrupts"]
+    (item,) = waiting["value"]["action_requests"]
+    assert (item["name"], item["args"]["id"]) == ("publish_copy", "copy-email-1")
+    assert "Contains oats" in json.dumps(item["args"]["fields"])
