@@ -620,9 +620,9 @@ def _runs_tab(studio: Studio, tab: gr.Tab, graph_runs: dict[str, Any]) -> None:
         open_run = gr.Button("Open", elem_id="runs-open", scale=1)
         retry = gr.Button("Retry", elem_id="runs-retry", scale=1)
     detail = gr.Markdown(elem_id="runs-detail")
-    download = gr.File(label="Pack (zip)", elem_id="runs-download", interactive=False)
+    download = gr.File(label="Pack (zip)", elem_id="runs-download", interactive=False, height=90)
     audit = gr.Dataframe(headers=AUDIT_HEADERS, elem_id="runs-audit", interactive=False, wrap=True,
-                         column_widths=["3%", "10%", "9%", "9%", "15%", "5%", "5%", "6%", "6%", "21%", "6%", "5%"])
+                         column_widths=["3%", "10%", "9%", "9%", "13%", "7%", "5%", "6%", "8%", "17%", "6%", "7%"])
     refresh.click(studio.runs, None, [table, pick])
     tab.select(studio.runs, None, [table, pick])
     open_run.click(studio.open_run, [pick], [detail, download, audit])
