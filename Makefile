@@ -6,7 +6,7 @@ PY      := $(VENV)/bin/python
 PIP     := $(PY) -m pip --disable-pip-version-check
 INSTALL := $(PIP) install -q -c constraints.txt
 
-.PHONY: run demo sample-brand test
+.PHONY: run demo serve sample-brand test
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -33,6 +33,12 @@ sample-brand: $(VENV)/.all
 
 run: sample-brand
 	GRADIO_ANALYTICS_ENABLED=False $(VENV)/bin/briefcraft ui --brand northbound
+
+# `make serve`: the graph over LangGraph's HTTP API instead (`langgraph dev` on http://127.0.0.1:2024), on the
+# sample brand and the same data dir, for LangGraph Studio, Agent Chat UI and langgraph_sdk clients (no reloading on
+# code changes: this serves the graph to use it, not to edit it).
+serve: sample-brand
+	BRIEFCRAFT_BRAND=northbound $(VENV)/bin/langgraph dev --no-browser --no-reload
 
 demo: sample-brand
 	$(VENV)/bin/briefcraft run @briefcraft/data/sample_brief.txt --brand northbound --approve all --out out/demo

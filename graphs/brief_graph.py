@@ -110,10 +110,25 @@ class Deps:
     memory: BrandMemory
     safety: SafetyChecker | None
     pricing: PricingTable
+    confine_packs: bool
 
 
 def _thread(config: RunnableConfig) -> str:
     return str(config.get("configurable", {}).get("thread_id", "unthreaded"))
+
+
+def _pack_dir(state: BriefState, config: RunnableConfig, deps: Deps) -> Path:
+    """Where the pack goes: the run's ``out_dir``, else DATA_DIR/packs/THREAD. ``BriefError`` for an ``out_dir``
+    outside DATA_DIR/packs when the graph confines packs (a served graph: its clients choose no paths on the
+    server)."""
+    packs = deps.settings.packs_dir
+    if not state.get("out_dir"):
+        return packs / _thread(config)
+    out_dir = Path(state["out_dir"])
+    if deps.confine_packs and not out_dir.resolve().is_relative_to(packs.resolve()):
+        raise BriefError(f"out_dir {str(out_dir)!r} is outside {packs}: this graph writes packs only there; leave "
+                         "out_dir out")
+    return out_dir
 
 
 def _sync_ledger(state: BriefState, config: RunnableConfig, deps: Deps, also: Sequence[AuditEvent] = ()
@@ -246,10 +261,11 @@ def _as_models(state: BriefState) -> dict[str, Any]:
     return models
 
 
-def intake(state: BriefState, *, deps: Deps) -> dict[str, Any]:
+def intake(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str, Any]:
     """Read the structured brief from the chat text (a brief given directly is taken as it is). The text is
     ``request``, else a chat client's last human message; the brand is ``brand_id``, else the settings' brand."""
     given = _as_models(state)
+    _pack_dir(state, config, deps)  # an out_dir the graph will not write to is refused before any work
     if "brief" in state:  # its own budget unless the run gives one (as the runner does)
         own = {} if "limits" in state else {"limits": given.get("brief", state["brief"]).limits}
         return {"missing": [], **given, **own}
@@ -495,7 +511,7 @@ def export(state: BriefState, config: RunnableConfig, *, deps: Deps) -> dict[str
     approved_previews = {image.id for image in previews}
     finals = [f for f in state.get("finals", []) if f.source_id in approved_previews]
     thread_id = _thread(config)
-    out_dir = Path(state.get("out_dir") or deps.settings.packs_dir / thread_id)
+    out_dir = _pack_dir(state, config, deps)
     (event,) = _keyed([AuditEvent(kind="export", node="export", path=str(out_dir))])
     report, _ = _check(state, deps, copies, finals, llm=False)
     failed = _unbilled(state, config, deps)
@@ -609,14 +625,16 @@ def build_graph(
     chat_model: BaseChatModel | None = None,
     image_generator: ImageRenderer | None = None,
     memory: BrandMemory | None = None,
+    confine_packs: bool = False,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build and compile the brief graph.
 
     Every backend has a default from ``settings``: the chat model from ``settings.llm``, a SQLite
     checkpointer in the data dir, the image backend ``settings.image_backend`` names (the offline layout
     renderer unless set to diffusers), and Chroma brand memory in the data dir. Pass
-    ``checkpointer=False`` where the host brings its own (``langgraph dev``). Run it with
-    ``durability="sync"`` so a paused run survives a crash (the CLI does).
+    ``checkpointer=False`` where the host brings its own (``langgraph dev``), and ``confine_packs=True`` where
+    the graph's clients may not choose where on the host a pack is written (an ``out_dir`` outside DATA_DIR/packs
+    is refused). Run it with ``durability="sync"`` so a paused run survives a crash (the CLI does).
     """
     settings = settings or Settings()
     pricing = load_pricing(settings.pricing_file)
@@ -633,6 +651,7 @@ def build_graph(
         renderer=image_generator or make_renderer(settings),
         memory=memory or open_memory(settings),
         safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None, pricing=pricing,
+        confine_packs=confine_packs,
     )
     builder = StateGraph(BriefState)
     builder.add_node("intake", _keeping_spend(partial(intake, deps=deps), deps))

@@ -270,9 +270,10 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
     audit = snapshot.values.get("audit", [])
     failed = FailedSpend(audit_dir, thread_id).unrecorded(audit) if audit_dir is not None else []
     cost = summarize([*audit, *failed])
+    brief = snapshot.values.get("brief")  # JSON from an API client until intake reads it (or refuses it)
     known: dict[str, Any] = {"thread_id": thread_id, "cost": cost,
                              "checkpoint": snapshot.config["configurable"]["checkpoint_id"],
-                             "brief": snapshot.values.get("brief")}
+                             "brief": brief if isinstance(brief, CreativeBrief) else None}
     # A refused resume value leaves its error beside the interrupt it answered, which still waits; any other error
     # comes before the interrupts (a node that failed after its pause leaves both, and a retry goes on from there).
     errors = [task.error for task in snapshot.tasks if task.error and not refused(task.error)]

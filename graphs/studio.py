@@ -16,5 +16,6 @@ __all__ = ["studio_graph"]
 
 
 def studio_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The brief graph without our checkpointer: the LangGraph server brings its own."""
-    return build_graph(checkpointer=False)
+    """The brief graph without our checkpointer (the LangGraph server brings its own), its packs confined to
+    DATA_DIR/packs (the server's clients choose no paths on its host)."""
+    return build_graph(checkpointer=False, confine_packs=True)

@@ -137,9 +137,12 @@ def test_a_graph_input_without_a_brief_names_both_ways_to_give_one(graph: Any, g
 def test_a_structured_brief_or_budget_given_as_json_is_checked(graph: Any, given: dict[str, Any],
                                                                message: str) -> None:
     """A LangGraph API client gives a structured brief and a budget as JSON objects, not as our models."""
+    thread_id = f"json-{uuid.uuid4().hex}"
     with pytest.raises(BriefError) as raised:
-        graph.invoke(given, {"configurable": {"thread_id": f"json-{uuid.uuid4().hex}"}}, durability="sync")
+        graph.invoke(given, {"configurable": {"thread_id": thread_id}}, durability="sync")
     assert _one_line(raised.value) == message
+    failed = runner.status(graph, thread_id)  # the JSON stays in the thread's input; its status still reads
+    assert (failed.stage, failed.error, failed.brief) == ("failed", f"BriefError: {message}", None)
 
 
 def test_a_structured_brief_given_as_json_runs_on_its_own_budget(graph: Any) -> None:

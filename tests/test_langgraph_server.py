@@ -140,14 +140,20 @@ def test_a_chat_message_starts_a_brief_and_the_graph_replies_in_the_chat(
         f"Pack written to {data / 'packs' / thread}: 1 copy item(s), 2 final image(s). Compliance: ")
 
 
-def test_a_structured_brief_as_json_goes_to_review_and_a_bad_one_is_named(
+def test_a_structured_brief_as_json_goes_to_review_and_bad_input_is_named(
         server: tuple[SyncLangGraphClient, Path]) -> None:
-    client, _ = server
+    client, data = server
     bad = client.threads.create()["thread_id"]
     with pytest.raises(Exception) as failed:
         client.runs.wait(bad, "briefcraft", input={"brief": {"product": "Oat cold brew", "channels": ["tiktok"]}},
                          raise_error=True)
     assert str(failed.value).startswith("BriefError: brief: channels: unknown channel 'tiktok'; allowed: ")
+    elsewhere = client.threads.create()["thread_id"]
+    with pytest.raises(Exception) as failed:  # a client chooses no path on the server's host
+        client.runs.wait(elsewhere, "briefcraft", input={"request": "Cold brew on email.", "out_dir": "/tmp/x"},
+                         raise_error=True)
+    assert str(failed.value) == (f"BriefError: out_dir '/tmp/x' is outside {data / 'packs'}: this graph writes packs "
+                                 "only there; leave out_dir out")
     thread = client.threads.create()["thread_id"]
     client.runs.wait(thread, "briefcraft", input={"brief": {
         "product": "Oat cold brew", "channels": ["email"], "deliverables": ["copy"],
