@@ -13,7 +13,8 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.output_parsers import PydanticOutputParser
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
+from langgraph.constants import TAG_NOSTREAM
 from pydantic import BaseModel, ValidationError
 
 from briefcraft.agents.models import describe_model
@@ -122,6 +123,11 @@ def _read_lenient(schema: type[T], raw_text: str) -> T | None:
     return parsed
 
 
+#: Model calls are the graph's own work, not its chat: a client streaming a run's messages (Agent Chat UI) gets the
+#: graph's replies, not each call's JSON.
+_UNSTREAMED: RunnableConfig = {"tags": [TAG_NOSTREAM]}
+
+
 def invoke_structured(
     model: BaseChatModel,
     schema: type[T],
@@ -153,10 +159,10 @@ def invoke_structured(
         started = time.perf_counter()
         parsed: Any = None
         if runnable is not None:
-            result, tries = who.send(partial(runnable.invoke, attempt))
+            result, tries = who.send(partial(runnable.invoke, attempt, _UNSTREAMED))
             raw, parsed, error = result["raw"], result["parsed"], result["parsing_error"]
         else:
-            raw, tries = who.send(partial(model.invoke, attempt))
+            raw, tries = who.send(partial(model.invoke, attempt, _UNSTREAMED))
             try:
                 parsed, error = parser.invoke(raw), None
             except OutputParserException as exc:

@@ -122,17 +122,20 @@ def test_a_brief_over_langgraph_dev_asks_refuses_bad_answers_and_ends_in_a_pack(
 def test_a_chat_message_starts_a_brief_and_the_graph_replies_in_the_chat(
         server: tuple[SyncLangGraphClient, Path]) -> None:
     """What Agent Chat UI sends: the brief as a human message (no ``request``, no brand), decisions as the resume;
-    the graph says what it read and where the pack went, in the thread's messages."""
+    the graph says what it read and where the pack went, in the thread's messages, and streams only that."""
     client, data = server
     thread = client.threads.create()["thread_id"]
     brief = "Launch our oat-milk cold brew on Instagram. Must say 'Contains oats'."
-    client.runs.wait(thread, "briefcraft", input={"messages": [{"type": "human", "content": brief}]})
+    streamed = [chunk.data[0]["content"] for chunk in client.runs.stream(
+        thread, "briefcraft", input={"messages": [{"type": "human", "content": brief}]}, stream_mode="messages-tuple",
+    ) if chunk.event == "messages"]
     state = client.threads.get_state(thread)
     assert state["values"]["request"] == brief and state["values"]["brief"]["brand"] == "default"
     human, plan = state["values"]["messages"]
     assert (human["type"], human["content"]) == ("human", brief)
     assert plan["type"] == "ai" and plan["content"] == (
         "Brief: oat-milk cold brew on instagram_feed. Writing 1 copy and 1 image variant(s) for your review.")
+    assert streamed == [plan["content"]]  # the model calls' JSON is the graph's work, not its chat
     items = _asking(client, thread)["value"]["action_requests"]
     client.runs.wait(thread, "briefcraft", command={"resume": {"decisions": [{"type": "approve"}] * len(items)}})
     *_, done = client.threads.get_state(thread)["values"]["messages"]
