@@ -56,11 +56,16 @@ def _asking(client: SyncLangGraphClient, thread_id: str) -> dict[str, Any]:
     return dict(waiting)
 
 
+def _failed(client: SyncLangGraphClient, thread_id: str, **run: Any) -> str:
+    """The message of a run that fails (its input, or an answer that does not fit)."""
+    with pytest.raises(Exception) as failed:
+        client.runs.wait(thread_id, "briefcraft", raise_error=True, **run)
+    return str(failed.value)
+
+
 def _refused(client: SyncLangGraphClient, thread_id: str, response: dict[str, Any]) -> str:
     """The message of the run an answer that does not fit fails with."""
-    with pytest.raises(Exception) as failed:
-        client.runs.wait(thread_id, "briefcraft", command={"resume": response}, raise_error=True)
-    return str(failed.value)
+    return _failed(client, thread_id, command={"resume": response})
 
 
 def test_a_brief_over_langgraph_dev_asks_refuses_bad_answers_and_ends_in_a_pack(
@@ -147,16 +152,12 @@ def test_a_structured_brief_as_json_goes_to_review_and_bad_input_is_named(
         server: tuple[SyncLangGraphClient, Path]) -> None:
     client, data = server
     bad = client.threads.create()["thread_id"]
-    with pytest.raises(Exception) as failed:
-        client.runs.wait(bad, "briefcraft", input={"brief": {"product": "Oat cold brew", "channels": ["tiktok"]}},
-                         raise_error=True)
-    assert str(failed.value).startswith("BriefError: brief: channels: unknown channel 'tiktok'; allowed: ")
-    elsewhere = client.threads.create()["thread_id"]
-    with pytest.raises(Exception) as failed:  # a client chooses no path on the server's host
-        client.runs.wait(elsewhere, "briefcraft", input={"request": "Cold brew on email.", "out_dir": "/tmp/x"},
-                         raise_error=True)
-    assert str(failed.value) == (f"BriefError: out_dir '/tmp/x' is outside {data / 'packs'}: this graph writes packs "
-                                 "only there; leave out_dir out")
+    assert _failed(client, bad, input={"brief": {"product": "Oat cold brew", "channels": ["tiktok"]}}).startswith(
+        "BriefError: brief: channels: unknown channel 'tiktok'; allowed: ")
+    elsewhere = client.threads.create()["thread_id"]  # a client chooses no path on the server's host
+    assert _failed(client, elsewhere, input={"request": "Cold brew on email.", "out_dir": "/tmp/x"}) == (
+        f"BriefError: out_dir '/tmp/x' is outside {data / 'packs'}: this graph writes packs only there; leave "
+        "out_dir out")
     thread = client.threads.create()["thread_id"]
     client.runs.wait(thread, "briefcraft", input={"brief": {
         "product": "Oat cold brew", "channels": ["email"], "deliverables": ["copy"],
