@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, cast
 
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -35,8 +36,9 @@ from langgraph.types import Command
 from pydantic import BaseModel
 
 from briefcraft.agents.intake import brief_line, check_request
-from briefcraft.errors import DecisionError, ThreadError
+from briefcraft.errors import BriefError, DecisionError, ThreadError
 from briefcraft.graphs.review import BUDGET_GATES, read_budget, read_clarification, read_review, refused
+from briefcraft.graphs.state import chat_messages
 from briefcraft.pricing import CostSummary, summarize
 from briefcraft.schemas import (
     ASK_USER,
@@ -264,7 +266,10 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
            ) -> RunStatus:
     """The status of ``thread_id``; ``ThreadError`` when no such thread exists. With the data dir's ``audit_dir``,
     its cost also counts what failed steps paid for that the audit does not hold yet (``tools.audit.FailedSpend``)."""
-    snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+    try:
+        snapshot = graph.get_state({"configurable": {"thread_id": thread_id}})
+    except BriefError as error:  # an input the state refuses (``state.chat_messages``): every read replays it
+        return RunStatus(stage="failed", thread_id=thread_id, error=_error_line(error))
     if snapshot.created_at is None:
         raise ThreadError(f"unknown thread {thread_id!r}; start one with 'briefcraft run'")
     audit = snapshot.values.get("audit", [])
@@ -315,13 +320,29 @@ def threads(graph: CompiledStateGraph[Any, Any, Any, Any]) -> list[ThreadInfo]:
         if configurable.get("checkpoint_ns") or configurable["thread_id"] in found or not isinstance(given, Mapping):
             continue
         user, brief = saved.metadata.get("user_id"), given.get("brief")
-        lines = str(given.get("request", "")).strip().splitlines() or [""]
+        brand = given.get("brand_id") or (brief.get("brand") if isinstance(brief, Mapping) else None)
         found[configurable["thread_id"]] = ThreadInfo(
             thread_id=configurable["thread_id"], started=datetime.fromisoformat(saved.checkpoint["ts"]),
-            user=user if isinstance(user, str) else None, brand=str(given.get("brand_id", "")),
-            title=f"{brief.product} (structured brief)" if isinstance(brief, CreativeBrief) else lines[0],
+            user=user if isinstance(user, str) else None, brand=str(brand or ""), title=_title(given),
         )
     return sorted(found.values(), key=lambda info: info.started, reverse=True)
+
+
+def _title(given: Mapping[str, Any]) -> str:
+    """A thread's title from its input: a structured brief's product (the runner gives the model, a LangGraph API
+    client a JSON object), else the first line of ``request``, else of a chat client's last human message."""
+    brief = given.get("brief")
+    if isinstance(brief, CreativeBrief | Mapping):
+        product = brief.product if isinstance(brief, CreativeBrief) else brief.get("product")
+        return f"{product or 'no product'} (structured brief)"
+    text = given.get("request")
+    if text is None:
+        try:
+            said = [m.text for m in chat_messages([], given.get("messages") or []) if isinstance(m, HumanMessage)]
+        except BriefError:  # not messages: the thread failed on its input, it has no brief
+            said = []
+        text = said[-1] if said else ""
+    return (str(text).strip().splitlines() or [""])[0]
 
 
 def _error_line(error: object) -> str:

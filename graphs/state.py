@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict, TypeVar
+from typing import Annotated, Any, TypedDict, TypeVar, cast
 
 from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
+from langgraph.graph.message import Messages, add_messages
 
+from briefcraft.errors import BriefError
 from briefcraft.schemas import (
     AuditEvent,
     BrandContext,
@@ -24,7 +25,7 @@ from briefcraft.schemas import (
     Subtask,
 )
 
-__all__ = ["CHECKPOINTED_TYPES", "BriefState", "CopyTask", "VisualTask", "upsert"]
+__all__ = ["CHECKPOINTED_TYPES", "BriefState", "CopyTask", "VisualTask", "chat_messages", "upsert"]
 
 _Item = TypeVar("_Item", CopyVariant, ImageAsset)
 
@@ -36,16 +37,27 @@ def upsert(left: list[_Item], right: list[_Item]) -> list[_Item]:
     return list(merged.values())
 
 
+def chat_messages(left: Messages, right: Messages) -> list[AnyMessage]:
+    """LangGraph's ``add_messages``, with what cannot be read as a chat message refused in one line (``BriefError``)
+    instead of langchain's coercion error. LangGraph keeps a thread's input and replays it on every read of the
+    thread, so the runner reports such a thread as failed with this line (``runner.status``)."""
+    try:
+        return cast("list[AnyMessage]", add_messages(left, right))  # a list of messages, given a list on the left
+    except (ValueError, NotImplementedError) as error:
+        raise BriefError(f"messages: {str(error).splitlines()[0]}; allowed: chat messages, e.g. "
+                         "{'type': 'human', 'content': 'the brief'}") from error
+
+
 class BriefState(TypedDict, total=False):
     """Everything a brief's thread knows, from the chat text to the exported pack."""
 
     request: str
     """The marketer's brief as typed, with each clarification answer appended."""
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], chat_messages]
     """The brief as a chat client (Agent Chat UI) shows it: a human message may start it in place of ``request``,
     and the graph replies with what it read and where the pack went."""
     brand_id: str
-    """Brand memory scope of the brief ('default' when none is given)."""
+    """Brand memory scope of the brief (the settings' ``brand`` when none is given)."""
     brief: CreativeBrief
     """The structured brief, from intake or given directly by a library user."""
     limits: Budget

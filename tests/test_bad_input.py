@@ -155,6 +155,45 @@ def test_a_structured_brief_given_as_json_runs_on_its_own_budget(graph: Any) -> 
     assert runner.status(graph, "json-ok").stage == "waiting_for_approval"
 
 
+def test_threads_a_client_started_list_with_the_brief_it_gave(graph: Any) -> None:
+    """A chat message or a JSON brief as the input (what a LangGraph API client sends): listed with its first line,
+    or its product, and its brand; each of these is refused at intake, before any model call."""
+    started = {
+        "chat": {"messages": [{"type": "human", "content": "Hi"}, {"type": "ai", "content": "Your brief?"},
+                              {"type": "human", "content": "Oat cold brew on email.\nPlayful."}], "brand_id": "../.."},
+        "json": {"brief": {"product": "Cold brew", "channels": ["tiktok"], "brand": "northbound"}},
+    }
+    for name, given in started.items():
+        with pytest.raises(BriefError):
+            graph.invoke(given, {"configurable": {"thread_id": f"client-{name}"}}, durability="sync")
+    listed = {info.thread_id: (info.brand, info.title) for info in runner.threads(graph)}
+    assert listed["client-chat"] == ("../..", "Oat cold brew on email.")
+    assert listed["client-json"] == ("northbound", "Cold brew (structured brief)")
+
+
+@pytest.mark.parametrize(("messages", "message"), [
+    ([5], "messages: Unsupported message type: <class 'int'>"),
+    ([{"text": "Oat cold brew on email."}],
+     "messages: Message dict must contain 'role' and 'content' keys, got {'text': 'Oat cold brew on email.'}"),
+])
+def test_input_messages_that_are_not_messages_fail_the_thread_in_one_line(graph: Any, cli: Any, messages: list[Any],
+                                                                         message: str) -> None:
+    """LangGraph keeps such an input and replays it on every read of the thread: its status still reads (as
+    failed, with the same line), and so do the thread list and the other threads."""
+    thread_id = f"not-messages-{uuid.uuid4().hex}"
+    line = f"{message}; allowed: chat messages, e.g. {{'type': 'human', 'content': 'the brief'}}"
+    with pytest.raises(BriefError) as raised:
+        graph.invoke({"messages": messages}, {"configurable": {"thread_id": thread_id}}, durability="sync")
+    assert _one_line(raised.value) == line
+    failed = runner.status(graph, thread_id)
+    assert (failed.stage, failed.error, failed.waiting) == ("failed", f"BriefError: {line}", False)
+    assert {info.thread_id: info.title for info in runner.threads(graph)}[thread_id] == ""
+    code, out, _ = cli("threads")
+    assert code == 0 and f"{thread_id}  failed  started " in out
+    assert out.split(f"{thread_id}  failed  started ")[1].splitlines()[1] == "  (no brief: its input was refused)"
+    assert _cli_error(cli, "resume", thread_id) == line
+
+
 def _file(tmp_path: Path, name: str, data: bytes) -> str:
     path = tmp_path / name
     path.write_bytes(data)

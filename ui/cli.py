@@ -403,7 +403,7 @@ def _threads(args: argparse.Namespace) -> int:
     for row in rows:
         started = datetime.fromisoformat(row["started"]).astimezone().strftime("%Y-%m-%d %H:%M")
         print(f"{row['thread_id']}  {row['stage']}  started {started}" + (f" by {row['user']}" * bool(row["user"]))
-              + f"\n  {row['brief'] or row['title']}"
+              + f"\n  {row['brief'] or row['title'] or '(no brief: its input was refused)'}"
               + (f"\n  waits for: {', '.join(row['waits_for'])}" if row["waits_for"] else ""))
     if not rows:
         print("no threads waiting for a person" if args.waiting else "no threads yet; start one with 'briefcraft run'")
