@@ -45,7 +45,7 @@ _FORBIDDEN = re.compile(
 # preposition, a relative word or punctuation, e.g. "our oat-milk cold brew to Berlin commuters".
 _PHRASE = r"((?:[\w'&-]+\s+){0,7}?[\w'&-]+?)"
 _END = (
-    r"(?=\s+(?:to|on|for|in|at|with|via|across|through|into|among|from|starting|starts|until|this|next|which|that|"
+    r"(?=\s+(?:to|on|for|about|in|at|with|via|across|through|into|among|from|starting|starts|until|this|next|which|that|"
     r"who)\b|\s*[^\w\s'&-]|\s+-\s|$)"
 )
 _DETERMINER = r"(?:(?:a|an|my|our|the)\s+)?(?:new\s+)?"
@@ -63,9 +63,18 @@ _VERB_FORMS = tuple(
 _NOT_OPENING = frozenset({"hi", "hey", "hello", "we", "we're", "i", "i'm", "our", "my", "need", "please", "pls",
                           "can", "could", *_VERB_FORMS})
 _PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me", "you"})
+#: Words that end an audience, not a product: "an Instagram post for gift shoppers" is for whom, not about what.
+_PEOPLE = frozenset({
+    "adults", "beginners", "buyers", "children", "collectors", "commuters", "couples", "creators", "customers",
+    "dads", "developers", "engineers", "entrepreneurs", "families", "fans", "followers", "founders", "freelancers",
+    "friends", "gamers", "hikers", "kids", "leads", "listeners", "locals", "lovers", "managers", "members", "men",
+    "moms", "mums", "nurses", "owners", "parents", "people", "professionals", "readers", "residents", "retirees",
+    "runners", "seniors", "shoppers", "students", "subscribers", "teachers", "teens", "tourists", "travelers",
+    "travellers", "visitors", "women", "workers", "writers",
+})
 # "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ...": the most
 # trusted reading, when the phrase the request opens with is not a greeting, a request or a deliverable
-_OPENING = re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+for\s)")
+_OPENING = re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+(?:for|from)\s)")
 # Then, in the order they are trusted (the first that finds a phrase wins):
 _READINGS = (
     # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week"
@@ -137,9 +146,10 @@ def _quoted(pattern: re.Pattern[str], text: str) -> list[str]:
 
 
 def _a_product(phrase: str) -> bool:
-    """Whether a phrase can name a product: not a channel, a pronoun or a deliverable ("ad", "post")."""
+    """Whether a phrase can name a product: not a channel, a pronoun, a deliverable ("ad", "post") or people
+    ("gift shoppers")."""
     return (bool(phrase) and not detect_channels(phrase) and phrase.lower() not in _PRONOUNS
-            and not _DELIVERABLE_WORD.fullmatch(phrase))
+            and not _DELIVERABLE_WORD.fullmatch(phrase) and phrase.rsplit(maxsplit=1)[-1].lower() not in _PEOPLE)
 
 
 def _phrase_reading(request: str) -> str:
@@ -154,11 +164,12 @@ def read_product(draft: str, request: str) -> str:
     """The product a request names, verbatim from it.
 
     A 'Product: ...' line (the marketer's answer to the product question) wins. Then the request's wording: the
-    phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for", a "listing: ..."
-    label, or the phrase after "our"/"my". The model's answer (``draft``) only narrows that reading when it lies
-    inside it ("linen tote bags" in "handmade linen tote bags"): the bundled model's product agreed with the
-    labelled one on 15 of 47 eval briefs, the wording on 37. Without a reading from the wording, the model's answer
-    counts when the request says it verbatim and it is not a channel; then "the ..."; else '' (and intake asks)."""
+    phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for" (unless that names
+    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my". The model's answer
+    (``draft``) only narrows that reading when it lies inside it ("linen tote bags" in "handmade linen tote bags"):
+    the bundled model's product agreed with the labelled one on 15 of 47 eval briefs, the wording on 37. Without a
+    reading from the wording, the model's answer counts when the request says it verbatim and it is not a channel;
+    then "the ..."; else '' (and intake asks)."""
     if labelled := _PRODUCT_LINE.findall(request):
         return str(labelled[-1])
     said = bool(draft) and draft.lower() in request.lower() and not detect_channels(draft)

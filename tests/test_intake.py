@@ -125,6 +125,11 @@ def test_bad_requests(text: str, message: str) -> None:
         # a request that opens with what to make (a gift guide, a lookbook) names the product after "for"
         ("", "Holiday gift guide for our ceramic mugs on Instagram stories and Facebook, cozy tone.", "ceramic mugs"),
         ("", "Spring lookbook for the Meadow linen dress collection, Instagram.", "Meadow linen dress collection"),
+        # what a deliverable is "for" may be its audience: the product is then elsewhere in the wording
+        ("gift shoppers before Christmas", "Handmade ceramic mugs from our Lisbon studio: a Facebook post for gift "
+         "shoppers before Christmas. Warm, honest tone.", "Handmade ceramic mugs"),
+        ("", "Instagram post for busy parents about our new bento lunchbox. Playful.", "bento lunchbox"),
+        ("", "An email for gift shoppers: our handmade linen tea towels, 3 for 25 EUR.", "handmade linen tea towels"),
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
