@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from briefcraft.errors import ConfigError
 from briefcraft.schemas import BrandName
 
-__all__ = ["PROVIDERS", "Settings", "UiUser", "load_settings"]
+__all__ = ["PROVIDERS", "Settings", "UiUser", "load_settings", "unknown_variables"]
+
+_log = logging.getLogger(__name__)
 
 #: The chat-model providers the factory knows, as written before the colon in ``llm``.
 PROVIDERS = ("local", "openai", "anthropic", "openai-compatible")
@@ -287,8 +295,39 @@ class Settings(BaseSettings):
         return self.data_dir / "fonts"
 
 
+def unknown_variables(names: Iterable[str]) -> list[str]:
+    """A line for each ``BRIEFCRAFT_*`` name among ``names`` that is no setting (a typo, or a setting of another
+    version), naming the closest settings. pydantic-settings ignores such names, so the setting meant keeps its
+    default without a word."""
+    prefix = "BRIEFCRAFT_"
+    known = sorted({name.upper() for name in Settings.model_fields} | {
+        choice.upper().removeprefix(prefix) for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, AliasChoices)
+        for choice in field.validation_alias.choices if isinstance(choice, str) and choice.startswith(prefix)
+    })
+    lines = []
+    for name in sorted({n.upper().removeprefix(prefix) for n in names if n.upper().startswith(prefix)} - set(known)):
+        # the setting it extends ("LLM" for "LLM_PROVIDER"), then the nearest spellings
+        close = [k for k in known if name.startswith(f"{k}_")][-1:] + difflib.get_close_matches(name, known, cutoff=0.7)
+        meant = [f"{prefix}{k}" for k in dict.fromkeys(close)][:2]
+        lines.append(f"{prefix}{name} is not a briefcraft setting and is ignored"
+                     + (f"; did you mean {' or '.join(meant)}?" if meant else "; see the README's Settings table"))
+    return lines
+
+
+@cache
+def _warn_once(lines: tuple[str, ...]) -> None:
+    for line in lines:
+        _log.warning(line)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings; ``ConfigError`` naming the environment variable when one is invalid."""
+    """Read the settings; ``ConfigError`` naming the environment variable when one is invalid. A ``BRIEFCRAFT_*``
+    variable that is no setting (in the environment or ``.env``) is logged as a warning, once per process."""
+    env_files = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    in_files = [name for path in (env_files if isinstance(env_files, list | tuple) else [env_files])
+                if isinstance(path, str | Path) and Path(path).is_file() for name in dotenv_values(path)]
+    _warn_once(tuple(unknown_variables([*os.environ, *in_files])))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

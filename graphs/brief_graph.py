@@ -87,7 +87,7 @@ from briefcraft.schemas import (
     brand_key,
     validation_message,
 )
-from briefcraft.settings import Settings
+from briefcraft.settings import Settings, load_settings
 from briefcraft.tools.audit import FailedSpend, Ledger, idempotency_key, item_hash, ledger_path
 from briefcraft.tools.checks import check_copy
 from briefcraft.tools.export import write_pack
@@ -636,7 +636,7 @@ def build_graph(
     the graph's clients may not choose where on the host a pack is written (an ``out_dir`` outside DATA_DIR/packs
     is refused). Run it with ``durability="sync"`` so a paused run survives a crash (the CLI does).
     """
-    settings = settings or Settings()
+    settings = settings or load_settings()
     pricing = load_pricing(settings.pricing_file)
     if chat_model is None:
         chat_model = make_chat_model(settings)

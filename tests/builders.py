@@ -369,10 +369,10 @@ def load_script(name: str) -> ModuleType:
 
 def require_chromium() -> None:
     """Skip a browser test where chromium is not installed, or fail it where CI asked for it
-    (BRIEFCRAFT_E2E_REQUIRED=1, set by .ci/run after installing it)."""
+    (E2E_BROWSER_REQUIRED=1, set by .ci/run after installing it)."""
     if CHROMIUM.exists():
         return
-    if os.environ.get("BRIEFCRAFT_E2E_REQUIRED") == "1":
-        pytest.fail("chromium not installed (apt-get install chromium) and BRIEFCRAFT_E2E_REQUIRED=1")
+    if os.environ.get("E2E_BROWSER_REQUIRED") == "1":
+        pytest.fail("chromium not installed (apt-get install chromium) and E2E_BROWSER_REQUIRED=1")
     pytest.skip("chromium not installed (apt-get install chromium); .ci/run installs it and sets "
-                "BRIEFCRAFT_E2E_REQUIRED=1, which makes a missing browser a failure")
+                "E2E_BROWSER_REQUIRED=1, which makes a missing browser a failure")
