@@ -276,6 +276,10 @@ class BrandContext(_Model):
     references: list[ReferenceImage] = Field(
         default_factory=list, description="Protected and competitor images new images must not copy."
     )
+    remembered: bool = Field(
+        default=True, description="False: brand memory holds nothing for the brand (or is not installed), so this "
+        "is the house defaults alone.",
+    )
 
     def examples_for(self, channel: str) -> list[BrandSnippet]:
         """The approved past examples for one channel, best first."""

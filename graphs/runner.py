@@ -100,6 +100,9 @@ class RunStatus(BaseModel):
     """The checkpoint the thread stands at: a decision passes it back to ``resume`` so that it applies only there."""
     brief: CreativeBrief | None = None
     """The structured brief, once intake has read it (or as a library user gave it)."""
+    brand_defaults: str | None = None
+    """Why the brief's brand got the house defaults alone (brand memory holds nothing for it); None when it held
+    something, or before the brand is recalled."""
 
     @property
     def waiting(self) -> bool:
@@ -276,9 +279,12 @@ def status(graph: CompiledStateGraph[Any, Any, Any, Any], thread_id: str, *, aud
     failed = FailedSpend(audit_dir, thread_id).unrecorded(audit) if audit_dir is not None else []
     cost = summarize([*audit, *failed])
     brief = snapshot.values.get("brief")  # JSON from an API client until intake reads it (or refuses it)
+    brand = snapshot.values.get("brand")
     known: dict[str, Any] = {"thread_id": thread_id, "cost": cost,
                              "checkpoint": snapshot.config["configurable"]["checkpoint_id"],
-                             "brief": brief if isinstance(brief, CreativeBrief) else None}
+                             "brief": brief if isinstance(brief, CreativeBrief) else None,
+                             "brand_defaults": brand.citations[0] if isinstance(brand, BrandContext) and
+                             not brand.remembered else None}
     # A refused resume value leaves its error beside the interrupt it answered, which still waits; any other error
     # comes before the interrupts (a node that failed after its pause leaves both, and a retry goes on from there).
     errors = [task.error for task in snapshot.tasks if task.error and not refused(task.error)]
@@ -582,6 +588,9 @@ def _summary(node: str, result: Mapping[str, Any]) -> str:
         return f"missing: {', '.join(result.get('missing', []))}" if result.get("missing") else "brief as given"
     if node == "recall_brand":
         brand: BrandContext = result["brand"]
+        if not brand.remembered:
+            why = brand.citations[0].removeprefix("briefcraft defaults: ")
+            return f"{why}: the house defaults, palette {' '.join(brand.palette)}"
         return (f"brand {brand.brand!r}: {len(brand.guidance)} guideline passage(s), {len(brand.examples)} "
                 f"approved example(s), palette {' '.join(brand.palette)}")
     if node == "plan":

@@ -14,6 +14,7 @@ process gets ``MemoryStoreError`` at once. Teams share one ``chroma run`` server
 from __future__ import annotations
 
 import csv
+import difflib
 import fcntl
 import hashlib
 import json
@@ -119,7 +120,7 @@ def _image_role(value: object) -> ImageRole | None:
 
 
 def _defaults(brand: str, why: str) -> BrandContext:
-    return BrandContext(brand=brand, palette=list(DEFAULT_PALETTE), citations=[why])
+    return BrandContext(brand=brand, palette=list(DEFAULT_PALETTE), citations=[why], remembered=False)
 
 
 class IngestReport(BaseModel):
@@ -306,6 +307,13 @@ class ChromaBrandMemory:
         self._stores[name] = store
         self._collections[name] = collection
         return store
+
+    def brands(self) -> list[str]:
+        """The storage keys (``brand_key``) of the brands with guidelines or images in memory, sorted."""
+        client = self._open()
+        with self._reachable():
+            names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+        return sorted(m.group(1) for name in names if (m := re.fullmatch(r"brand-(.+)-docs", name)))
 
     def _collection(self, brand: str, kind: Literal["docs", "examples"]) -> Collection:
         """The raw Chroma collection behind an opened store, for what the vector store has no call for."""
@@ -566,8 +574,10 @@ class ChromaBrandMemory:
     def recall(self, brief: CreativeBrief) -> BrandContext:
         """The brand's kit, guideline passages for copy and visuals, and its best past examples per channel."""
         context = self.rules(brief.brand)
-        if context is None:
-            return _defaults(brief.brand, f"briefcraft defaults: no brand memory for {brief.brand!r} yet")
+        if context is None:  # a new brand, or a misspelt one: name the stored brands it is close to
+            close = difflib.get_close_matches(brand_key(brief.brand), self.brands(), n=3, cutoff=0.6)
+            return _defaults(brief.brand, f"briefcraft defaults: no brand memory for {brief.brand!r} yet"
+                             + (f" (brand memory holds {', '.join(map(repr, close))})" if close else ""))
         guidance = self.guidance(brief.brand, f"{_GUIDANCE_QUERY} {' '.join(brief.tone)} {brief.audience}")
         visual = self.guidance(brief.brand, _VISUAL_QUERY)
         examples = [e for channel in brief.channels for e in self.examples(brief, channel)]

@@ -88,11 +88,15 @@ def test_stop_at_review_then_resume_in_another_process(
     waiting = _cli(briefcraft_exe, cli_env, "run", sample_brief, "--thread", "th1", "--approve", "none")
     assert waiting.returncode == 3, waiting.stderr
     assert "thread th1: waiting for approval of 4 item(s)" in waiting.stdout
+    # a brand with nothing in brand memory (here the default one, in a fresh data dir) is said to get the defaults
+    assert waiting.stdout.splitlines()[1] == ("brand: briefcraft defaults: no brand memory for 'default' yet; add its "
+                                              "guidelines with: briefcraft memory add FILE... --brand default")
 
     status = _cli(briefcraft_exe, cli_env, "status", "th1", "--json")
     assert status.returncode == 3
     data = json.loads(status.stdout)
     assert data["stage"] == "waiting_for_approval"
+    assert data["brand_defaults"] == "briefcraft defaults: no brand memory for 'default' yet"
     assert [a["args"]["id"] for a in data["request"]["action_requests"]][:2] == ["copy-instagram_feed-1", "copy-email-1"]
 
     rejected = _cli(briefcraft_exe, cli_env, "resume", "th1", "--approve", "all", "--reject", "copy-email-1",

@@ -83,6 +83,24 @@ def test_reingest_unchanged_is_a_no_op_and_a_changed_file_replaces_its_chunks(
     assert texts == ["Acme > Voice\nQuietly zephyrine."]
 
 
+def test_a_brand_with_nothing_in_memory_gets_the_defaults_naming_the_brands_it_is_close_to(
+    memory: ChromaBrandMemory, guidelines: Path
+) -> None:
+    """A new brand, or a misspelt one: the recall says so, and names stored brands that look like it."""
+    brand = f"Zephyr Lantern {uuid.uuid4().hex[:6]}"
+    memory.add(guidelines, brand=brand)
+    assert brand_key(brand) in memory.brands()
+    recalled = memory.recall(CreativeBrief(product="Lamp", channels=["email"], brand=brand))
+    assert recalled.remembered and recalled.guidance
+    misspelt = brand.replace("Lantern", "Lantren")
+    defaults = memory.recall(CreativeBrief(product="Lamp", channels=["email"], brand=misspelt))
+    assert not defaults.remembered and not defaults.guidance
+    assert defaults.citations[0].startswith(
+        f"briefcraft defaults: no brand memory for {misspelt!r} yet (brand memory holds '{brand_key(brand)}'")
+    nobody = memory.recall(CreativeBrief(product="Lamp", channels=["email"], brand="Q"))
+    assert nobody.citations == ["briefcraft defaults: no brand memory for 'Q' yet"]
+
+
 def test_brands_never_see_each_other(memory: ChromaBrandMemory, brand: str, guidelines: Path, tmp_path: Path) -> None:
     other = f"Other {uuid.uuid4().hex[:8]}"
     secret = tmp_path / "secret.txt"

@@ -97,6 +97,8 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     ]
     steps = {m["metadata"]["title"]: m for m in chat if m.get("metadata")}
     assert steps["intake"]["content"] == "brief: oat-milk cold brew on instagram_feed"
+    assert steps["recall_brand"]["content"] == ("brand memory is not installed (pip install 'briefcraft[memory]'): "
+                                                "the house defaults, palette #1F3A5F #F2C14E #F78154 #FDF6E3")
     assert steps["plan"]["content"] == "1 copy and 1 visual subtask(s)"
     assert steps["check_compliance"]["content"] == "bundle approved, brand score 100%"
     assert steps["review"]["content"] == "waiting for a human"

@@ -14,6 +14,7 @@ import argparse
 import getpass
 import json
 import os
+import shlex
 import signal
 import sys
 import typing
@@ -163,6 +164,9 @@ def _print(current: RunStatus, as_json: bool) -> None:
     tid = current.thread_id
     if current.brief is not None:
         print(f"brief: {brief_line(current.brief)}")
+        if current.brand_defaults:
+            print(f"brand: {current.brand_defaults}; add its guidelines with: briefcraft memory add FILE... --brand "
+                  f"{shlex.quote(current.brief.brand)}")
     if current.cost is not None:
         print(f"cost so far: {current.cost.line()}")
     if current.stage == "done":
