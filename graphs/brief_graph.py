@@ -303,6 +303,8 @@ def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     kinds = Counter(task.kind for task in subtasks)
     reply = (f"Brief: {brief_line(state['brief'])}. Writing {kinds['copy']} copy and {kinds['visual']} image "
              "variant(s) for your review.")
+    if not state["brand"].remembered:  # a chat client shows no recall step: say it here
+        reply += f" Brand: {state['brand'].citations[0]}."
     return {"subtasks": subtasks, "messages": [AIMessage(reply)]}
 
 
