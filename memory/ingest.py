@@ -28,10 +28,12 @@ __all__ = [
     "ImageInfo",
     "ParsedDocument",
     "Section",
+    "allowed_types",
     "chunk_document",
     "citation",
     "injection_phrases",
     "read_document",
+    "readable",
     "source_name",
 ]
 
@@ -134,8 +136,15 @@ def source_name(name: str) -> str:
     return name
 
 
-def _allowed() -> str:
+def allowed_types() -> str:
+    """The extensions brand memory reads, for messages: '.docx, .htm, ...'."""
     return ", ".join(sorted({*DOCUMENT_TYPES, *IMAGE_TYPES}))
+
+
+def readable(name: str) -> bool:
+    """Whether brand memory reads a file of this name's type (by its extension)."""
+    suffix = Path(name).suffix.lower()
+    return suffix in DOCUMENT_TYPES or suffix in IMAGE_TYPES
 
 
 def read_document(path: Path, *, max_bytes: int, name: str | None = None) -> ParsedDocument:
@@ -148,8 +157,8 @@ def read_document(path: Path, *, max_bytes: int, name: str | None = None) -> Par
     """
     source = source_name(name if name is not None else path.name)
     suffix = Path(source).suffix.lower()
-    if suffix not in DOCUMENT_TYPES and suffix not in IMAGE_TYPES:
-        raise IngestError(f"{source}: unsupported type {suffix or '(no extension)'!r}; allowed: {_allowed()}")
+    if not readable(source):
+        raise IngestError(f"{source}: unsupported type {suffix or '(no extension)'!r}; allowed: {allowed_types()}")
     if not path.is_file():
         raise IngestError(f"{source}: no such file: {path}")
     size = path.stat().st_size
@@ -226,7 +235,7 @@ def _read_pdf(source: str, data: bytes) -> tuple[list[Section], int]:
     from pypdf.errors import PdfReadError
 
     if not data.startswith(b"%PDF-"):
-        raise IngestError(f"{source}: not a PDF (no %PDF- header); allowed: {_allowed()}")
+        raise IngestError(f"{source}: not a PDF (no %PDF- header); allowed: {allowed_types()}")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
@@ -243,10 +252,10 @@ def _read_docx(source: str, data: bytes) -> list[Section]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             if "word/document.xml" not in archive.namelist():
-                raise IngestError(f"{source}: a zip file but not a Word document; allowed: {_allowed()}")
+                raise IngestError(f"{source}: a zip file but not a Word document; allowed: {allowed_types()}")
         document = docx.Document(io.BytesIO(data))
     except zipfile.BadZipFile as error:
-        raise IngestError(f"{source}: not a Word (.docx) document ({error}); allowed: {_allowed()}") from error
+        raise IngestError(f"{source}: not a Word (.docx) document ({error}); allowed: {allowed_types()}") from error
     sections: list[Section] = []
     heading: dict[int, str] = {}  # level -> text; the Title is level 0
     lines: list[str] = []

@@ -82,3 +82,32 @@ def _user() -> str:
     import getpass
 
     return getpass.getuser()
+
+
+def test_memory_add_takes_a_folder_of_guidelines_and_images(briefcraft_exe: str, cli_env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """What a brand team keeps: a folder. Its readable files go in; the rest is named, not silently dropped."""
+    folder = tmp_path / "brand"
+    (folder / "old").mkdir(parents=True)
+    for name in ("guidelines.md", "logo.png"):
+        (folder / name).write_bytes((EXAMPLE / name).read_bytes())
+    (folder / "budget.xlsx").write_bytes(b"PK")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    added = _cli(briefcraft_exe, cli_env, "add", str(folder), "--brand", "northbound")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.splitlines()[:2] == [
+        "added guidelines.md: 11 chunk(s)", "added logo.png: image 256x256, #F4E9D8 78%, #1F3A5F 18%, #E8A33D 4%"]
+    assert added.stderr == (f"briefcraft: left out of {folder} (not a type brand memory reads, or a subfolder): "
+                            "budget.xlsx, old/\n")
+
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    (nothing / "budget.xlsx").write_bytes(b"PK")
+    refused = _cli(briefcraft_exe, cli_env, "add", str(nothing), str(EXAMPLE / "past-campaigns.md"), "--brand",
+                   "northbound")
+    assert refused.returncode == 2
+    assert refused.stderr == (f"briefcraft: error: {nothing}: a folder with no file brand memory reads; allowed: "
+                              ".docx, .htm, .html, .jpeg, .jpg, .markdown, .md, .pdf, .png, .txt, .webp (subfolders "
+                              "are not read)\n")
+    listed = json.loads(_cli(briefcraft_exe, cli_env, "list", "--brand", "northbound", "--json").stdout)
+    assert [s["source"] for s in listed] == ["guidelines.md", "logo.png"]  # refused before anything was ingested

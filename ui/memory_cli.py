@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from briefcraft.agents.brand_kit import Refused, edit_kit, ingest, kit_summary, redistill, report_summary
-from briefcraft.errors import BriefError, ConfigError
+from briefcraft.errors import BriefError, ConfigError, IngestError
+from briefcraft.memory.ingest import allowed_types, readable
 from briefcraft.memory.kit import kit_yaml
 from briefcraft.memory.store import ChromaBrandMemory
 from briefcraft.schemas import IMAGE_ROLES, BrandKit, ImageRole
@@ -35,7 +36,8 @@ def add_memory_parser(commands: Any) -> None:
     brand.add_argument("--json", action="store_true", help="print JSON")
 
     add = verbs.add_parser("add", parents=[brand], help="ingest guideline documents and brand images")
-    add.add_argument("paths", nargs="+", metavar="PATH", help=".md .txt .html .pdf .docx .png .jpg .webp")
+    add.add_argument("paths", nargs="+", metavar="PATH",
+                     help=".md .txt .html .pdf .docx .png .jpg .webp files, or folders of them")
     add.add_argument("--role", choices=IMAGE_ROLES,
                      help="for images: the brand's protected work or a competitor's (new images must not copy it)")
     search = verbs.add_parser("search", parents=[brand], help="search the brand's memory, with citations")
@@ -86,9 +88,30 @@ def run_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expand(paths: list[Path]) -> list[Path]:
+    """The paths given, each folder replaced by the files in it that brand memory reads, in name order. What a
+    folder holds besides (other types, subfolders) is named on stderr; hidden files are passed over. A folder with
+    nothing to read is refused before anything is ingested."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        inside = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+        read = [p for p in inside if p.is_file() and readable(p.name)]
+        if not read:
+            raise IngestError(f"{path}: a folder with no file brand memory reads; allowed: {allowed_types()} "
+                              "(subfolders are not read)")
+        if left := [f"{p.name}/" if p.is_dir() else p.name for p in inside if p not in read]:
+            print(f"briefcraft: left out of {path} (not a type brand memory reads, or a subfolder): {', '.join(left)}",
+                  file=sys.stderr)
+        files.extend(read)
+    return files
+
+
 def _add(memory: ChromaBrandMemory, settings: Settings, brand: str, paths: list[Path], as_json: bool,
          role: ImageRole | None) -> int:
-    outcome = ingest(memory, settings, brand, [(path, None) for path in paths], role)
+    outcome = ingest(memory, settings, brand, [(path, None) for path in _expand(paths)], role)
     for result in outcome.results:
         if isinstance(result, Refused):
             print(f"briefcraft: error: {result.error}", file=sys.stderr)
