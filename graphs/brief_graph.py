@@ -20,7 +20,6 @@ failing (``DATA_DIR/audit/failed-steps/THREAD.jsonl``); the budget gates, ``chec
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -59,6 +56,7 @@ from briefcraft.agents.planner import plan_subtasks
 from briefcraft.agents.spend import collecting
 from briefcraft.channels import get_channel
 from briefcraft.errors import AuditError, BriefError, DecisionError
+from briefcraft.graphs.checkpoints import ALLOWLIST, sqlite_checkpoints
 from briefcraft.graphs.review import (
     BUDGET_GATES,
     Item,
@@ -71,7 +69,7 @@ from briefcraft.graphs.review import (
     read_review,
     review_request,
 )
-from briefcraft.graphs.state import CHECKPOINTED_TYPES, BriefState, CopyTask, VisualTask
+from briefcraft.graphs.state import BriefState, CopyTask, VisualTask
 from briefcraft.memory.store import BrandMemory, open_memory
 from briefcraft.pricing import CostSummary, PricingTable, load_pricing, summarize
 from briefcraft.schemas import (
@@ -609,16 +607,6 @@ def route_after_review(
 # --- assembly ----------------------------------------------------------------------------------------
 
 
-_ALLOWLIST = [(t.__module__, t.__name__) for t in CHECKPOINTED_TYPES]
-
-
-def _sqlite_saver(path: Path) -> SqliteSaver:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Strict: deserialize only LangGraph's safe types and ours, never arbitrary classes from the file.
-    serde = JsonPlusSerializer(allowed_msgpack_modules=_ALLOWLIST)
-    return SqliteSaver(sqlite3.connect(path, check_same_thread=False), serde=serde)
-
-
 def build_graph(
     settings: Settings | None = None,
     *,
@@ -693,8 +681,8 @@ def build_graph(
     builder.add_edge("seal_ledger", END)
 
     if checkpointer is None:
-        checkpointer = _sqlite_saver(settings.checkpoint_path)
+        checkpointer = sqlite_checkpoints(settings.checkpoint_path)
     elif checkpointer:
-        checkpointer = checkpointer.with_allowlist(_ALLOWLIST)  # takes effect where the saver is strict
+        checkpointer = checkpointer.with_allowlist(ALLOWLIST)  # takes effect where the saver is strict
     return builder.compile(checkpointer=checkpointer or None, store=store, name="briefcraft")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -244,3 +245,28 @@ def test_the_review_says_which_model_replies_were_read_without_their_limits(sett
     audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
     assert [(e.revision, e.comment is not None) for e in audit if e.kind == "model_call"] == [
         (0, False), (0, True), (1, False)]
+
+
+def test_the_graph_runs_async_on_its_default_checkpoints(graph: Any) -> None:
+    """A developer's async app (FastAPI, an agent server): astream, aget_state, its history and ainvoke on the
+    default SQLite checkpoints, which SqliteSaver alone refuses; the synchronous runner reads the same thread."""
+    config = {"configurable": {"thread_id": "async"}}
+
+    async def drive() -> tuple[list[str], Any, list[Any], dict[str, Any]]:
+        steps = [next(iter(update)) async for update in graph.astream(
+            {"request": "Promote our linen tote bags on email.", "brand_id": "acme"}, config,
+            stream_mode="updates", durability="sync")]
+        waiting = await graph.aget_state(config)
+        history = [snapshot async for snapshot in graph.aget_state_history(config)]
+        assert [s.config for s in history] == [s.config for s in graph.get_state_history(config)]
+        items = waiting.interrupts[0].value["action_requests"]
+        done = await graph.ainvoke(Command(resume={"decisions": [{"type": "approve"}] * len(items)}), config,
+                                   durability="sync")
+        return steps, waiting, history, done
+
+    steps, waiting, history, done = asyncio.run(drive())
+    assert (steps[0], steps[-1]) == ("intake", "__interrupt__")
+    assert [a["args"]["id"] for a in waiting.interrupts[0].value["action_requests"]] == ["copy-email-1", "img-email-1"]
+    assert history[0].config == waiting.config and len(history) > 5
+    assert runner.status(graph, "async").stage == "done"
+    assert (Path(done["out_dir"]) / "manifest.json").is_file()
