@@ -69,7 +69,7 @@ from briefcraft.graphs.review import (
     read_review,
     review_request,
 )
-from briefcraft.graphs.state import BriefState, CopyTask, VisualTask
+from briefcraft.graphs.state import BriefInput, BriefState, CopyTask, VisualTask
 from briefcraft.memory.store import BrandMemory, open_memory
 from briefcraft.pricing import CostSummary, PricingTable, load_pricing, summarize
 from briefcraft.schemas import (
@@ -643,7 +643,7 @@ def build_graph(
         safety=SafetyChecker.load(settings.safety_model) if settings.safety_model else None, pricing=pricing,
         confine_packs=confine_packs,
     )
-    builder = StateGraph(BriefState)
+    builder = StateGraph(BriefState, input_schema=BriefInput)
     builder.add_node("intake", _keeping_spend(partial(intake, deps=deps), deps))
     builder.add_node("ask_clarification", ask_clarification)
     builder.add_node("recall_brand", partial(recall_brand, deps=deps))

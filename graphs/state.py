@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict, TypeVar, cast
+from typing import Annotated, Any, TypeVar, cast
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import Messages, add_messages
+from typing_extensions import TypedDict  # pydantic reads the graph's JSON schemas from it on Python < 3.12
 
 from briefcraft.errors import BriefError
 from briefcraft.schemas import (
@@ -25,7 +26,7 @@ from briefcraft.schemas import (
     Subtask,
 )
 
-__all__ = ["CHECKPOINTED_TYPES", "BriefState", "CopyTask", "VisualTask", "chat_messages", "upsert"]
+__all__ = ["CHECKPOINTED_TYPES", "BriefInput", "BriefState", "CopyTask", "VisualTask", "chat_messages", "upsert"]
 
 _Item = TypeVar("_Item", CopyVariant, ImageAsset)
 
@@ -90,6 +91,25 @@ class BriefState(TypedDict, total=False):
     """Folder the pack goes to: given at start or resume, or set by export to DATA_DIR/packs/THREAD_ID."""
     manifest: dict[str, Any]
     """The exported pack's manifest, once exported."""
+
+
+class BriefInput(TypedDict, total=False):
+    """What starts a brief (the graph's input schema: the form LangGraph Studio shows, the schema the LangGraph API
+    publishes): the brief as text, a chat client's messages or a structured brief, and where it goes. The graph
+    ignores any other key; the rest of ``BriefState`` is the graph's own work."""
+
+    request: str
+    """The brief as text."""
+    messages: Annotated[list[AnyMessage], chat_messages]
+    """A chat client's messages: the last human one is the brief, when ``request`` is not given."""
+    brief: CreativeBrief
+    """A structured brief, read as it is (no intake model call)."""
+    brand_id: str
+    """The brand (default: the settings' ``brand``)."""
+    limits: Budget
+    """What generating may spend (default: a structured brief's own ``limits``)."""
+    out_dir: str
+    """Where the pack goes (default: DATA_DIR/packs/THREAD_ID)."""
 
 
 class CopyTask(TypedDict):

@@ -170,3 +170,16 @@ def test_a_structured_brief_as_json_goes_to_review_and_bad_input_is_named(
     (item,) = waiting["value"]["action_requests"]
     assert (item["name"], item["args"]["id"]) == ("publish_copy", "copy-email-1")
     assert "Contains oats" in json.dumps(item["args"]["fields"])
+
+
+def test_the_assistant_publishes_what_starts_a_brief_as_its_input_schema(
+        server: tuple[SyncLangGraphClient, Path]) -> None:
+    """The form LangGraph Studio shows for a new run, and what a client reads from the API: the brief's inputs,
+    not the graph's working state (pydantic reads both schemas from the graph's TypedDicts)."""
+    client, _ = server
+    [assistant] = client.assistants.search(graph_id="briefcraft")
+    schemas = client.assistants.get_schemas(assistant["assistant_id"])
+    assert list(schemas["input_schema"]["properties"]) == ["request", "messages", "brief", "brand_id", "limits",
+                                                            "out_dir"]
+    assert "CreativeBrief" in schemas["input_schema"]["$defs"]
+    assert {"copy", "images", "decisions", "manifest"} <= set(schemas["output_schema"]["properties"])
