@@ -278,7 +278,7 @@ class BrandContext(_Model):
     )
     remembered: bool = Field(
         default=True, description="False: brand memory holds nothing for the brand (or is not installed), so this "
-        "is the house defaults alone.",
+        "is the house defaults alone, and the first citation says why.",
     )
 
     def examples_for(self, channel: str) -> list[BrandSnippet]:
