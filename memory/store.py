@@ -119,6 +119,11 @@ def _image_role(value: object) -> ImageRole | None:
     return next((role for role in IMAGE_ROLES if role == value), None)
 
 
+def _collection_names(client: ClientAPI) -> set[str]:
+    """The names of the client's collections (Chroma lists names or collection objects, by version)."""
+    return {c if isinstance(c, str) else c.name for c in client.list_collections()}
+
+
 def _defaults(brand: str, why: str) -> BrandContext:
     return BrandContext(brand=brand, palette=list(DEFAULT_PALETTE), citations=[why], remembered=False)
 
@@ -280,7 +285,7 @@ class ChromaBrandMemory:
         client = self._open()
         function = self._embedding_function()
         with self._reachable():
-            if not create and name not in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+            if not create and name not in _collection_names(client):
                 return None
             # Created here, with our registered embedding function, so any process can reopen it by name;
             # langchain-chroma then works on the existing collection.
@@ -312,7 +317,7 @@ class ChromaBrandMemory:
         """The storage keys (``brand_key``) of the brands with guidelines or images in memory, sorted."""
         client = self._open()
         with self._reachable():
-            names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+            names = _collection_names(client)
         return sorted(m.group(1) for name in names if (m := re.fullmatch(r"brand-(.+)-docs", name)))
 
     def _collection(self, brand: str, kind: Literal["docs", "examples"]) -> Collection:
