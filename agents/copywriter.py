@@ -4,10 +4,10 @@ The model is asked for every catalog field through a schema that carries the lim
 enforces them: characters a field does not take are removed, repeats in a field of distinct values dropped,
 each value fits its character limit, hashtags stay within the channel's maximum, doubled punctuation ("!!") is
 written once where the channel refuses it, and every mandatory element of the brief and the brand kit appears
-verbatim. A template slot the model left for the product ("[Product Name]") is filled with the brief's product;
-other unfilled template text is left to the checks (``unfinished-copy.placeholder``). The prompt carries the
-brand's voice, its most relevant guideline passage and its best approved example for the channel, from brand
-memory.
+verbatim (one the model left out as a sentence of its own at the end of the body). A template slot the model left
+for the product ("[Product Name]") is filled with the brief's product; other unfilled template text is left to the
+checks (``unfinished-copy.placeholder``). The prompt carries the brand's voice, its most relevant guideline passage
+and its best approved example for the channel, from brand memory.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s)")
 #: Prepositions a value cut to its limit does not end on: the cut came mid-phrase ("Cold brew for"). The checks do
 #: not flag them, since copy may end on one ("something to look forward to").
 _CUT_PREPOSITIONS = frozenset({"with", "without", "for", "of", "to", "from", "into", "onto", "as", "than"})
+#: A value's last word that a full stop may follow: a plain word or number, not a hashtag, a link, an address or an
+#: emoji, which a stop would change or crowd.
+_PLAIN_LAST_WORD = re.compile(r"(?:^|\s)[^\W_]+(?:['’-][^\W_]+)*$")
 
 
 def fit(text: str, limit: int) -> str:
@@ -114,6 +117,14 @@ def _end_phrase(text: str) -> str:
     while len(words) > 1 and (words[-1].lower() in _CUT_PREPOSITIONS or ends_cut(" ".join(words))):
         words.pop()
     return " ".join(words).rstrip(" ,;:-–—")
+
+
+def _closed(text: str) -> str:
+    """``text`` ending a sentence, so that what is added after it does not run on from it: the words a cut would
+    leave dangling go ("order online with"), and a full stop follows a plain last word ("Free returns within 30
+    days" -> "... 30 days.")."""
+    text = _end_phrase(text) if text else text
+    return f"{text}." if _PLAIN_LAST_WORD.search(text) else text
 
 
 def _fitted(value: str, spec: CopyField) -> str:
@@ -175,9 +186,12 @@ def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: li
     current = fitted[body.name][0] if fitted[body.name] else ""
     for element in needed:
         current = term_pattern(element).sub("", current)
-    suffix = " ".join(needed)
-    room = body.max_chars - len(suffix) - 1
-    fitted[body.name] = [f"{fit(current, room)} {suffix}".strip() if room > 0 else suffix, *fitted[body.name][1:]]
+    # each its own sentence, and the body's text ends one before them ("... on our website now. Free returns
+    # within 30 days."): an element run on from the text reads as part of its sentence
+    suffix = " ".join(_closed(element) for element in needed)
+    room = body.max_chars - len(suffix) - 2  # a space, and the full stop that may close the body's text
+    head = _closed(fit(current, room)) if room > 0 else ""
+    fitted[body.name] = [f"{head} {suffix}".strip(), *fitted[body.name][1:]]
     return fitted
 
 

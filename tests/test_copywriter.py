@@ -81,6 +81,25 @@ def test_mandatory_element_already_present_is_not_repeated() -> None:
     assert fields["text"] == ["Now with contains oats inside"]
 
 
+def test_an_added_mandatory_element_is_a_sentence_of_its_own() -> None:
+    """An element the model left out goes after the body's text, which ends a sentence first: run on from it, the
+    element read as part of the model's sentence ("... on our website now Free returns within 30 days")."""
+    linkedin = get_channel("linkedin_post")
+
+    def body(text: str) -> str:
+        return enforce_limits(linkedin, {"headline": ["Spring sale"], "text": [text]},
+                              ["Free returns within 30 days", "T&Cs apply"])["text"][0]
+
+    assert body("Handmade wallets, on our website now") == (
+        "Handmade wallets, on our website now. Free returns within 30 days. T&Cs apply.")
+    assert body("Made for small-business owners and") == "Made for small-business owners. Free returns within 30 days. " \
+        "T&Cs apply."  # the dangling "and" goes before the stop
+    assert body("Ready when you are!") == "Ready when you are! Free returns within 30 days. T&Cs apply."
+    assert body("Carry it daily #leather") == "Carry it daily #leather Free returns within 30 days. T&Cs apply."
+    long = body("Stitched by hand in our studio " * 200)
+    assert len(long) <= linkedin.body_field.max_chars and long.endswith(". Free returns within 30 days. T&Cs apply.")
+
+
 def test_enforcing_removes_what_a_field_does_not_take_and_repeats() -> None:
     etsy = get_channel("etsy_listing")
     raw = {"title": ["🍘️❤Cooking with Love & Joy & more"],
