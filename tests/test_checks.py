@@ -49,7 +49,7 @@ LEXICON_IDS = [
     "financial-claim.passive-income", "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
     "inclusive-language.gendered", "inclusive-language.racialised", "inclusive-language.cultural",
     "inclusive-language.ageist", "unfinished-copy.placeholder", "unfinished-copy.no-words",
-    "unfinished-copy.file-name", "unfinished-copy.cut-phrase",
+    "unfinished-copy.file-name", "unfinished-copy.markup", "unfinished-copy.cut-phrase",
 ]
 
 
@@ -181,6 +181,14 @@ def test_punctuation_repeated_back_to_back_is_an_error_where_the_channel_refuses
     ("Shop now 1024x68.jpg", [("unfinished-copy.file-name", "1024x68.jpg")]),  # the bundled model's CTA once
     ("Our IMG_2041.JPG moment, in report.v2.pdf.", [("unfinished-copy.file-name", "IMG_2041.JPG"),
                                                     ("unfinished-copy.file-name", "report.v2.pdf")]),
+    # what the bundled model left in its copy for a form-style brief: code, tags and brackets it never closed
+    ("{<h2>}, Body:", [("unfinished-copy.markup", "{<h2>}")]),
+    ("{ { text.format(brand)}: 10", [("unfinished-copy.markup", "{ ")]),
+    ("{#3} Free shipping, {*, ok}!", [("unfinished-copy.markup", "{#3}"), ("unfinished-copy.markup", "{*, ok}")]),
+    ("Thanks </p><br/>", [("unfinished-copy.markup", "</p>"), ("unfinished-copy.markup", "<br/>")]),
+    ("[Fjord merino base layers (men's", [("unfinished-copy.markup", "[Fjord merino base layers (men's")]),
+    ("Free shipping (over 500 NOK", [("unfinished-copy.markup", "(over 500 NOK")]),
+    ("base layers] for hikers", [("unfinished-copy.markup", "base layers]")]),
 ])
 def test_unfinished_copy_is_an_error(text: str, found: list[tuple[str, str]]) -> None:
     findings = PLAIN.check_text(text, channel="email", field="body").findings
@@ -212,7 +220,8 @@ def test_a_finished_phrase_is_not_cut(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "[SALE] 20% off every crate", "Out now [Video]", "{KeyWord:Cold Brew} in {LOCATION(City)}", "XXL hoodies, see you xx",
     "We <3 cold brew", "☕✨", "Launch date: 14 March", "The menu: northbound.coffee/menu.pdf", "Download the PDF",
-    "Built by Open.ai fans", "MP3 players, 4K TVs and .png stickers",
+    "Built by Open.ai fans", "MP3 players, 4K TVs and .png stickers", "Free shipping (over 500 NOK) today",
+    "Smile :) it's Friday", "Step 1) order 2) sip", "2 < 3 and 5 > 4",
 ])
 def test_finished_copy_is_not_unfinished(text: str) -> None:
     assert PLAIN.check_text(text, channel="email", field="body").findings == []
@@ -701,15 +710,15 @@ def test_report_status() -> None:
 
 def test_brand_score_is_guidelines_passed_over_tested() -> None:
     checker = CopyChecker.for_brief(BRIEF, BRAND)
-    # 41 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # 42 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
     # inclusive-language.ableist (a warning fails it too)
     copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
     report = ComplianceReport.of([checker.check(copy)])
-    assert len(report.tested[copy.id]) == 41
+    assert len(report.tested[copy.id]) == 42
     assert sorted({f.rule_id for f in report.findings}) == [
         "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
     ]
-    assert report.item_score(copy.id) == round(100 * 38 / 41) == 93
+    assert report.item_score(copy.id) == round(100 * 39 / 42) == 93
     assert report.item_status(copy.id) == "blocked"
 
 
