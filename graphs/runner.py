@@ -110,6 +110,12 @@ class RunStatus(BaseModel):
         return self.stage in ("waiting_for_clarification", "waiting_for_approval", "waiting_for_budget")
 
     @property
+    def input_refused(self) -> bool:
+        """Whether the thread failed on what it was given (a ``BriefError``: a brief with an unknown channel, chat
+        messages that are not messages): running it again repeats the error, unless a setting it names changes."""
+        return self.stage == "failed" and (self.error or "").startswith(f"{BriefError.__name__}:")
+
+    @property
     def budget_reason(self) -> str | None:
         """Why the thread stopped before going over its budget, while it waits for a higher one."""
         args = self._asking("waiting_for_budget")

@@ -191,7 +191,13 @@ def test_input_messages_that_are_not_messages_fail_the_thread_in_one_line(graph:
     code, out, _ = cli("threads")
     assert code == 0 and f"{thread_id}  failed  started " in out
     assert out.split(f"{thread_id}  failed  started ")[1].splitlines()[1] == "  (no brief: its input was refused)"
+    _, out, _ = cli("status", thread_id)  # a retry would replay the same input: status does not offer one
+    assert out.splitlines() == [f"thread {thread_id}: failed: BriefError: {line}",
+                                "start a new thread with the input corrected: briefcraft run BRIEF"]
     assert _cli_error(cli, "resume", thread_id) == line
+    assert _cli_error(cli, "resume", thread_id, "--approve", "all") == (
+        f"thread '{thread_id}' is failed: --approve does not apply; nothing waits for a decision (its input was "
+        "refused: start a new thread with it corrected)")
 
 
 def _file(tmp_path: Path, name: str, data: bytes) -> str:

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage
 from pydantic import SecretStr
 
 from briefcraft.agents.intake import clarifying_question
-from briefcraft.errors import ConfigError, DecisionError
+from briefcraft.errors import BriefError, ConfigError, DecisionError
 from briefcraft.graphs import runner
 from briefcraft.graphs.brief_graph import build_graph
 from briefcraft.graphs.review import edit_decision, edit_text, read_edit
@@ -337,6 +337,23 @@ def test_threads_started_outside_the_studio_are_listed_and_reviewed_there(settin
     _submit(studio, loaded, [ItemChoice("approve")] * len(waiting.items), CD)
     assert runner.status(studio.graph, "cli-1").stage == "done"
     assert [row[:4] for row in studio.runs(CD)[0]][1] == ["cli-1", BRIEF, "maya", "done"]
+
+
+def test_a_thread_whose_input_was_refused_is_not_offered_a_retry(settings: Settings) -> None:
+    """A client's structured brief naming a channel the catalog lacks fails intake: the same input would fail the
+    same way again, so the Runs tab asks for the brief again instead of a retry."""
+    studio = _studio(settings)
+    with pytest.raises(BriefError):
+        studio.graph.invoke({"brief": {"product": "Oat latte", "channels": ["tiktok"]}},
+                            {"configurable": {"thread_id": "client-1"}}, durability="sync")
+    assert [row[:4] for row in studio.runs(CD)[0]] == [["client-1", "Oat latte (structured brief)", "unknown",
+                                                        "failed"]]
+    detail, download, _ = studio.open_run("client-1", CD)
+    assert download is None
+    assert detail.startswith("**Oat latte (structured brief)** (thread client-1 by unknown): Thread client-1 stopped "
+                             "(failed): its brief was refused, and a retry would refuse it again; send the brief "
+                             "again, corrected. ")
+    assert "retry it from the Runs tab" not in detail and " Error: BriefError: brief: channels: " in detail
 
 
 def test_edit_lines_round_trip_and_continue_multiline_values() -> None:

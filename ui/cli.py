@@ -197,7 +197,11 @@ def _print(current: RunStatus, as_json: bool) -> None:
               "   (or --approve ID... --reject ID --comment '...' --edit ID 'FIELD: TEXT' --drop ID)")
     else:
         print(f"thread {tid}: {current.stage}" + (f": {current.error}" if current.error else ""))
-        if not _stopped(current):  # its error already says how to resume
+        if current.input_refused:  # the same input fails the same way: only a setting the error names can help
+            retry = f" (or change the setting it names and retry: briefcraft resume {tid})"
+            print("start a new thread with the input corrected: briefcraft run BRIEF"
+                  + (retry if "BRIEFCRAFT_" in str(current.error) else ""))
+        elif not _stopped(current):  # its error already says how to resume
             print(f"retry with: briefcraft resume {tid}")
 
 
@@ -232,11 +236,12 @@ def _check_flags(args: argparse.Namespace, current: RunStatus) -> None:
     stray = [flag for stage, flags in answers.items() if stage != current.stage for flag in flags]
     if stray and current.stage != "done":  # a done thread's own error says where its pack is
         takes = ", ".join(map(_flag, _DECIDING_FLAGS.get(current.stage, ())))
+        after = ("its input was refused: start a new thread with it corrected" if current.input_refused else
+                 f"retry it with: briefcraft resume {current.thread_id}")
         raise DecisionError(
             f"thread {current.thread_id!r} is {current.stage.replace('_', ' ')}: {', '.join(stray)} "
             f"{'does' if len(stray) == 1 else 'do'} not apply" + (
-                f"; it takes {takes} or --decisions" if takes else
-                f"; nothing waits for a decision (retry it with: briefcraft resume {current.thread_id})"))
+                f"; it takes {takes} or --decisions" if takes else f"; nothing waits for a decision ({after})"))
 
 
 def _decisions(args: argparse.Namespace, current: RunStatus) -> dict[str, Any] | None:

@@ -220,6 +220,9 @@ def _stage_line(current: RunStatus) -> str:
         score = (f" Compliance: {current.compliance['status']}, brand score {current.compliance['score']}%."
                  if current.compliance else "")
         return f"Thread {tid} is done; pack written to {current.pack}.{score}"
+    if current.input_refused:
+        return f"Thread {tid} stopped (failed): its brief was refused, and a retry would refuse it again; send the " \
+            "brief again, corrected."
     return f"Thread {tid} stopped ({current.stage}); it keeps every step before that: retry it from the Runs tab."
 
 
