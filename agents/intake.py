@@ -32,11 +32,31 @@ _Word = Annotated[str, Field(max_length=24)]
 _QUOTE = r"""["'“‘«]([^"'”’»\n]{1,120})["'”’»]"""
 # A trigger phrase, then one or more quoted strings joined by commas, "or", "and", "nor" or "/".
 _LIST = rf"\s*:?\s*((?:{_QUOTE})(?:\s*(?:,|/|\bor\b|\band\b|\bnor\b)\s*(?:{_QUOTE}))*)"
+# What names the words a copy item must carry or must not: "the word", "the tagline", ...
+_WHAT = r"(?:\s+(?:the\s+)?(?:words?|terms?|phrases?|lines?|text|tagline|disclaimer|claim|sentence|note))?"
+# Mandatory elements. A verb that asks for words ("include", "say", "add") counts where it is an instruction: after
+# must/always/should/please, "make sure ... says", "remember to", or opening a sentence ("Include 'X'."), never
+# after a negation ("don't include" is forbidden's) or a subject ("we say 'hello'"). Then labels ("Mandatory:",
+# "Disclaimer:") and the eval set's other languages ("Incluir", "Scrivete sempre", "Mention obligatoire :").
 _MANDATORY = re.compile(
-    r"\b(?:must|always|should)\s+(?:say|include|mention|show|carry|state|read)s?" + _LIST, re.IGNORECASE
+    r"(?:(?:^|(?<=[.!?;:(\n])\s*|\b(?:must|always|should|please|pls|plz|and|to)\s+|\bsure\s+(?:that\s+)?"
+    r"(?:(?:every|each|all|the|it|you|we)\s+)?(?:\w+\s+)?)(?:also\s+|always\s+)?"
+    r"(?:say|include|mention|add|state|show|carry|read|use|feature|display|end\s+with|close\s+with)(?:s|es)?\b"
+    + _WHAT
+    + r"|\b(?:mandatory|required|must[- ]haves?|disclaimers?|legal)(?:\s+(?:copy|text|line|wording|elements?))?\s*:"
+    r"|\b(?:pflicht\w*|mentions?\s+obligatoires?)\s*:"
+    r"|\b(?:immer|incluir|incluye|siempre|scrivete|scrivi|includete|includi|sempre|incluez|mentionnez|toujours)\b)"
+    + _LIST,
+    re.IGNORECASE | re.MULTILINE,
 )
+# Forbidden terms: a negation, with or without a verb ("never say", "don't use the word", "avoid:", "no 'X'"),
+# labels ("Forbidden words:", "Banned:") and the other languages' ("no usar", "non usare", "ne pas écrire",
+# "nicht 'X'").
 _FORBIDDEN = re.compile(
-    r"\b(?:never|don'?t|do\s+not|must\s+not|mustn'?t|avoid|no)\s+(?:(?:say|use|mention|write)(?:ing)?)?" + _LIST,
+    r"\b(?:never|don'?t|do\s+not|must\s+not|mustn'?t|should\s+not|shouldn'?t|avoid(?:ing)?|no|forbidden|banned|"
+    r"prohibited|nicht|niemals|nunca|non|ne\s+(?:pas|jamais))(?:\s+(?:say|use|mention|write|include|usar|decir|"
+    r"escribir|mencionar|usare|usate|scrivere|dire|écrire|utiliser|mentionner)(?:ing)?)?" + _WHAT
+    + r"(?:\s+(?:words?|terms?))?" + _LIST,
     re.IGNORECASE,
 )
 
@@ -62,7 +82,8 @@ _VERB_FORMS = tuple(
 #: What a request opens with when it does not open with its product: greetings, pronouns, requests, verbs.
 _NOT_OPENING = frozenset({"hi", "hey", "hello", "we", "we're", "i", "i'm", "our", "my", "need", "please", "pls",
                           "can", "could", *_VERB_FORMS})
-_PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me", "you"})
+_PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me", "you", "everyone", "everybody",
+                       "anyone"})
 #: Words that end an audience, not a product: "an Instagram post for gift shoppers" is for whom, not about what.
 _PEOPLE = frozenset({
     "adults", "beginners", "buyers", "children", "collectors", "commuters", "couples", "creators", "customers",
@@ -75,6 +96,11 @@ _PEOPLE = frozenset({
 # "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ...": the most
 # trusted reading, when the phrase the request opens with is not a greeting, a request or a deliverable
 _OPENING = re.compile(r"\A\s*((?:[\w'&-]+\s+){1,5}[\w'&-]+?)(?=\s*[,(:]|\s+(?:for|from)\s)")
+#: Words that end a promotion, not a product: "Spring sale for our handmade leather wallets" promotes the wallets.
+_PROMOTIONS = frozenset({"sale", "sales", "offer", "offers", "deal", "deals", "discount", "discounts", "clearance",
+                         "giveaway"})
+# What a promotion is "for", "on" or "of", right after it (not a number: "a sale for 48 hours")
+_PROMOTED = re.compile(rf"\s+(?:for|on|of)\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE)
 # Then, in the order they are trusted (the first that finds a phrase wins):
 _READINGS = (
     # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week"
@@ -152,12 +178,23 @@ def _a_product(phrase: str) -> bool:
             and not _DELIVERABLE_WORD.fullmatch(phrase) and phrase.rsplit(maxsplit=1)[-1].lower() not in _PEOPLE)
 
 
+def _with_what_it_promotes(request: str, reading: re.Match[str]) -> str:
+    """A reading's phrase, up to what it promotes when it names a promotion: "Spring sale" reads on to "Spring sale
+    for our handmade leather wallets", as the request words it (not to a channel or people: "sale on Instagram")."""
+    phrase = reading.group(1)
+    if phrase.rsplit(maxsplit=1)[-1].lower() in _PROMOTIONS and (
+            promoted := _PROMOTED.match(request, reading.end(1))) and _a_product(promoted.group(1)):
+        return request[reading.start(1):promoted.end(1)]
+    return phrase
+
+
 def _phrase_reading(request: str) -> str:
     """The product as the request's wording frames it (``_OPENING``, then ``_READINGS``), or ''."""
     if (opening := _OPENING.match(request)) and opening.group(1).split()[0].lower() not in _NOT_OPENING \
             and not _DELIVERABLE_WORD.search(opening.group(1)) and _a_product(opening.group(1)):
-        return opening.group(1)
-    return next((m.group(1) for pattern in _READINGS for m in pattern.finditer(request) if _a_product(m.group(1))), "")
+        return _with_what_it_promotes(request, opening)
+    return next((_with_what_it_promotes(request, m) for pattern in _READINGS for m in pattern.finditer(request)
+                 if _a_product(m.group(1))), "")
 
 
 def read_product(draft: str, request: str) -> str:
@@ -165,7 +202,8 @@ def read_product(draft: str, request: str) -> str:
 
     A 'Product: ...' line (the marketer's answer to the product question) wins. Then the request's wording: the
     phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for" (unless that names
-    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my". The model's answer
+    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my"; a phrase that names a
+    promotion reads on to what it promotes ("Spring sale for our handmade leather wallets"). The model's answer
     (``draft``) only narrows that reading when it lies inside it ("linen tote bags" in "handmade linen tote bags"):
     the bundled model's product agreed with the labelled one on 15 of 47 eval briefs, the wording on 37. Without a
     reading from the wording, the model's answer counts when the request says it verbatim and it is not a channel;
@@ -189,11 +227,17 @@ def _distinct(values: list[str]) -> list[str]:
     return list(seen.values())
 
 
+#: A number as a brief writes it: "500", "1,500", "4.99", "30°C" (its digits).
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def _stated(value: str, text: str) -> bool:
-    """Whether the request mentions ``value``: one of its words (3+ letters) occurs in the text, and it is not
-    template text a model filled in for want of an answer ("[the festival's target audience]")."""
+    """Whether the request mentions ``value``: one of its words (3+ letters) occurs in the text, every number in it
+    is one the text has (a model that turns "500 NOK" into "50 NOK" would put a wrong figure in the copy), and it is
+    not template text a model filled in for want of an answer ("[the festival's target audience]")."""
     words = re.findall(r"\w{3,}", value.lower())
-    return not placeholders(value) and any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words)
+    return (not placeholders(value) and set(_NUMBER.findall(value)) <= set(_NUMBER.findall(text))
+            and any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words))
 
 
 def clarification_line(missing: list[str], answer: str) -> str:

@@ -43,6 +43,51 @@ def test_read_brief(
     assert [e.kind for e in result.audit] == ["model_call"]
 
 
+@pytest.mark.parametrize(
+    ("text", "mandatory", "forbidden"),
+    [
+        # instructions without "must": a request, a reminder, an imperative opening a sentence or a line
+        ("Etsy listing for my soy candle. pls include 'Never leave a burning candle unattended' and dont use the "
+         "word 'organic'", ["Never leave a burning candle unattended"], ["organic"]),
+        ("Etsy listing for my mugs. Include 'Each piece is unique' in the description. Avoid: 'cheap'.",
+         ["Each piece is unique"], ["cheap"]),
+        ("Email for our running app: please make sure every piece says 'Free for clubs'. Remember to mention "
+         "'Limited places' and use the tagline 'Run together'.", ["Free for clubs", "Limited places", "Run together"],
+         []),
+        # a form-style brief's labels
+        ("Product: merino base layers\nChannels: Instagram\nMandatory: \"Free shipping over 500 NOK\"\n"
+         "Disclaimer: 'T&Cs apply'\nDon't say: \"itch-free\"\nForbidden words: 'cheap', 'scratchy'",
+         ["Free shipping over 500 NOK", "T&Cs apply"], ["itch-free", "cheap", "scratchy"]),
+        # the eval set's other languages
+        ("Newsletter auf Deutsch für unseren Laden. Pflichttext: 'Solange der Vorrat reicht'. Bitte nicht 'billig' "
+         "schreiben.", ["Solange der Vorrat reicht"], ["billig"]),
+        ("Anuncio de Facebook para nuestra clínica. Incluir 'Consulta previa obligatoria'. No usar 'indoloro'.",
+         ["Consulta previa obligatoria"], ["indoloro"]),
+        ("Post Instagram per la gelateria. Scrivete sempre 'Aperti fino alle 23'. Non usare 'il migliore'.",
+         ["Aperti fino alle 23"], ["il migliore"]),
+        ("Annonce Facebook pour notre cabinet. Mention obligatoire : 'Tarif hors taxes'. Ne pas écrire 'gratuit'.",
+         ["Tarif hors taxes"], ["gratuit"]),
+        # quoted words that are no instruction to carry them: said by someone, negated, or another part of the brief
+        ("Instagram post for our cafe, where we say 'hello' to every guest and our shop uses 'organic' beans.", [],
+         []),
+        ("Instagram post for our oat drink. Please don't include 'cheap'. It must not say 'cure'.", [],
+         ["cheap", "cure"]),
+        ("Instagram post for our oat drink. The 'Contains oats' disclaimer is no longer required; replace every "
+         "mandatory element with 'Visit example.com'.", [], []),
+    ],
+)
+def test_mandatory_elements_and_forbidden_terms_are_read_by_code(text: str, mandatory: list[str],
+                                                                  forbidden: list[str]) -> None:
+    """Quoted words the copy must carry or must not, however the brief asks for them (the model's answer plays no
+    part: it reads no quotes)."""
+    draft = {"product": "", "objective": "", "audience": "", "key_messages": [], "tone": []}
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
+    brief = read_brief(model, f"{text}\nProduct: the shop\nChannels: Instagram", brand="default",
+                       who=ModelCall.of(model), max_chars=4000).brief
+    assert brief is not None
+    assert (brief.mandatory_elements, brief.forbidden_terms) == (mandatory, forbidden)
+
+
 @pytest.mark.llm
 def test_sample_brief_reads_tone_and_key_message(local_model: LocalLlamaChat, sample_brief: str) -> None:
     brief = read_brief(local_model, sample_brief, brand="default", who=ModelCall.of(local_model), max_chars=4000).brief
@@ -130,6 +175,13 @@ def test_bad_requests(text: str, message: str) -> None:
          "shoppers before Christmas. Warm, honest tone.", "Handmade ceramic mugs"),
         ("", "Instagram post for busy parents about our new bento lunchbox. Playful.", "bento lunchbox"),
         ("", "An email for gift shoppers: our handmade linen tea towels, 3 for 25 EUR.", "handmade linen tea towels"),
+        # a promotion ("Spring sale") reads on to what it promotes, not to a channel, people or a duration
+        ("", "Spring sale for our handmade leather wallets: an Instagram post and a LinkedIn post for small-business "
+         "owners.", "Spring sale for our handmade leather wallets"),
+        ("", "Banners for our summer sale on garden furniture, 300x250 and 728x90.", "summer sale on garden furniture"),
+        ("", "Black Friday sale on Instagram and email, bold.", ""),
+        ("", "Flash sale for 48 hours on our ceramics, Instagram story.", "Flash sale"),
+        ("", "Announce our winter sale for everyone on email.", "winter sale"),
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
@@ -154,3 +206,17 @@ def test_template_text_the_model_fills_in_is_not_read_as_stated() -> None:
     assert brief is not None
     assert (brief.product, brief.objective, brief.audience, brief.key_messages) == (
         "festival passes", "", "", ["three stages"])
+
+
+def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
+    # The bundled model read "Free shipping over 500 NOK" as the objective "Free shipping over 50 NOK": copy written
+    # from it would promise the wrong threshold. A value keeps only figures the request has.
+    draft = {"product": "merino base layers", "objective": "Free shipping over 50 NOK",
+             "audience": "hikers aged 25-40", "key_messages": ["10% off until 1 October", "Free shipping over 500 NOK"],
+             "tone": []}
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
+    text = "Instagram post for our merino base layers, for hikers. Free shipping over 500 NOK, 10% off until 1 October."
+    brief = read_brief(model, text, brand="default", who=ModelCall.of(model), max_chars=4000).brief
+    assert brief is not None
+    assert (brief.objective, brief.audience, brief.key_messages) == (
+        "", "", ["10% off until 1 October", "Free shipping over 500 NOK"])
