@@ -144,8 +144,12 @@ class IntakeResult(BaseModel):
 
 
 def brief_line(brief: CreativeBrief) -> str:
-    """The brief as read, in one line: its product and channels, and what it names that nothing is made for."""
+    """The brief as read, in one line: its product and channels, the words its copy must carry and must not (read by
+    code: a misread shows here, before any copy is written), and what it names that nothing is made for."""
+    must, never = (", ".join(f"'{words}'" for words in found)
+                   for found in (brief.mandatory_elements, brief.forbidden_terms))
     return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
+                                   must and f"must say {must}", never and f"never say {never}",
                                    not_covered(brief.unsupported_platforms))))
 
 

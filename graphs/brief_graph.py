@@ -74,6 +74,7 @@ from briefcraft.memory.store import BrandMemory, open_memory
 from briefcraft.pricing import CostSummary, PricingTable, load_pricing, summarize
 from briefcraft.schemas import (
     AuditEvent,
+    BrandContext,
     Budget,
     ComplianceReport,
     CopyVariant,
@@ -306,11 +307,26 @@ def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
     return {"subtasks": subtasks, "messages": [AIMessage(reply)]}
 
 
+def _rule_errors(copy: CopyVariant, brief: CreativeBrief, brand: BrandContext) -> int:
+    return sum(f.severity == "error" for f in check_copy(copy, brief, brand))
+
+
 def write_copy(task: CopyTask, *, deps: Deps) -> dict[str, Any]:
-    """Write (or rewrite) one channel's copy variant."""
+    """Write (or rewrite) one channel's copy variant. An automatic fix that leaves no fewer rule errors than the
+    draft it was asked to fix is discarded (a small model's rewrite can be worse): the draft goes to review, and the
+    audit says why."""
+    draft = task["previous"]
     copy, audit = write_channel_copy(
-        deps.chat_model, task["subtask"], task["brief"], task["brand"], who=deps.who, previous=task["previous"]
+        deps.chat_model, task["subtask"], task["brief"], task["brand"], who=deps.who, previous=draft
     )
+    if task.get("autofix") and draft is not None:
+        before, after = (_rule_errors(c, task["brief"], task["brand"]) for c in (draft, copy))
+        if after >= before:
+            audit.append(AuditEvent(
+                kind="autofix", node="write_copy", item_id=draft.id, revision=draft.revision,
+                comment=f"kept this draft: the automatic fix (revision {copy.revision}) left {after} rule error(s), "
+                        f"the draft {before}"))
+            copy = draft
     return {"copy": [copy], "audit": _keyed(audit)}
 
 
@@ -557,10 +573,10 @@ def route_to_work(state: BriefState) -> list[Send] | Literal["check_compliance"]
     return sends or "check_compliance"
 
 
-def _send(subtask: Subtask, state: BriefState, previous: CopyVariant | None) -> Send:
+def _send(subtask: Subtask, state: BriefState, previous: CopyVariant | None, *, autofix: bool = False) -> Send:
     if subtask.kind == "copy":
         return Send("write_copy", CopyTask(subtask=subtask, brief=state["brief"], brand=state["brand"],
-                                           previous=previous))
+                                           previous=previous, autofix=autofix))
     return Send("make_visual", VisualTask(subtask=subtask, brief=state["brief"], brand=state["brand"]))
 
 
@@ -575,7 +591,7 @@ def route_autofix(state: BriefState) -> list[Send]:
     report = state["compliance"]
     return [
         _send(Subtask(id=copy.id, kind="copy", channel=copy.channel, variant=copy.variant, revision=copy.revision + 1,
-                      feedback=autofix_feedback(report.for_item(copy.id))), state, previous=copy)
+                      feedback=autofix_feedback(report.for_item(copy.id))), state, previous=copy, autofix=True)
         for copy in state.get("copy", []) if copy.id in due
     ]
 

@@ -82,9 +82,11 @@ def _action_name(item: Item) -> str:
 
 def _model_notes(item: Item, audit: Sequence[AuditEvent]) -> list[str]:
     """What the model calls that wrote this revision of ``item`` noted about their replies (cut off at the token
-    limit, read without the schema's limits): the reviewer should know before approving."""
-    return [f"Model reply: {e.comment}" for e in audit
-            if e.kind == "model_call" and e.comment and e.item_id == item.id and e.revision == item.revision]
+    limit, read without the schema's limits), and an automatic fix discarded as no better than it: the reviewer
+    should know before approving."""
+    return [f"{'Model reply' if e.kind == 'model_call' else 'Automatic fix'}: {e.comment}" for e in audit
+            if (e.kind == "model_call" or (e.kind, e.node) == ("autofix", "write_copy")) and e.comment
+            and e.item_id == item.id and e.revision == item.revision]
 
 
 def _describe(item: Item, report: ComplianceReport, cost: CostSummary, audit: Sequence[AuditEvent]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, NotRequired, TypeVar, cast
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import Messages, add_messages
@@ -119,6 +119,9 @@ class CopyTask(TypedDict):
     brief: CreativeBrief
     brand: BrandContext
     previous: CopyVariant | None
+    autofix: NotRequired[bool]
+    """Whether the rewrite answers the checks' errors (not a reviewer): one that leaves no fewer rule errors than
+    ``previous`` is discarded and ``previous`` goes to review."""
 
 
 class VisualTask(TypedDict):

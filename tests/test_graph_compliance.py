@@ -161,14 +161,19 @@ def test_a_web_address_the_brief_does_not_give_goes_back_then_blocks(settings: S
     graph = build_graph(settings, chat_model=_fake(made_up, made_up))
     review = runner.start(graph, brief, thread_id="t1", max_brief_chars=4000)
     copy = review.items[0]
-    assert (copy["args"]["id"], copy["args"]["revision"]) == ("copy-instagram_feed-1", 1)  # the fixing round ran
+    # the fixing round ran, and its rewrite was no better: the draft goes to review
+    assert (copy["args"]["id"], copy["args"]["revision"]) == ("copy-instagram_feed-1", 0)
     lines = copy["description"].splitlines()
-    assert lines[0] == "Compliance: blocked, brand score 97% (35 guidelines tested)"
+    assert lines[0] == "Compliance: blocked, brand score 97% (36 guidelines tested)"
     assert lines[1] == (
         "ERROR contact-detail.link: 'oat-deals.example' is a web address the brief does not give Fix: remove "
         "'oat-deals.example', or add the real web address to the brief. (source: brief: contact details "
         "(northbound.coffee))"
     )
+    assert ("Automatic fix: kept this draft: the automatic fix (revision 1) left 1 rule error(s), the draft 1"
+            in lines)
     audit = graph.get_state({"configurable": {"thread_id": "t1"}}).values["audit"]
-    (fix,) = [e for e in audit if e.kind == "autofix"]
+    fix, kept = [e for e in audit if e.kind == "autofix"]
     assert "contact-detail.link" in fix.comment and "'oat-deals.example'" in fix.comment
+    assert (kept.node, kept.item_id, kept.revision) == ("write_copy", "copy-instagram_feed-1", 0)
+    assert [e.revision for e in audit if e.kind == "model_call" and e.item_id == copy["args"]["id"]] == [0, 1]

@@ -8,11 +8,19 @@ import pytest
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from briefcraft.agents.intake import check_request, clarification_line, clarifying_question, read_brief, read_product
+from briefcraft.agents.intake import (
+    brief_line,
+    check_request,
+    clarification_line,
+    clarifying_question,
+    read_brief,
+    read_product,
+)
 from briefcraft.agents.llm import ModelCall
 from briefcraft.agents.models import LocalLlamaChat
 from briefcraft.channels import channel_ids, detect_channels
 from briefcraft.errors import BriefError
+from briefcraft.schemas import CreativeBrief
 
 
 @pytest.mark.llm
@@ -220,3 +228,14 @@ def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
     assert brief is not None
     assert (brief.objective, brief.audience, brief.key_messages) == (
         "", "", ["10% off until 1 October", "Free shipping over 500 NOK"])
+
+
+def test_the_brief_line_shows_the_words_code_read() -> None:
+    """What the marketer checks before any copy is written: the product, the channels, the quoted words."""
+    brief = CreativeBrief(product="merino base layers", channels=["instagram_feed", "email"],
+                          mandatory_elements=["Free shipping over 500 NOK", "T&Cs apply"], forbidden_terms=["itch-free"],
+                          unsupported_platforms=["TikTok"])
+    assert brief_line(brief) == (
+        "merino base layers on instagram_feed, email; must say 'Free shipping over 500 NOK', 'T&Cs apply'; never say "
+        "'itch-free'; nothing is made for TikTok: the channel catalog has no such channel")
+    assert brief_line(CreativeBrief(product="mugs", channels=["etsy_listing"])) == "mugs on etsy_listing"

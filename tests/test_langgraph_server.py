@@ -139,7 +139,8 @@ def test_a_chat_message_starts_a_brief_and_the_graph_replies_in_the_chat(
     human, plan = state["values"]["messages"]
     assert (human["type"], human["content"]) == ("human", brief)
     assert plan["type"] == "ai" and plan["content"] == (  # the brand the server runs on has nothing in memory
-        "Brief: oat-milk cold brew on instagram_feed. Writing 1 copy and 1 image variant(s) for your review. "
+        "Brief: oat-milk cold brew on instagram_feed; must say 'Contains oats'. Writing 1 copy and 1 image variant(s) "
+        "for your review. "
         "Brand: briefcraft defaults: no brand memory for 'default' yet.")
     assert streamed == [plan["content"]]  # the model calls' JSON is the graph's work, not its chat
     items = _asking(client, thread)["value"]["action_requests"]

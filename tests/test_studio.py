@@ -96,7 +96,7 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
         (f"make_visual {IMAGE_ID}", "done"), ("check_compliance", "done"), ("review", "done"),
     ]
     steps = {m["metadata"]["title"]: m for m in chat if m.get("metadata")}
-    assert steps["intake"]["content"] == "brief: oat-milk cold brew on instagram_feed"
+    assert steps["intake"]["content"] == "brief: oat-milk cold brew on instagram_feed; must say 'Contains oats'"
     assert steps["recall_brand"]["content"] == ("brand memory is not installed (pip install 'briefcraft[memory]'): "
                                                 "the house defaults, palette #1F3A5F #F2C14E #F78154 #FDF6E3")
     assert steps["plan"]["content"] == "1 copy and 1 visual subtask(s)"
@@ -108,7 +108,7 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     tid = record.thread_id
     assert chat[-2]["content"].splitlines() == [
         f"**{COPY_ID}** (revision 0)", f"headline: {COPY['headline']}", f"caption: {COPY['caption']}",
-        "Compliance: approved, brand score 100% (35 guidelines tested)",
+        "Compliance: approved, brand score 100% (36 guidelines tested)",
     ]
     # the fake model reports no tokens, so its two calls are unpriced; the layout render is free
     assert chat[-1]["content"] == (f"Thread {tid} waits for approval of 2 item(s): open the Review tab. Cost so far: "
@@ -122,11 +122,11 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
 
 def test_findings_are_highlighted_on_the_copy_in_the_chat(settings: Settings) -> None:
     claim = {"headline": "The #1 cold brew <in> Berlin", "caption": "Oat cold brew for the ride. Contains oats"}
-    studio = _studio(settings, INTAKE, claim, claim)  # the automatic fixing round gets the same copy back
+    studio = _studio(settings, INTAKE, claim, claim)  # the automatic fixing round gets the same copy back: no better
     chat = _send(studio, BRIEF, MAYA)[-1][0]
     lines = chat[-2]["content"].splitlines()
     assert lines[:3] == [
-        f"**{COPY_ID}** (revision 1)",
+        f"**{COPY_ID}** (revision 0)",
         'headline: The <mark title="ERROR unsubstantiated-claim.superlative: &#x27;#1&#x27; claims a measurable rank '
         'or record that needs documentary evidence">#1</mark> cold brew &lt;in&gt; Berlin',
         f"caption: {claim['caption']}",
