@@ -675,7 +675,7 @@ KEY_CANARY = "sk-redteam-4c1e9b7d2a"
 ALLOWED_BEFORE_REVIEW = frozenset({
     ("model_call", "intake"), ("model_call", "write_copy"), ("model_call", "check_compliance"),
     ("render", "make_visual"), ("clarification", "ask_clarification"), ("autofix", "check_compliance"),
-    *(("budget", gate) for gate in BUDGET_GATES),
+    ("autofix", "write_copy"), *(("budget", gate) for gate in BUDGET_GATES),
 })
 #: Audit events that only a human decision may lead to.
 _AFTER_APPROVAL = ("human_decision", "export", "provenance", "remember")

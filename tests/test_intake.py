@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from langchain_core.language_models import GenericFakeChatModel
@@ -21,6 +22,14 @@ from briefcraft.agents.models import LocalLlamaChat
 from briefcraft.channels import channel_ids, detect_channels
 from briefcraft.errors import BriefError
 from briefcraft.schemas import CreativeBrief
+
+
+def _read(draft: dict[str, Any], text: str) -> CreativeBrief:
+    """The brief intake reads from ``text`` when the model answers ``draft``."""
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
+    brief = read_brief(model, text, brand="default", who=ModelCall.of(model), max_chars=4000).brief
+    assert brief is not None
+    return brief
 
 
 @pytest.mark.llm
@@ -89,10 +98,7 @@ def test_mandatory_elements_and_forbidden_terms_are_read_by_code(text: str, mand
     """Quoted words the copy must carry or must not, however the brief asks for them (the model's answer plays no
     part: it reads no quotes)."""
     draft = {"product": "", "objective": "", "audience": "", "key_messages": [], "tone": []}
-    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
-    brief = read_brief(model, f"{text}\nProduct: the shop\nChannels: Instagram", brand="default",
-                       who=ModelCall.of(model), max_chars=4000).brief
-    assert brief is not None
+    brief = _read(draft, f"{text}\nProduct: the shop\nChannels: Instagram")
     assert (brief.mandatory_elements, brief.forbidden_terms) == (mandatory, forbidden)
 
 
@@ -208,10 +214,7 @@ def test_template_text_the_model_fills_in_is_not_read_as_stated() -> None:
     draft = {"product": "festival passes", "objective": "sell [number] festival passes",
              "audience": "[the festival's target audience]", "key_messages": ["passes for [Date]", "three stages"],
              "tone": []}
-    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
-    text = "Sell our festival passes on Instagram: three stages, one weekend."
-    brief = read_brief(model, text, brand="default", who=ModelCall.of(model), max_chars=4000).brief
-    assert brief is not None
+    brief = _read(draft, "Sell our festival passes on Instagram: three stages, one weekend.")
     assert (brief.product, brief.objective, brief.audience, brief.key_messages) == (
         "festival passes", "", "", ["three stages"])
 
@@ -222,10 +225,8 @@ def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
     draft = {"product": "merino base layers", "objective": "Free shipping over 50 NOK",
              "audience": "hikers aged 25-40", "key_messages": ["10% off until 1 October", "Free shipping over 500 NOK"],
              "tone": []}
-    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps(draft))]))
-    text = "Instagram post for our merino base layers, for hikers. Free shipping over 500 NOK, 10% off until 1 October."
-    brief = read_brief(model, text, brand="default", who=ModelCall.of(model), max_chars=4000).brief
-    assert brief is not None
+    brief = _read(draft, "Instagram post for our merino base layers, for hikers. Free shipping over 500 NOK, 10% off "
+                         "until 1 October.")
     assert (brief.objective, brief.audience, brief.key_messages) == (
         "", "", ["10% off until 1 October", "Free shipping over 500 NOK"])
 
