@@ -308,6 +308,7 @@ def plan(state: BriefState, *, deps: Deps) -> dict[str, Any]:
 
 
 def _rule_errors(copy: CopyVariant, brief: CreativeBrief, brand: BrandContext) -> int:
+    """How many rule errors the checks find in ``copy`` (an edit with none is approved as made)."""
     return sum(f.severity == "error" for f in check_copy(copy, brief, brand))
 
 
@@ -373,9 +374,7 @@ def _apply_edit(item: Item, decision: ReviewDecision, state: BriefState) -> tupl
         )
     except ValidationError as error:
         raise DecisionError(f"edit of {item.id!r}: {validation_message(error)}") from error
-    clean = not isinstance(new, CopyVariant) or not any(
-        f.severity == "error" for f in check_copy(new, state["brief"], state["brand"])
-    )
+    clean = not isinstance(new, CopyVariant) or not _rule_errors(new, state["brief"], state["brand"])
     return new, decision.model_copy(update={"revision": new.revision if clean else item.revision})
 
 
