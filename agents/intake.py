@@ -1,8 +1,10 @@
 """Intake: the marketer's chat text becomes a ``CreativeBrief``.
 
-The model reads objective, audience, key messages and tone, each kept only when the request states it. Code reads
-what must be exact: channels (matched against the catalog), mandatory elements and forbidden terms (quoted in the
-brief), and the product from the request's wording, which the model's answer can only narrow (``read_product``).
+Code reads what must be exact: channels (matched against the catalog), mandatory elements and forbidden terms
+(quoted in the brief), and the product from the request's wording, which the model's answer can only narrow
+(``read_product``). Code also reads the audience, tone and objective where the request states them outright
+("Audience: ...", "to Berlin commuters", "Tone: ...", "Bright and cheerful."); the model reads them, and key
+messages, where it does not, each kept only when the request states it.
 """
 
 from __future__ import annotations
@@ -86,12 +88,18 @@ _PRONOUNS = frozenset({"it", "them", "us", "this", "that", "these", "those", "me
                        "anyone"})
 #: Words that end an audience, not a product: "an Instagram post for gift shoppers" is for whom, not about what.
 _PEOPLE = frozenset({
-    "adults", "beginners", "buyers", "children", "collectors", "commuters", "couples", "creators", "customers",
-    "dads", "developers", "engineers", "entrepreneurs", "families", "fans", "followers", "founders", "freelancers",
-    "friends", "gamers", "hikers", "kids", "leads", "listeners", "locals", "lovers", "managers", "members", "men",
-    "moms", "mums", "nurses", "owners", "parents", "people", "professionals", "readers", "residents", "retirees",
-    "runners", "seniors", "shoppers", "students", "subscribers", "teachers", "teens", "tourists", "travelers",
-    "travellers", "visitors", "women", "workers", "writers",
+    "adults", "agencies", "artists", "athletes", "attendees", "backpackers", "beginners", "businesses", "buyers",
+    "campers", "candidates", "children", "clients", "climbers", "coaches", "collectors", "commuters", "couples",
+    "crafters", "creators", "customers", "cyclists", "dads", "designers", "developers", "donors", "drinkers",
+    "employees", "engineers", "entrepreneurs", "expats", "families", "fans", "foodies", "followers", "founders",
+    "freelancers", "friends", "gamers", "gardeners", "graduates", "grandparents", "guests", "hikers", "homeowners",
+    "investors", "kids", "knitters", "leads", "learners", "listeners", "locals", "lovers", "makers", "managers",
+    "marketers", "members", "men", "millennials", "moms", "mothers", "mums", "musicians", "neighbours", "neighbors",
+    "newcomers", "newlyweds", "nomads", "nurses", "organisers", "organizers", "owners", "parents", "patients",
+    "people", "photographers", "players", "professionals", "pupils", "readers", "recruiters", "renters",
+    "residents", "retailers", "retirees", "runners", "sellers", "seniors", "shoppers", "startups", "students",
+    "subscribers", "supporters", "surfers", "teachers", "teams", "teens", "tourists", "travelers", "travellers",
+    "users", "visitors", "volunteers", "women", "workers", "writers",
 })
 # "Sterling silver moon pendant, handmade ...", "Northbound Night Shift for night-shift workers ...": the most
 # trusted reading, when the phrase the request opens with is not a greeting, a request or a deliverable
@@ -118,11 +126,74 @@ _THE = re.compile(rf"\bthe\s+(?:new\s+)?{_PHRASE}{_END}", re.IGNORECASE)
 # "Product: Northbound Oat Cold Brew" on a line of its own, as a clarification answer is recorded.
 _PRODUCT_LINE = re.compile(r"^\s*product\s*:\s*(.{1,120}?)\s*$", re.IGNORECASE | re.MULTILINE)
 _KEY_MESSAGE = re.compile(r"\bkey messages?\s*:\s*([^\n.;]+)", re.IGNORECASE)
-#: Tone words read from the brief by code; the model may add others that the brief states.
+#: Tone words read from the brief wherever it says them, when no sentence of it states the tone (``_read_tone``);
+#: the model may add others that the brief states.
 TONE_WORDS = (
-    "playful", "premium", "bold", "warm", "friendly", "witty", "serious", "luxurious", "minimal", "energetic",
+    "playful", "bold", "warm", "friendly", "witty", "serious", "luxurious", "minimal", "energetic",
     "calm", "confident", "casual", "formal", "quirky", "sophisticated", "fun", "urgent", "inspiring", "honest",
 )
+#: Words that name a tone where a sentence lists tone words ("Bright and cheerful.", "Tone: dry, technical"); elsewhere
+#: many describe the product ("soft cotton", "clear glass"), so they are not read on their own.
+_LISTED_TONE_WORDS = frozenset({
+    *TONE_WORDS, "approachable", "artisanal", "authoritative", "boho", "bookish", "bright", "cheeky", "cheerful",
+    "chill", "clear", "conversational", "cosy", "cozy", "curious", "down-to-earth", "dry", "earthy", "edgy",
+    "elegant", "empathetic", "encouraging", "expert", "festive", "funny", "gentle", "genuine", "grown-up",
+    "heartfelt", "helpful", "inclusive", "informative", "laid-back", "lively", "nerdy", "optimistic", "plain",
+    "poetic", "premium", "professional", "punchy", "reassuring", "refined", "relaxed", "reliable", "romantic",
+    "simple", "sincere", "soft", "sporty", "stylish", "straightforward", "sunny", "sweet", "technical", "thoughtful",
+    "tidy", "understated", "upbeat", "welcoming", "whimsical",
+})
+#: Tone words that also list a product's qualities ("Bright, waterproof, machine washable."): a list of words with
+#: none but these is not read as the tone unless a label or "tone" says so.
+_PRODUCT_QUALITIES = frozenset({"bold", "bright", "clear", "dry", "earthy", "gentle", "minimal", "plain", "premium",
+                                "reliable", "simple", "soft", "sporty", "sweet", "technical", "tidy"})
+# A sentence's list of words: parts joined by commas, "and", "but", "&", "+", "/" and their de/fr/es/it forms.
+_LIST_JOINS = re.compile(r"\s*(?:,|/|\+|&|\b(?:and|but|or|und|et|y|e)\b)\s*", re.IGNORECASE)
+# Words that soften a tone word ("a little playful" is playful) and ones that negate it ("no hype", "not salesy").
+_SOFTENERS = re.compile(r"^(?:(?:a\s+(?:bit|little)|very|super|slightly|quite|really|rather|somewhat|fairly|pretty|"
+                        r"extra|always|usually|mostly|definitely)\s+)+", re.IGNORECASE)
+_NEGATED = re.compile(r"(?<![\w-])(?:no|not|never|without|nothing|non|kein\w*|nicht|pas|sin|senza)(?![\w-])",
+                      re.IGNORECASE)
+# "Tone: cozy, calm", "tone should be calm and natural", "vibe is boho chill", "Ton: herzlich", "Tono allegro e
+# genuino": a label, then the words (a bare "Tone earthy and honest" only opening a sentence).
+_TONE_LABEL = re.compile(
+    r"(?:\b(?:tone(?:\s+of\s+voice)?|ton|tono|tonalit[äéà]t?|vibe|mood|voice)\s*(?::|[-–=]|\bis\b|\bshould\s+be\b|"
+    r"\bshould\s+feel\b|\bfeels?\b)|^(?:the\s+)?(?:tone|ton|tono)\s+(?!(?:of|and|for|to)\b))\s*(.+)$",
+    re.IGNORECASE,
+)
+# "Warm tone.", "Romantic, soft tone.", "in a warm and friendly tone": the listed words right before "tone".
+_BEFORE_TONE = re.compile(r"((?:[\w'-]+\s*(?:,|&|\band\b|\bbut\b)\s*)*[\w'-]+)\s+(?:tone|vibe)\b",
+                          re.IGNORECASE)
+# The audience after a label that opens a line or sentence: "Audience: early risers", "- for: hikers",
+# "Zielgruppe: junge Familien", "Público:", "Pubblico:", "Cible :".
+_AUDIENCE_LABEL = re.compile(
+    r"^(?:(?:the\s+)?target(?:\s+(?:audience|group|market|customers?))?|audience|for|who(?:\s+it'?s\s+for)?|"
+    r"zielgruppe|p[úu]blico(?:\s+objetivo)?|pubblico|cible|public(?:\s+cible)?)\s*:\s*(.+)$",
+    re.IGNORECASE,
+)
+# "aimed at nurses on night shifts", "targeting CISOs", "geared towards first-time buyers"
+_AIMED_AT = re.compile(r"\b(?:(?:aimed|targeted|geared|pitched)\s+(?:at|to|towards?)|targeting)\s+([^,;]+)",
+                       re.IGNORECASE)
+# Who a request speaks "to" or is "for", when the phrase ends on people: "to Berlin commuters", "for hospital and
+# warehouse night-shift workers", "for beginners who feel intimidated by gyms" (never across a preposition).
+_PEOPLE_WORD = r"(?:" + "|".join(sorted(_PEOPLE, key=len, reverse=True)) + r")"
+_FOR_PEOPLE = re.compile(
+    rf"\b(?:to|for|among)\s+((?:(?!(?:to|for|on|in|at|of|via|with|from|about|by)\b)[\w'&-]+\s+){{0,5}}?"
+    rf"{_PEOPLE_WORD}(?:\s+(?:in|from|over|under|aged)\s+[\w'&-]+)?"
+    rf"(?:\s+(?:who|that|aged|looking|\w+ing)\b[^,;]*?(?=\s+(?:on|via|across)\s|$))?)(?![\w'-])",
+    re.IGNORECASE,
+)
+# A sentence that is only "For X." names who, when X ends on people or a word for people ("For backend developers.")
+_FOR_SENTENCE = re.compile(
+    r"^for\s+(?!(?:a|an|the|our|my|your|their|this|that|these|those|every|each|all|now|free|sale|example|instance|"
+    r"more|less|\d)\b)(.+)$",
+    re.IGNORECASE,
+)
+_PERSON_NOUN = re.compile(rf"(?<![\w'])(?:{_PEOPLE_WORD}|\w+(?:er|or|ist|ee|ian|ant)s)(?![\w'])", re.IGNORECASE)
+_OBJECTIVE_LABEL = re.compile(r"^(?:objective|goal|aim|purpose|ziel|objetivo|obiettivo|objectif)\s*:\s*(.+)$",
+                              re.IGNORECASE)
+#: The longest audience or objective code reads from a sentence; longer, the sentence is not a label's value.
+_READ_CHARS = 200
 
 
 class BriefDraft(BaseModel):
@@ -144,11 +215,14 @@ class IntakeResult(BaseModel):
 
 
 def brief_line(brief: CreativeBrief) -> str:
-    """The brief as read, in one line: its product and channels, the words its copy must carry and must not (read by
-    code: a misread shows here, before any copy is written), and what it names that nothing is made for."""
+    """The brief as read, in one line: its product and channels, who it is for and its tone, the words its copy must
+    carry and must not (a misread shows here, before any copy is written), and what it names that nothing is made
+    for."""
     must, never = (", ".join(f"'{words}'" for words in found)
                    for found in (brief.mandatory_elements, brief.forbidden_terms))
     return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
+                                   brief.audience and f"for {brief.audience}",
+                                   f"tone {', '.join(brief.tone)}" if brief.tone else "",
                                    must and f"must say {must}", never and f"never say {never}",
                                    not_covered(brief.unsupported_platforms))))
 
@@ -231,6 +305,55 @@ def _distinct(values: list[str]) -> list[str]:
     return list(seen.values())
 
 
+def _sentences(request: str) -> list[str]:
+    """The request's sentences, lines and the labelled parts of a line ("Audience: X, tone: Y"), without bullets or
+    closing punctuation."""
+    parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*|,\s*(?=[\w ]{2,24}\s*:\s)", request)
+    return [s for part in parts if (s := re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", part).strip(" \t.!?…"))]
+
+
+def _tone_words(listed: str, *, labelled: bool = False, known_only: bool = False) -> list[str]:
+    """The tone words of a list ("Calm, warm, a little playful"): softeners go, and negated parts ("no hype"),
+    channels, and parts of several words that are not tone words ("short sentences") are dropped. Unlabelled, the
+    list counts only when most of its parts are single words and one of them names a tone and not also a product's
+    qualities; ``known_only``
+    keeps only words that name a tone ("the spring collection, friendly" before "tone")."""
+    parts = [_SOFTENERS.sub("", part.strip(" \"'“”‘’()")) for part in _LIST_JOINS.split(listed)]
+    parts = [part for part in parts if part and not _NEGATED.search(part) and not detect_channels(part)]
+    words = [part.lower() for part in parts if len(part.split()) == 1]
+    known = [word for part in parts if len(part.split()) > 1 for word in part.lower().split()
+             if word in _LISTED_TONE_WORDS]
+    if not labelled and (not set(words) & (_LISTED_TONE_WORDS - _PRODUCT_QUALITIES) or 2 * len(words) < len(parts)):
+        return []
+    return _distinct([word for word in words if word in _LISTED_TONE_WORDS or not known_only] + known)
+
+
+def _read_tone(sentences: list[str]) -> list[str]:
+    """The tone words the request's sentences state: after a tone label, right before "tone" ("Romantic, soft
+    tone.": any word when that is the whole sentence), or as a sentence of tone words ("Bright and cheerful.")."""
+    found: list[str] = []
+    for sentence in sentences:
+        if label := _TONE_LABEL.search(sentence):
+            found += _tone_words(label.group(1), labelled=True)
+        elif before := _BEFORE_TONE.search(sentence):
+            found += _tone_words(before.group(1), labelled=True, known_only=before.start() > 0)
+        else:
+            found += _tone_words(sentence)
+    return _distinct(found)
+
+
+def _read_audience(sentences: list[str]) -> str:
+    """Who the request says the campaign speaks to: a label ("Audience: ..."), "aimed at ...", a sentence that is
+    "For ..." people, or a phrase "to"/"for" people ("to Berlin commuters"); '' when none says."""
+    readings = (
+        *(m.group(1) for s in sentences if (m := _AUDIENCE_LABEL.match(s))),
+        *(m.group(1) for s in sentences for m in _AIMED_AT.finditer(s)),
+        *(m.group(1) for s in sentences if (m := _FOR_SENTENCE.match(s)) and _PERSON_NOUN.search(m.group(1))),
+        *(m.group(1) for s in sentences for m in _FOR_PEOPLE.finditer(s)),
+    )
+    return next((r.strip() for r in readings if len(r) <= _READ_CHARS and not detect_channels(r)), "")
+
+
 #: A number as a brief writes it: "500", "1,500", "4.99", "30°C" (its digits).
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -278,16 +401,21 @@ def read_brief(
     stated_messages = [m.strip() for m in _KEY_MESSAGE.findall(request)]
     model_messages = [m for m in draft.key_messages if _stated(m, request) and m not in INTAKE_USER]
     key_messages = _distinct([*stated_messages, *model_messages])[:3]
-    tone_words = [w for w in TONE_WORDS if re.search(rf"\b{w}\b", request, re.IGNORECASE)]
-    model_tone = [t.lower() for t in draft.tone if len(t.split()) == 1 and _stated(t, request)]
-    tone = _distinct([*tone_words, *model_tone])[:4]
+    sentences = _sentences(request)
+    tone = _read_tone(sentences)[:4] or _distinct([
+        *(w for w in TONE_WORDS if re.search(rf"\b{w}\b", request, re.IGNORECASE)),
+        *(t.lower() for t in draft.tone if len(t.split()) == 1 and _stated(t, request)),
+    ])[:4]
     missing = [name for name, value in (("product", product), ("channels", channels)) if not value]
     if missing:
         return IntakeResult(brief=None, missing=missing, audit=audit)
     brief = CreativeBrief(
         product=product,
-        objective=draft.objective if _stated(draft.objective, request) else "",
-        audience=draft.audience if _stated(draft.audience, request) and not detect_channels(draft.audience) else "",
+        objective=next((m.group(1) for s in sentences
+                        if (m := _OBJECTIVE_LABEL.match(s)) and len(m.group(1)) <= _READ_CHARS), "")
+        or (draft.objective if _stated(draft.objective, request) else ""),
+        audience=_read_audience(sentences)
+        or (draft.audience if _stated(draft.audience, request) and not detect_channels(draft.audience) else ""),
         key_messages=key_messages,
         tone=tone,
         channels=channels,

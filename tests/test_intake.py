@@ -227,16 +227,62 @@ def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
              "tone": []}
     brief = _read(draft, "Instagram post for our merino base layers, for hikers. Free shipping over 500 NOK, 10% off "
                          "until 1 October.")
+    # the audience is the request's own "for hikers", not the model's "hikers aged 25-40"
     assert (brief.objective, brief.audience, brief.key_messages) == (
-        "", "", ["10% off until 1 October", "Free shipping over 500 NOK"])
+        "", "hikers", ["10% off until 1 October", "Free shipping over 500 NOK"])
+
+
+@pytest.mark.parametrize(
+    ("text", "audience", "tone"),
+    [
+        ("Holiday gift push for the Lumen Travel Tin on Facebook and X. Audience: busy parents looking for stocking "
+         "stuffers. Cozy and warm.", "busy parents looking for stocking stuffers", ["cozy", "warm"]),
+        ("Etsy listing for hand-dyed yarn. Audience: knitters and crocheters; tone: cosy, colourful.",
+         "knitters and crocheters", ["cosy", "colourful"]),
+        ("Launch our running shoes to marathon runners on Instagram. Sleek, modern, a bit cheeky.",
+         "marathon runners", ["sleek", "modern", "cheeky"]),
+        ("Instagram story for our gym, for people over 60 who want to stay strong. Encouraging, never preachy.",
+         "people over 60 who want to stay strong", ["encouraging"]),
+        ("Google Ads for our dental clinic, aimed at nervous patients. Calm, reassuring, professional.",
+         "nervous patients", ["calm", "reassuring", "professional"]),
+        ("Email to our subscribers about the spring collection, friendly tone, must include 'Unsubscribe anytime'",
+         "our subscribers", ["friendly"]),
+        ("Google Ads for a bike repair shop in Utrecht. Same-day fixes. Tone: practical, no-nonsense.", "",
+         ["practical", "no-nonsense"]),
+        ("X post for our API v3. For developers building payment apps. Tone = precise", "developers building payment "
+         "apps", ["precise"]),
+        ("Facebook ad for our farm shop: fresh eggs, raw honey. Wholesome and down-to-earth vibe.", "",
+         ["wholesome", "down-to-earth"]),
+        ("Newsletter per E-Mail. Zielgruppe: junge Familien. Ton: herzlich, unkompliziert.\nProduct: Unverpackt-Laden",
+         "junge Familien", ["herzlich", "unkompliziert"]),
+        # product qualities, and what a post is for, are neither the tone nor the audience
+        ("Instagram post: new colours for our kids' raincoats. Bright, waterproof, machine washable.", "", []),
+        ("Etsy listing for our oak chopping boards. Premium, handmade, durable. Fast shipping, easy returns.", "", []),
+        ("Facebook ad for our bakery. For Christmas. Open late on Fridays.", "", []),
+    ],
+)
+def test_audience_and_tone_the_brief_states_are_read_by_code(text: str, audience: str, tone: list[str]) -> None:
+    # The model read neither (as the bundled one often does not: 36% and 17% right on the eval set before code read
+    # them), or read them wrong: code's reading wins.
+    draft = {"product": "", "objective": "", "audience": "shoppers", "key_messages": [], "tone": ["loud"]}
+    brief = _read(draft, text)
+    assert (brief.audience, brief.tone) == (audience, tone)
+
+
+def test_an_objective_label_is_read_by_code() -> None:
+    draft = {"product": "", "objective": "", "audience": "", "key_messages": [], "tone": []}
+    brief = _read(draft, "Instagram post for our oat cold brew.\nGoal: 500 sign-ups for the tasting on 3 May\n")
+    assert brief.objective == "500 sign-ups for the tasting on 3 May"
 
 
 def test_the_brief_line_shows_the_words_code_read() -> None:
-    """What the marketer checks before any copy is written: the product, the channels, the quoted words."""
-    brief = CreativeBrief(product="merino base layers", channels=["instagram_feed", "email"],
-                          mandatory_elements=["Free shipping over 500 NOK", "T&Cs apply"], forbidden_terms=["itch-free"],
-                          unsupported_platforms=["TikTok"])
+    """What the marketer checks before any copy is written: the product, the channels, who it is for, the tone and
+    the quoted words."""
+    brief = CreativeBrief(product="merino base layers", channels=["instagram_feed", "email"], audience="hikers",
+                          tone=["warm", "funny"], mandatory_elements=["Free shipping over 500 NOK", "T&Cs apply"],
+                          forbidden_terms=["itch-free"], unsupported_platforms=["TikTok"])
     assert brief_line(brief) == (
-        "merino base layers on instagram_feed, email; must say 'Free shipping over 500 NOK', 'T&Cs apply'; never say "
-        "'itch-free'; nothing is made for TikTok: the channel catalog has no such channel")
+        "merino base layers on instagram_feed, email; for hikers; tone warm, funny; must say 'Free shipping over 500 "
+        "NOK', 'T&Cs apply'; never say 'itch-free'; nothing is made for TikTok: the channel catalog has no such "
+        "channel")
     assert brief_line(CreativeBrief(product="mugs", channels=["etsy_listing"])) == "mugs on etsy_listing"
