@@ -24,6 +24,7 @@ from briefcraft.agents.llm import ModelCall, invoke_structured
 from briefcraft.agents.models import make_chat_model, remote_policy
 from briefcraft.agents.prompts import KIT_SYSTEM, KIT_USER
 from briefcraft.errors import BriefcraftError, ConfigError
+from briefcraft.memory.ingest import passage_text
 from briefcraft.memory.kit import apply_edit, distill, parse_kit, save_kit
 from briefcraft.memory.store import ChromaBrandMemory, IngestReport
 from briefcraft.schemas import AuditEvent, BrandKit, ImageRole, KitItem
@@ -69,10 +70,12 @@ def distill_kit(
             who=who, node="distill_kit",
         )
         source = "; ".join(dict.fromkeys(p.source for p in passages))
+        # in the passages' own words: their headings name the brand and the topic ("Lumen Candles > Voice")
+        said = "\n\n".join(passage_text(p.text, p.source) for p in passages)
         found["voice"] = found.get("voice", []) + [
             KitItem(value=word.strip(), source=source, origin="model")
             for word in draft.voice
-            if word.strip() and re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", text, re.IGNORECASE)
+            if word.strip() and re.search(rf"(?<!\w){re.escape(word.strip())}(?!\w)", said, re.IGNORECASE)
         ]
     kit = distill(brand, found, memory.kit(brand))
     save_kit(memory.kit_path(brand), kit)

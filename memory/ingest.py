@@ -32,6 +32,7 @@ __all__ = [
     "chunk_document",
     "citation",
     "injection_phrases",
+    "passage_text",
     "read_document",
     "readable",
     "source_name",
@@ -120,6 +121,13 @@ def citation(source: str, page: int | None, heading: tuple[str, ...] | list[str]
     """``guidelines.pdf p.2 > Words > Never say``: how a passage is cited everywhere."""
     parts = [source + (f" p.{page}" if page else ""), *heading]
     return " > ".join(parts)
+
+
+def passage_text(text: str, cited: str) -> str:
+    """A stored chunk's own words: ``text`` without the heading path ``chunk_document`` leads it with (``cited`` is
+    the chunk's citation, which ends with that path)."""
+    _, _, heading = cited.partition(" > ")
+    return text.removeprefix(f"{heading}\n") if heading else text
 
 
 def injection_phrases(text: str) -> tuple[str, ...]:

@@ -62,8 +62,8 @@ def _items(name: str, text: str) -> list[str]:
         return [text.strip().rstrip(".")]  # one rule per line: commas belong to the sentence
     if name == "contacts":  # "Website: northbound.coffee, or mail hello@northbound.coffee" -> the two of them
         return [found for _, found, _ in contact_details(text)]
-    if name == "voice":
-        rest = re.split(r"\s[—–-]\s|:", rest)[0]  # "Warm — we talk like a friend" -> "Warm"
+    if name == "voice":  # "Warm — we talk like a friend" and "Warm, calm. We speak like a friend" -> "Warm" ...
+        rest = re.split(r"\s[—–-]\s|:|[.!?](?:\s|$)", rest)[0]
     parts = (_CONNECTOR.sub("", part).strip().rstrip(".").strip() for part in re.split(r"[,;]", rest))
     return quoted + [part for part in parts if part]
 

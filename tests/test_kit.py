@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from builders import GUIDELINES
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
 from briefcraft.agents.brand_kit import distill_kit
 from briefcraft.agents.llm import ModelCall
@@ -47,6 +50,27 @@ def test_rules_read_labelled_lists_headings_and_colours() -> None:
     assert _values(found, "style_rules") == ["No all-caps words, ever", "At most one exclamation mark per piece"]
     assert found["palette"][0] == KitItem(value="#112233", source="g.md > Colours", origin="rule")
     assert _values(found, "contacts") == ["northbound.coffee", "hello@northbound.coffee"]
+
+
+def test_a_voice_line_gives_its_words_not_the_sentence_after_them() -> None:
+    found = kit_rules([("g.md > Voice", ("Voice",),
+                        "Warm, calm, a little poetic. We speak like a friend lighting a candle for you.")])
+    assert _values(found, "voice") == ["Warm", "calm", "a little poetic"]
+
+
+def test_a_model_voice_word_must_be_in_the_passages_words_not_their_headings(settings: Settings,
+                                                                              tmp_path: Path) -> None:
+    # The bundled model proposed the brand's name as a voice word: the heading path that leads each stored passage
+    # ("Lumen Candles brand guidelines > Voice") has it, the guidelines' words do not.
+    guidelines = tmp_path / "guide.md"
+    guidelines.write_text("# Lumen Candles brand guidelines\n\n## Voice\nWarm, calm, a little poetic. We speak like "
+                          "a friend lighting a candle for you.\n", encoding="utf-8")
+    model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps({"voice": ["Lumen Candles", "friend", "bold"]}))]))
+    with ChromaBrandMemory(settings) as memory:
+        memory.add(guidelines, brand="lumen")
+        kit, _ = distill_kit(memory, "lumen", model, who=ModelCall.of(model))
+    assert [(i.value, i.origin) for i in kit.voice] == [
+        ("Warm", "rule"), ("calm", "rule"), ("a little poetic", "rule"), ("friend", "model")]
 
 
 def test_people_win_over_rules_and_removals_stay_removed() -> None:
