@@ -54,8 +54,8 @@ SNIPPETS_FILE = HERE / "snippets.jsonl"
 #: The deterministic rule families the labels cover, in the order the table prints them.
 FAMILIES = (
     "channel-limit", "forbidden-term", "missing-disclosure", "unsubstantiated-claim", "health-claim",
-    "financial-claim", "endorsement-disclosure", "inclusive-language", "terminology", "style", "unfinished-copy",
-    "contact-detail",
+    "financial-claim", "environmental-claim", "endorsement-disclosure", "inclusive-language", "terminology", "style",
+    "unfinished-copy", "contact-detail",
 )
 
 

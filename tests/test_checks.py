@@ -46,7 +46,8 @@ LEXICON_IDS = [
     "unsubstantiated-claim.evidence", "health-claim.disease", "health-claim.immunity", "health-claim.detox", "health-claim.weight",
     "health-claim.biomarker", "health-claim.function", "financial-claim.guaranteed-return",
     "financial-claim.return-promise", "financial-claim.risk-free", "financial-claim.get-rich",
-    "financial-claim.passive-income", "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
+    "financial-claim.passive-income", "environmental-claim.generic", "environmental-claim.offset",
+    "endorsement-disclosure.undisclosed", "inclusive-language.ableist",
     "inclusive-language.gendered", "inclusive-language.racialised", "inclusive-language.cultural",
     "inclusive-language.ageist", "unfinished-copy.placeholder", "unfinished-copy.no-words",
     "unfinished-copy.file-name", "unfinished-copy.markup", "unfinished-copy.cut-phrase",
@@ -457,9 +458,45 @@ def test_a_variant_carries_an_element_in_any_field() -> None:
     ("Studies show it lifts your mood", [("unsubstantiated-claim.evidence", "Studies show")]),
     ("Berlin's leading cold brew, the strongest on the market", [
         ("unsubstantiated-claim.superlative", "Berlin's leading"), ("unsubstantiated-claim.superlative", "strongest")]),
+    ("A chemical-free, non-toxic candle with no chemicals", [
+        ("unsubstantiated-claim.absolute", "chemical-free"), ("unsubstantiated-claim.absolute", "non-toxic"),
+        ("unsubstantiated-claim.absolute", "no chemicals")]),
 ])
 def test_unsubstantiated_claims(text: str, expected: list[tuple[str, str]]) -> None:
     assert _found(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Eco-friendly soy candles, kind to the planet", [
+        ("environmental-claim.generic", "error", "Eco-friendly"), ("environmental-claim.generic", "error",
+                                                                   "kind to the planet")]),
+    ("An environmentally friendly tote, the greener choice", [
+        ("environmental-claim.generic", "error", "environmentally friendly"),
+        ("environmental-claim.generic", "error", "greener choice")]),
+    ("A better-for-the-planet swap, good for the earth", [
+        ("environmental-claim.generic", "error", "better-for-the-planet"),
+        ("environmental-claim.generic", "error", "good for the earth")]),
+    ("Sustainably made merino", [("environmental-claim.generic", "warning", "Sustainably")]),
+    ("Carbon neutral shipping, climate-positive delivery", [
+        ("environmental-claim.offset", "error", "Carbon neutral"), ("environmental-claim.offset", "error",
+                                                                    "climate-positive")]),
+    ("Net zero, because we offset all our emissions", [
+        ("environmental-claim.offset", "error", "Net zero"), ("environmental-claim.offset", "error",
+                                                              "offset all our emissions")]),
+])
+def test_environmental_claims(text: str, expected: list[tuple[str, str, str]]) -> None:
+    assert [(f.rule_id, f.severity, _cut(text, f)) for f in PLAIN.check_text(text, channel="linkedin_post").findings
+            ] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The bottle is made from 50% recycled glass. Ships in recycled packaging.",  # specific claims
+    "Matcha in a green cup, earthy and creamy",  # a colour, a taste
+    "Our sustainability report is out. Carbon steel pans, seasoned by hand.",
+    "Kind to sensitive skin and safe for the whole family",
+])
+def test_not_environmental_claims(text: str) -> None:
+    assert _found(text) == []
 
 
 @pytest.mark.parametrize("text", [
@@ -710,15 +747,15 @@ def test_report_status() -> None:
 
 def test_brand_score_is_guidelines_passed_over_tested() -> None:
     checker = CopyChecker.for_brief(BRIEF, BRAND)
-    # 42 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
+    # 44 rules tested; fails forbidden-term.brief (twice: one rule), unsubstantiated-claim.superlative and
     # inclusive-language.ableist (a warning fails it too)
     copy = _x("Cheap and cheaper: the #1 crazy brew. Contains oats.")
     report = ComplianceReport.of([checker.check(copy)])
-    assert len(report.tested[copy.id]) == 42
+    assert len(report.tested[copy.id]) == 44
     assert sorted({f.rule_id for f in report.findings}) == [
         "forbidden-term.brief", "inclusive-language.ableist", "unsubstantiated-claim.superlative"
     ]
-    assert report.item_score(copy.id) == round(100 * 39 / 42) == 93
+    assert report.item_score(copy.id) == round(100 * 41 / 44) == 93
     assert report.item_status(copy.id) == "blocked"
 
 

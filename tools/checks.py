@@ -2,11 +2,11 @@
 
 Rule families (rule id ``family.specific``): ``channel-limit`` (the channel catalog), ``forbidden-term`` and
 ``missing-disclosure`` (the brief's and the brand kit's terms), ``unsubstantiated-claim``, ``health-claim``,
-``financial-claim``, ``endorsement-disclosure``, ``inclusive-language`` and ``unfinished-copy`` (lexicons in
-``briefcraft/data/compliance_rules.yaml``, each citing the regulation or guideline it follows), ``terminology``
-(the brand's product names), ``style`` (the brand kit's style rules, where their wording is understood) and
-``contact-detail`` (web addresses, email addresses and phone numbers, as ``briefcraft.contacts`` finds them,
-that neither the brief nor the brand kit gives).
+``financial-claim``, ``environmental-claim``, ``endorsement-disclosure``, ``inclusive-language`` and
+``unfinished-copy`` (lexicons in ``briefcraft/data/compliance_rules.yaml``, each citing the regulation or guideline
+it follows), ``terminology`` (the brand's product names), ``style`` (the brand kit's style rules, where their
+wording is understood) and ``contact-detail`` (web addresses, email addresses and phone numbers, as
+``briefcraft.contacts`` finds them, that neither the brief nor the brand kit gives).
 """
 
 from __future__ import annotations
