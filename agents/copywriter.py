@@ -166,7 +166,7 @@ def _distinct(spec: CopyField, values: list[str]) -> list[str]:
 def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: list[str]) -> dict[str, list[str]]:
     """Remove characters a field does not take and repeated values, fit every value to its limit, cap hashtags and
     emoji, write punctuation once in a row where the channel asks, and add missing mandatory elements to the body
-    field."""
+    field (one only in search keywords, Etsy tags, is missing: people do not read those)."""
     if channel.max_hashtags is not None:
         values = _drop_extra(values, HASHTAG, channel.max_hashtags)
     if channel.max_emoji is not None:
@@ -176,12 +176,12 @@ def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: li
     fitted = {spec.name: [_fitted(v, spec) for v in _distinct(spec, values.get(spec.name, []))]
               for spec in channel.fields}
     body: CopyField = channel.body_field
-    everything = "\n".join(v for vs in fitted.values() for v in vs)
-    if all(term_pattern(element).search(everything) for element in mandatory):
+    read = {name: vs for name, vs in fitted.items() if name not in channel.search_only_fields}  # not Etsy tags
+    if all(term_pattern(element).search("\n".join(v for vs in read.values() for v in vs)) for element in mandatory):
         return fitted
     # Every element not carried by another field goes at the end of the body, all together, so that
     # trimming the body to make room can never cut one that was already there.
-    others = "\n".join(v for name, vs in fitted.items() if name != body.name for v in vs)
+    others = "\n".join(v for name, vs in read.items() if name != body.name for v in vs)
     needed = [e for e in mandatory if not term_pattern(e).search(others)]
     current = fitted[body.name][0] if fitted[body.name] else ""
     for element in needed:

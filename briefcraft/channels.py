@@ -104,6 +104,9 @@ class CopyField(BaseModel):
     min_count: int | None = Field(default=None, ge=0, description="Fewest values the channel takes (None: count).")
     role: Literal["overlay", "body"] | None = None
     unique: bool = Field(default=False, description="No value may repeat another (case and spacing aside).")
+    search_only: bool = Field(
+        default=False, description="Search keywords people do not read as copy (Etsy tags): no mandatory element "
+                                   "counts as said there.")
     chars: Characters | None = Field(default=None, description="The characters the field takes (None: any).")
 
     @model_validator(mode="after")
@@ -166,6 +169,11 @@ class Channel(BaseModel):
     def overlay_field(self) -> CopyField | None:
         """The field whose first value is set on the channel's images."""
         return next((f for f in self.fields if f.role == "overlay"), None)
+
+    @property
+    def search_only_fields(self) -> frozenset[str]:
+        """The fields people do not read as copy, where a mandatory element does not count (Etsy tags)."""
+        return frozenset(f.name for f in self.fields if f.search_only)
 
     @property
     def body_field(self) -> CopyField:

@@ -383,9 +383,10 @@ def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
 
 
 def missing_elements(copy: CopyVariant, elements: Sequence[str]) -> list[str]:
-    """The ``elements`` no field of ``copy`` contains (matched as the checks match them: case and a trailing
-    period do not matter)."""
-    text = "\n".join(value for values in copy.fields.values() for value in values)
+    """The ``elements`` no field of ``copy`` that people read contains (matched as the checks match them: case and a
+    trailing period do not matter; search keywords such as Etsy tags carry none)."""
+    unread = get_channel(copy.channel).search_only_fields
+    text = "\n".join(value for name, values in copy.fields.items() if name not in unread for value in values)
     return [element for element in elements if not term_pattern(element).search(text)]
 
 

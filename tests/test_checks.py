@@ -423,6 +423,13 @@ def test_a_variant_carries_an_element_in_any_field() -> None:
     assert check_copy(story, BRIEF) == []
 
 
+def test_etsy_tags_do_not_carry_a_mandatory_element() -> None:
+    listing = CopyVariant(id="e", channel="etsy_listing", fields={
+        "title": ["Oat cold brew gift crate"], "tags": ["cold brew", "contains oats"], "description": ["Six bottles."]})
+    assert [(f.rule_id, f.field, f.message) for f in check_copy(listing, BRIEF)] == [
+        ("missing-disclosure.brief", "description", "the mandatory element 'Contains oats' is missing")]
+
+
 # --- claims ------------------------------------------------------------------------------------------------------
 
 

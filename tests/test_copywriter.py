@@ -81,6 +81,15 @@ def test_mandatory_element_already_present_is_not_repeated() -> None:
     assert fields["text"] == ["Now with contains oats inside"]
 
 
+def test_a_mandatory_element_in_etsy_tags_alone_is_added_to_the_description() -> None:
+    # Tags are search keywords: buyers do not read a disclaimer there
+    fields = enforce_limits(get_channel("etsy_listing"), {
+        "title": ["Soy candle, fig and cedar"], "tags": ["soy candle", "Hand poured"],
+        "description": ["Poured by hand in Leeds."]}, ["Hand poured", "Burn within sight"])
+    assert fields["tags"] == ["soy candle", "Hand poured"]
+    assert fields["description"] == ["Poured by hand in Leeds. Hand poured. Burn within sight."]
+
+
 def test_an_added_mandatory_element_is_a_sentence_of_its_own() -> None:
     """An element the model left out goes after the body's text, which ends a sentence first: run on from it, the
     element read as part of the model's sentence ("... on our website now Free returns within 30 days")."""

@@ -613,7 +613,8 @@ class CopyChecker:
         limit_ids = [*_LIMIT_IDS, *_field_rule_ids(channel, channel.fields)]
         return ItemCheck(
             item_id=copy.id,
-            findings=_limit_findings(copy, channel, values) + self._content(copy.id, values, channel.body_field.name),
+            findings=_limit_findings(copy, channel, values)
+            + self._content(copy.id, values, channel.body_field.name, unread=channel.search_only_fields),
             tested=limit_ids + self._content_ids, not_checked=list(self._not_understood),
         )
 
@@ -646,8 +647,9 @@ class CopyChecker:
 
     # --- rules on the words of one piece (a variant, or one snippet) -----------------------------------------
 
-    def _content(self, item_id: str, values: list[_Value], body: str) -> list[Finding]:
-        findings = self._term_findings(item_id, values, body)
+    def _content(self, item_id: str, values: list[_Value], body: str, unread: frozenset[str] = frozenset()
+                 ) -> list[Finding]:
+        findings = self._term_findings(item_id, values, body, unread)
         findings += _lexicon_findings(item_id, values)
         findings += self._name_findings(item_id, values)
         return findings + self._style_findings(item_id, values) + self._contact_findings(item_id, values)
@@ -667,7 +669,9 @@ class CopyChecker:
             if (kind, contact_key(kind, text)) not in given
         ]
 
-    def _term_findings(self, item_id: str, values: list[_Value], body: str) -> list[Finding]:
+    def _term_findings(self, item_id: str, values: list[_Value], body: str, unread: frozenset[str]) -> list[Finding]:
+        """Forbidden terms in any value; mandatory elements missing from the values people read (``unread``: search
+        keywords such as Etsy tags, which carry none)."""
         findings: list[Finding] = []
         if self._forbidden is not None:
             for name, index, text in values:
@@ -675,7 +679,8 @@ class CopyChecker:
                     term, rule_id, severity, source = self._forbidden_rows[_branch(match)]
                     findings.append(_forbidden_finding(item_id, name, index, match, term, rule_id, severity, source))
         if self._mandatory is not None:
-            found = {_branch(match) for _, _, text in values for match in self._mandatory.finditer(text)}
+            found = {_branch(match) for name, _, text in values if name not in unread
+                     for match in self._mandatory.finditer(text)}
             findings += [
                 Finding(
                     rule_id=rule_id, severity="error", item_id=item_id, field=body,
