@@ -38,12 +38,10 @@ __all__ = ["MODEL_FAMILIES", "autofix_feedback", "check_bundle", "review_with_mo
 
 #: The families the LLM reviewer may report in (the judgment calls rules make poorly).
 MODEL_FAMILIES = (
-    "unsubstantiated-claim", "health-claim", "financial-claim", "environmental-claim", "endorsement-disclosure",
-    "inclusive-language",
+    "unsubstantiated-claim", "health-claim", "financial-claim", "endorsement-disclosure", "inclusive-language",
 )
 _Family = Literal[
-    "unsubstantiated-claim", "health-claim", "financial-claim", "environmental-claim", "endorsement-disclosure",
-    "inclusive-language"
+    "unsubstantiated-claim", "health-claim", "financial-claim", "endorsement-disclosure", "inclusive-language"
 ]
 
 
