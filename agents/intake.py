@@ -316,8 +316,7 @@ def _tone_words(listed: str, *, labelled: bool = False, known_only: bool = False
     """The tone words of a list ("Calm, warm, a little playful"): softeners go, and negated parts ("no hype"),
     channels, and parts of several words that are not tone words ("short sentences") are dropped. Unlabelled, the
     list counts only when most of its parts are single words and one of them names a tone and not also a product's
-    qualities; ``known_only``
-    keeps only words that name a tone ("the spring collection, friendly" before "tone")."""
+    qualities; ``known_only`` keeps only words that name a tone ("the spring collection, friendly" before "tone")."""
     parts = [_SOFTENERS.sub("", part.strip(" \"'“”‘’()")) for part in _LIST_JOINS.split(listed)]
     parts = [part for part in parts if part and not _NEGATED.search(part) and not detect_channels(part)]
     words = [part.lower() for part in parts if len(part.split()) == 1]
