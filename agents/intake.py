@@ -165,9 +165,9 @@ _TONE_LABEL = re.compile(
 _BEFORE_TONE = re.compile(r"((?:[\w'-]+\s*(?:,|&|\band\b|\bbut\b)\s*)*[\w'-]+)\s+(?:tone|vibe)\b",
                           re.IGNORECASE)
 # The audience after a label that opens a line or sentence: "Audience: early risers", "- for: hikers",
-# "Zielgruppe: junge Familien", "Público:", "Pubblico:", "Cible :".
+# "Zielgruppe: junge Familien", "Público:", "Pubblico:", "Cible :" (not a bare "Target:", often a goal).
 _AUDIENCE_LABEL = re.compile(
-    r"^(?:(?:the\s+)?target(?:\s+(?:audience|group|market|customers?))?|audience|for|who(?:\s+it'?s\s+for)?|"
+    r"^(?:(?:the\s+)?target\s+(?:audience|group|market|customers?)|audience|for|who(?:\s+it'?s\s+for)?|"
     r"zielgruppe|p[úu]blico(?:\s+objetivo)?|pubblico|cible|public(?:\s+cible)?)\s*:\s*(.+)$",
     re.IGNORECASE,
 )

@@ -259,6 +259,7 @@ def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
         ("Instagram post: new colours for our kids' raincoats. Bright, waterproof, machine washable.", "", []),
         ("Etsy listing for our oak chopping boards. Premium, handmade, durable. Fast shipping, easy returns.", "", []),
         ("Facebook ad for our bakery. For Christmas. Open late on Fridays.", "", []),
+        ("Instagram post for our mugs. Target: 500 sign-ups by May. Target audience: tea lovers.", "tea lovers", []),
     ],
 )
 def test_audience_and_tone_the_brief_states_are_read_by_code(text: str, audience: str, tone: list[str]) -> None:
