@@ -176,12 +176,12 @@ def test_clarification_answered_from_the_cli(briefcraft_exe: str, cli_env: dict[
     assert "copy-instagram_feed-1" in answered.stdout
     lines = _cli(briefcraft_exe, cli_env, "threads").stdout.splitlines()
     assert lines[0].startswith("q  waiting_for_approval  started ") and lines[0].endswith(" by maya")
-    assert lines[1].endswith(" on instagram_feed; nothing is made for TikTok: the channel catalog has no such channel")
+    assert lines[1].endswith(" on instagram_feed; for Berlin commuters; nothing is made for TikTok: the channel catalog has no such channel")
     assert lines[2] == "  waits for: copy-instagram_feed-1, img-instagram_feed-1"
     # the brief as read comes first, with the platform it names that nothing is made for
     first = answered.stdout.splitlines()[0]
     assert first.startswith("brief: ") and first.endswith(
-        " on instagram_feed; nothing is made for TikTok: the channel catalog has no such channel"
+        " on instagram_feed; for Berlin commuters; nothing is made for TikTok: the channel catalog has no such channel"
     )
     shown = json.loads(_cli(briefcraft_exe, cli_env, "status", "q", "--json").stdout)
     assert (shown["brief"]["channels"], shown["brief"]["unsupported_platforms"]) == (["instagram_feed"], ["TikTok"])
