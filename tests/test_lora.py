@@ -196,12 +196,21 @@ def test_training_on_a_single_file_checkpoint_learns_what_the_folder_does(
     tiny_sd: tuple[Path, Path], style_images: Path, adapters: tuple[TrainReport, TrainReport], tmp_path: Path
 ) -> None:
     """The same weights in one original-format file (with the base model's configs): the same seed trains the same
-    adapter as on the diffusers folder."""
+    adapter as on the diffusers folder, to float rounding.
+
+    Not to the bit: the weights load bit-for-bit equal, but at other memory addresses (every tensor read from the file
+    is off a 64-byte boundary, few from the folder are), and on an AVX-512 CPU torch's kernels then add in another
+    order. Losses differ in the 7th digit and six Adam steps at lr 0.02 grow that to 5e-5 in the adapter (measured on
+    an AMD EPYC; with every weight copied to fresh memory first, the two adapters are equal to the bit). An adapter
+    trained on other weights or another seed differs by more than 1."""
     checkpoint = make_tiny_sd_single_file(tiny_sd[0], tmp_path / "tiny-sd.safetensors")
     report = train_style_lora(str(checkpoint), style_images, tmp_path / "house", config=str(tiny_sd[0]), **TRAINING)
-    from_file, from_folder = (safetensors.torch.load_file(r.output) for r in (report, adapters[0]))
+    from_file, from_folder, other = (safetensors.torch.load_file(r.output) for r in (report, *adapters))
     assert from_file.keys() == from_folder.keys()
-    assert all(torch.allclose(from_file[k], from_folder[k], atol=1e-5) for k in from_file)
+    assert report.first_loss == pytest.approx(adapters[0].first_loss, rel=1e-5)
+    assert report.final_loss == pytest.approx(adapters[0].final_loss, rel=1e-5)
+    assert max((from_file[k] - from_folder[k]).abs().max().item() for k in from_file) < 1e-3
+    assert max((other[k] - from_folder[k]).abs().max().item() for k in from_file) > 0.1
 
 
 def test_training_refuses_bad_folders_and_settings(tiny_sd: tuple[Path, Path], tmp_path: Path) -> None:
