@@ -498,7 +498,7 @@ async def _session(browser: Browser, url: str, user: int, rounds: int, brief: st
             stage = "send"
             await page.locator("#brief-input textarea").fill(brief)
             sent = await _interact(page, page.locator("#brief-send"),
-                                   {"first": USER_SHOWN, "step": STEP_SHOWN, "done": WAITS},
+                                   {"first": USER_SHOWN, "step": STEP_SHOWN, "done": WAITS, "settled": "B.settled()"},
                                    done="done", timeout_s=STEP_TIMEOUT_S, also_s=5, failed_in="#brief-chat")
             log.add(user, round_, "send", sent, ("first", "step", "done"), queue=True)
             chat = _thread_ids(await page.locator("#brief-chat").inner_text())
@@ -528,7 +528,7 @@ async def _session(browser: Browser, url: str, user: int, rounds: int, brief: st
             submitted = await _interact(
                 page, page.locator("#review-submit"),
                 {"first": "B.text('#review-status').includes('Decisions on thread')",
-                 "done": "B.text('#review-status').includes('is done')"},
+                 "done": "B.text('#review-status').includes('is done')", "settled": "B.settled()"},
                 done="done", timeout_s=STEP_TIMEOUT_S, also_s=5, failed_in="#review-status")
             log.add(user, round_, "submit", submitted, ("first", "done"), queue=True)
             status = _thread_ids(await page.locator("#review-status").inner_text())
