@@ -21,8 +21,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, create_model
 
 from briefcraft.agents.llm import ModelCall, invoke_structured
-from briefcraft.agents.prompts import COPY_CONTACTS, COPY_FEEDBACK, COPY_SYSTEM, COPY_USER
+from briefcraft.agents.prompts import COPY_CONTACTS, COPY_FEEDBACK, COPY_LANGUAGE, COPY_SYSTEM, COPY_USER
 from briefcraft.channels import REPEATED_PUNCTUATION, Channel, CopyField, get_channel
+from briefcraft.languages import DEFAULT_LOCALE, language_name
 from briefcraft.schemas import AuditEvent, BrandContext, CopyVariant, CreativeBrief, Subtask
 from briefcraft.tools.checks import (
     EMOJI,
@@ -213,6 +214,7 @@ def _prompt(brief: CreativeBrief, brand: BrandContext, channel: Channel, previou
         key_messages="; ".join(brief.key_messages) or "-", tone=", ".join(brief.tone) or "-",
         voice=", ".join(brand.voice) or "-", channel=channel.name, fields=fields, feedback=rejected,
         contacts=COPY_CONTACTS.format(contacts=", ".join(contacts)) if contacts else "",
+        language="" if brief.locale == DEFAULT_LOCALE else COPY_LANGUAGE.format(language=language_name(brief.locale)),
         forbidden=", ".join(term for term, *_ in forbidden_terms(brief, brand)) or "-",
         guideline=_snippet(brand.guidance[0].text) if brand.guidance else "-",
         example=_snippet(examples[0].text) if examples else "-",

@@ -21,6 +21,7 @@ from briefcraft.agents.prompts import CLARIFY_CHANNELS, CLARIFY_PRODUCT, INTAKE_
 from briefcraft.channels import channel_ids, detect_channels, detect_other_platforms, not_covered
 from briefcraft.contacts import contact_details
 from briefcraft.errors import BriefError
+from briefcraft.languages import DEFAULT_LOCALE, detect_language, language_name
 from briefcraft.schemas import AuditEvent, CreativeBrief
 from briefcraft.tools.checks import placeholders
 
@@ -111,8 +112,10 @@ _PROMOTIONS = frozenset({"sale", "sales", "offer", "offers", "deal", "deals", "d
 _PROMOTED = re.compile(rf"\s+(?:for|on|of)\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE)
 # Then, in the order they are trusted (the first that finds a phrase wins):
 _READINGS = (
-    # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week"
-    re.compile(rf"\b(?:{'|'.join(_VERB_FORMS)})\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE),
+    # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week" (not "launching
+    # in German cities", "launching next week": where or when, not what)
+    re.compile(rf"\b(?:{'|'.join(_VERB_FORMS)})\s+(?!(?:in|on|at|to|for|from|across|next|this|soon|today|tomorrow|"
+               rf"now)\b){_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE),
     # "Etsy listing for crochet octopus plushies (...)", "RSA for Keyline Locksmiths in Manchester"
     re.compile(rf"\b{_DELIVERABLE}\s*(?:\([^)\n]*\)\s*)?(?:for|about)\s*:?\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}",
                re.IGNORECASE),
@@ -120,12 +123,31 @@ _READINGS = (
     re.compile(rf"\b(?:listing|post|ad|email|newsletter)\s*:\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}", re.IGNORECASE),
     # "for our new speckled stoneware mugs (350 ml, ...)"
     re.compile(rf"\b(?:our|my)\s+(?:new\s+|own\s+)?{_PHRASE}{_END}", re.IGNORECASE),
+    # the same in the other languages intake reads labels in: "für unseren neuen Unverpackt-Laden in Köln", "para
+    # nuestra clínica dental en Valencia", "per la nostra gelateria a Bologna", "pour notre cabinet à Nantes"
+    re.compile(
+        r"\b(?:unser(?:e[mnrs]?)?|mein(?:e[mnrs]?)?|nuestr[ao]s?|mis?|(?:la|il|le|i)\s+(?:nostr|mi)[aoie]|notre|nos|mon|"
+        r"ma|mes)\s+(?:neu(?:e[mnrs]?)?\s+|nuev[ao]s?\s+|nuov[aoie]\s+|nouvel(?:le)?s?\s+|nouveaux\s+)?" + _PHRASE
+        + r"(?=\s+(?:in|im|am|für|mit|zum|zur|ab|en|para|con|por|a|à|per|da|pour|avec|dès|chez)\b"
+        r"|\s*[^\w\s'&-]|\s+-\s|$)",
+        re.IGNORECASE,
+    ),
 )
 # "the Riverside Jazz Festival": the weakest reading, after the model's own
 _THE = re.compile(rf"\bthe\s+(?:new\s+)?{_PHRASE}{_END}", re.IGNORECASE)
 # "Product: Northbound Oat Cold Brew" on a line of its own, as a clarification answer is recorded.
 _PRODUCT_LINE = re.compile(r"^\s*product\s*:\s*(.{1,120}?)\s*$", re.IGNORECASE | re.MULTILINE)
 _KEY_MESSAGE = re.compile(r"\bkey messages?\s*:\s*([^\n.;]+)", re.IGNORECASE)
+# A point the brief asks the copy to make in its own words: "Mention free gift wrapping", "please highlight that
+# shipping is free", "remember to stress the 10-year warranty" (a quoted one is a mandatory element instead), up to a
+# clause that turns to what not to say ("..., but don't say cheap")
+_ASKED_POINT = re.compile(
+    r"(?:^|\b(?:please|pls|also|and|to)\s+)(?:mention|highlight|stress|emphasi[sz]e|point\s+out)(?!\s+obligatoire)"
+    r"(?:\s+that|\s*:)?\s+"
+    r"""(?!["'“‘«])(.{3,100}?)"""
+    r"\s*(?=,?\s+(?:and|but)\s+(?:don'?t|do\s+not|never|avoid|no)\b|$)",
+    re.IGNORECASE,
+)
 #: Tone words read from the brief wherever it says them, when no sentence of it states the tone (``_read_tone``);
 #: the model may add others that the brief states.
 TONE_WORDS = (
@@ -215,14 +237,15 @@ class IntakeResult(BaseModel):
 
 
 def brief_line(brief: CreativeBrief) -> str:
-    """The brief as read, in one line: its product and channels, who it is for and its tone, the words its copy must
-    carry and must not (a misread shows here, before any copy is written), and what it names that nothing is made
-    for."""
+    """The brief as read, in one line: its product and channels, who it is for and its tone, the language of its
+    copy when not English, the words its copy must carry and must not (a misread shows here, before any copy is
+    written), and what it names that nothing is made for."""
     must, never = (", ".join(f"'{words}'" for words in found)
                    for found in (brief.mandatory_elements, brief.forbidden_terms))
     return "; ".join(filter(None, (f"{brief.product} on {', '.join(brief.channels)}",
                                    brief.audience and f"for {brief.audience}",
                                    f"tone {', '.join(brief.tone)}" if brief.tone else "",
+                                   f"in {language_name(brief.locale)}" if brief.locale != DEFAULT_LOCALE else "",
                                    must and f"must say {must}", never and f"never say {never}",
                                    not_covered(brief.unsupported_platforms))))
 
@@ -280,8 +303,9 @@ def read_product(draft: str, request: str) -> str:
 
     A 'Product: ...' line (the marketer's answer to the product question) wins. Then the request's wording: the
     phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for" (unless that names
-    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my"; a phrase that names a
-    promotion reads on to what it promotes ("Spring sale for our handmade leather wallets"). The model's answer
+    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my" (or "unseren",
+    "nuestra", "la nostra", "notre"); a phrase that names a promotion reads on to what it promotes ("Spring sale for
+    our handmade leather wallets"). The model's answer
     (``draft``) only narrows that reading when it lies inside it ("linen tote bags" in "handmade linen tote bags"):
     the bundled model's product agreed with the labelled one on 15 of 47 eval briefs, the wording on 37. Without a
     reading from the wording, the model's answer counts when the request says it verbatim and it is not a channel;
@@ -341,6 +365,13 @@ def _read_tone(sentences: list[str]) -> list[str]:
     return _distinct(found)
 
 
+def _asked_points(sentences: list[str]) -> list[str]:
+    """The points the request's sentences ask the copy to make ("Mention free gift wrapping"), not where a negation
+    comes before the ask ("no need to mention the price")."""
+    return [m.group(1) for s in sentences for m in _ASKED_POINT.finditer(s)
+            if not _NEGATED.search(s[:m.start()]) and m.group(1).lower() not in _PRONOUNS]
+
+
 def _read_audience(sentences: list[str]) -> str:
     """Who the request says the campaign speaks to: a label ("Audience: ..."), "aimed at ...", a sentence that is
     "For ..." people, or a phrase "to"/"for" people ("to Berlin commuters"); '' when none says."""
@@ -364,6 +395,26 @@ def _stated(value: str, text: str) -> bool:
     words = re.findall(r"\w{3,}", value.lower())
     return (not placeholders(value) and set(_NUMBER.findall(value)) <= set(_NUMBER.findall(text))
             and any(re.search(rf"(?<!\w){re.escape(word)}", text.lower()) for word in words))
+
+
+#: What a request says a campaign speaks "to" or "for", right before its audience ("to Gen Z", "für junge Familien").
+_ADDRESSED = r"(?<!\w)(?:to|for|at|targeting|für|an|pour|à|para|per)\s+"
+
+
+def _model_audience(value: str, request: str) -> str:
+    """The model's audience, where code read none, when the request says it: all its words are the request's and it
+    names people the request names ("solo runners") or is what the request is "to" or "for" ("to Gen Z"); '' for what
+    a small model writes for want of an audience ("<strong>The people who will use this product</em>",
+    "Manchester, UK" for a locksmith in Manchester)."""
+    value = value.strip()
+    said = request.lower()
+    words_said = all(re.search(rf"(?<!\w){re.escape(word)}", said) for word in re.findall(r"\w{3,}", value.lower()))
+    people = any(re.search(rf"(?<![\w']){re.escape(noun)}(?![\w'])", said)
+                 for noun in (n.lower() for n in _PERSON_NOUN.findall(value)))
+    addressed = re.search(rf"{_ADDRESSED}{re.escape(value.lower())}(?!\w)", said)
+    keep = (words_said and (people or addressed) and _stated(value, request) and not detect_channels(value)
+            and not re.search(r"[<>]", value))
+    return value if keep else ""
 
 
 def clarification_line(missing: list[str], answer: str) -> str:
@@ -397,10 +448,10 @@ def read_brief(
     channels = detect_channels(request)
     product = read_product(draft.product.strip(), request)
     # A tiny model repeats itself and echoes the prompt: keep stated, distinct messages, the brief's own first.
-    stated_messages = [m.strip() for m in _KEY_MESSAGE.findall(request)]
+    sentences = _sentences(request)
+    stated_messages = [*(m.strip() for m in _KEY_MESSAGE.findall(request)), *_asked_points(sentences)]
     model_messages = [m for m in draft.key_messages if _stated(m, request) and m not in INTAKE_USER]
     key_messages = _distinct([*stated_messages, *model_messages])[:3]
-    sentences = _sentences(request)
     tone = _read_tone(sentences)[:4] or _distinct([
         *(w for w in TONE_WORDS if re.search(rf"\b{w}\b", request, re.IGNORECASE)),
         *(t.lower() for t in draft.tone if len(t.split()) == 1 and _stated(t, request)),
@@ -414,7 +465,7 @@ def read_brief(
                         if (m := _OBJECTIVE_LABEL.match(s)) and len(m.group(1)) <= _READ_CHARS), "")
         or (draft.objective if _stated(draft.objective, request) else ""),
         audience=_read_audience(sentences)
-        or (draft.audience if _stated(draft.audience, request) and not detect_channels(draft.audience) else ""),
+        or _model_audience(draft.audience, request),
         key_messages=key_messages,
         tone=tone,
         channels=channels,
@@ -422,6 +473,7 @@ def read_brief(
         mandatory_elements=_quoted(_MANDATORY, request),
         forbidden_terms=_quoted(_FORBIDDEN, request),
         contacts=list(dict.fromkeys(text for _, text, _ in contact_details(request)))[:20],
+        locale=detect_language(request) or DEFAULT_LOCALE,
         brand=brand,
     )
     return IntakeResult(brief=brief, missing=[], audit=audit)

@@ -11,6 +11,7 @@ __all__ = [
     "CLARIFY_PRODUCT",
     "COPY_CONTACTS",
     "COPY_FEEDBACK",
+    "COPY_LANGUAGE",
     "COPY_SYSTEM",
     "COPY_USER",
     "INTAKE_SYSTEM",
@@ -47,7 +48,9 @@ From the brand guidelines: {guideline}
 An approved past example for this channel: {example}
 Channel: {channel}
 Write these fields: {fields}
-{contacts}{feedback}Never use these words: {forbidden}"""
+{language}{contacts}{feedback}Never use these words: {forbidden}"""
+
+COPY_LANGUAGE = "Write every field in {language}.\n"
 
 COPY_CONTACTS = "Web addresses, emails and phone numbers to use (write no others): {contacts}\n"
 

@@ -189,3 +189,16 @@ def test_the_model_is_given_the_briefs_contact_details_and_told_to_write_no_othe
     assert ("Web addresses, emails and phone numbers to use (write no others): northbound.coffee, +44 20 7946 0958\n"
             in with_contacts)
     assert "Web addresses" not in without
+
+
+def test_the_model_is_told_the_language_the_brief_asks_for() -> None:
+    prompts = _Prompts()
+    task = Subtask(id="c", kind="copy", channel="x_post")
+    for locale in ("de", "en"):
+        model = GenericFakeChatModel(messages=iter([AIMessage(json.dumps({"text": "Hafer-Cold-Brew", "headline": "Neu"}))]),
+                                     callbacks=[prompts])
+        brief = CreativeBrief(product="Hafer-Cold-Brew", channels=["x_post"], locale=locale)
+        write_channel_copy(model, task, brief, BrandContext(brand="b", palette=["#112233"]), who=ModelCall.of(model))
+    german, english = prompts.sent[1], prompts.sent[3]
+    assert "\nWrite every field in German.\n" in german
+    assert "Write every field" not in english

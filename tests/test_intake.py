@@ -82,7 +82,7 @@ def test_read_brief(
          ["Consulta previa obligatoria"], ["indoloro"]),
         ("Post Instagram per la gelateria. Scrivete sempre 'Aperti fino alle 23'. Non usare 'il migliore'.",
          ["Aperti fino alle 23"], ["il migliore"]),
-        ("Annonce Facebook pour notre cabinet. Mention obligatoire : 'Tarif hors taxes'. Ne pas écrire 'gratuit'.",
+        ("Annonce Facebook pour notre cabinet Comptaluce. Mention obligatoire : 'Tarif hors taxes'. Ne pas écrire 'gratuit'.",
          ["Tarif hors taxes"], ["gratuit"]),
         # quoted words that are no instruction to carry them: said by someone, negated, or another part of the brief
         ("Instagram post for our cafe, where we say 'hello' to every guest and our shop uses 'organic' beans.", [],
@@ -196,6 +196,19 @@ def test_bad_requests(text: str, message: str) -> None:
         ("", "Black Friday sale on Instagram and email, bold.", ""),
         ("", "Flash sale for 48 hours on our ceramics, Instagram story.", "Flash sale"),
         ("", "Announce our winter sale for everyone on email.", "winter sale"),
+        # "our"/"my" in the other languages intake reads: the eval set's German, Spanish, Italian and French briefs,
+        # which intake asked the product of before, and three written for this test
+        ("", "Bitte einen Newsletter und Google-Suchanzeigen auf Deutsch für unseren neuen Unverpackt-Laden in Köln: "
+         "Eröffnung am 12. Mai.", "Unverpackt-Laden"),
+        ("", "Necesito un anuncio de Facebook en español para nuestra clínica dental en Valencia: blanqueamiento "
+         "dental con un 20 % de descuento.", "clínica dental"),
+        ("", "Ci servono un post Instagram e una newsletter per la nostra gelateria a Bologna, Gelateria Nube.",
+         "gelateria"),
+        ("", "Il nous faut une annonce Facebook pour notre cabinet d'expertise comptable à Nantes, Comptaluce.",
+         "cabinet d'expertise comptable"),
+        ("", "Instagram-Post für meine handgemachten Seifen, bitte.", "handgemachten Seifen"),
+        ("", "Post de Instagram para mis velas de soja artesanales.", "velas de soja artesanales"),
+        ("", "Une story Instagram pour nos nouvelles bougies parfumées, faites main.", "bougies parfumées"),
     ],
 )
 def test_product_is_verbatim_from_the_brief(model_says: str, text: str, product: str) -> None:
@@ -217,6 +230,30 @@ def test_template_text_the_model_fills_in_is_not_read_as_stated() -> None:
     brief = _read(draft, "Sell our festival passes on Instagram: three stages, one weekend.")
     assert (brief.product, brief.objective, brief.audience, brief.key_messages) == (
         "festival passes", "", "", ["three stages"])
+
+
+@pytest.mark.parametrize(
+    ("model_says", "text", "audience"),
+    [
+        # what the bundled model answered for eval briefs that name no audience (b031, b050, b034, b013)
+        ("<strong>The people who will use this product</em>", "LinkedIn post: Tidewater is hiring a senior backend "
+         "engineer (Go, Postgres, remote within the EU). Inclusive and straightforward.", ""),
+        ("<em>The people who will use this campaign</strong>", "Dried flower bouquets: Etsy listing + Facebook ad. No "
+         "water needed, they keep their colour for a year or more. Romantic, soft tone.", ""),
+        ("Manchester, UK", "RSA for Keyline Locksmiths in Manchester, 30-minute response, fixed prices.", ""),
+        ("#Munchen, eine neue Bike-Rentarbeit in Munich wird die Beste erfahrung aufwarten", "Need German copy for "
+         "our Instagram feed: Radl&Go, our new e-bike rental in Munich, first hour free on your first ride.", ""),
+        # people the request names, or what it is "to", in words code does not read as an audience
+        ("solo runners", "Instagram post for Stride Clubs: until now the app was only used by solo runners.", "solo runners"),
+        ("Gen Z", "Launch our oat cold brew to Gen Z on Instagram.", "Gen Z"),
+        ("junge Familien", "Newsletter per E-Mail für junge Familien in Köln.\nProduct: Unverpackt-Laden",
+         "junge Familien"),
+    ],
+)
+def test_the_models_audience_is_kept_only_where_the_request_names_it(model_says: str, text: str,
+                                                                      audience: str) -> None:
+    draft = {"product": "", "objective": "", "audience": model_says, "key_messages": [], "tone": []}
+    assert _read(draft, text).audience == audience
 
 
 def test_a_figure_the_model_changed_is_not_read_as_stated() -> None:
@@ -268,6 +305,48 @@ def test_audience_and_tone_the_brief_states_are_read_by_code(text: str, audience
     draft = {"product": "", "objective": "", "audience": "shoppers", "key_messages": [], "tone": ["loud"]}
     brief = _read(draft, text)
     assert (brief.audience, brief.tone) == (audience, tone)
+
+
+@pytest.mark.parametrize(
+    ("text", "messages"),
+    [
+        ("Etsy listing for our lavender candles. Mention free gift wrapping.", ["free gift wrapping"]),
+        ("Instagram post for our mugs. Please highlight that shipping is free, but don't say 'cheap'.",
+         ["shipping is free"]),
+        ("Email about our desks: remember to stress the 10-year warranty. Highlight: free returns",
+         ["the 10-year warranty", "free returns"]),
+        # a quoted ask is a mandatory element, a negated one is not asked, "we mention" is no instruction, and the
+        # French label "Mention obligatoire :" is mandatory's
+        ("Instagram post for our cold brew. Must mention 'Contains oats'. No need to mention the price.", []),
+        ("Facebook ad for our bakery. We mention our founders in every post. Be sure to mention them.", []),
+        ("Annonce Facebook. Mention obligatoire : 'Tarif hors taxes'.\nProduct: Comptaluce", []),
+    ],
+)
+def test_points_the_brief_asks_for_in_its_own_words_are_key_messages(text: str, messages: list[str]) -> None:
+    draft = {"product": "", "objective": "", "audience": "", "key_messages": [], "tone": []}
+    assert _read(draft, text).key_messages == messages
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "line"),
+    [
+        ("Need German copy for our Instagram feed: Radl&Go, our new e-bike rental in Munich.", "de",
+         "e-bike rental on instagram_feed; in German"),
+        ("Northbound Oat Cold Brew for Berlin commuters, copy in German please. Instagram story.", "de",
+         "Northbound Oat Cold Brew on instagram_story; for Berlin commuters; in German"),
+        ("Necesito un anuncio de Facebook en español para nuestra clínica dental en Valencia.", "es",
+         "clínica dental on facebook_feed; in Spanish"),
+        ("Bonjour ! Une annonce LinkedIn en français pour notre cabinet à Nantes.", "fr",
+         "cabinet on linkedin_post; in French"),
+        # a language that names no language of the copy, and a brief that names none: English
+        ("Instagram post for our French oak barrels, launching in German cities.", "en",
+         "French oak barrels on instagram_feed"),
+        ("Instagram post for our oat cold brew.", "en", "oat cold brew on instagram_feed"),
+    ],
+)
+def test_the_language_the_brief_asks_for_is_its_locale(text: str, locale: str, line: str) -> None:
+    brief = _read({"product": "", "objective": "", "audience": "", "key_messages": [], "tone": []}, text)
+    assert (brief.locale, brief_line(brief)) == (locale, line)
 
 
 def test_an_objective_label_is_read_by_code() -> None:
