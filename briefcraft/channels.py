@@ -254,13 +254,30 @@ def _names(entry: Channel | Platform) -> tuple[str, ...]:
 
 
 @cache
-def _alias_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """(channel or platform id, whole-word pattern) for every name of every catalog channel and other platform."""
+def _alias_patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(channel or platform id, name, whole-word pattern) for every name of every catalog channel and other
+    platform."""
     entries: list[Channel | Platform] = [*load_catalog().values(), *other_platforms().values()]
     return tuple(
-        (entry.id, re.compile(rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"))
+        (entry.id, alias,
+         re.compile(rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"))
         for entry in entries for alias in dict.fromkeys(_names(entry))
     )
+
+
+@cache
+def _shared_aliases() -> dict[str, frozenset[str]]:
+    """Each name that several entries share ("banner", "display ads"), with the ids of those entries."""
+    owners: dict[str, set[str]] = {}
+    for key, alias, _ in _alias_patterns():
+        owners.setdefault(alias, set()).add(key)
+    return {alias: frozenset(keys) for alias, keys in owners.items() if len(keys) > 1}
+
+
+#: What, right before a channel's name, says the brief does not want it: "No Facebook this time", "not on X",
+#: "skip the newsletter", "except TikTok".
+_DECLINED = re.compile(r"(?:^|[^\w-])(?:no|not|without|skip|skipping|except|excluding)\s+(?:on\s+|in\s+|via\s+)?"
+                       r"(?:the\s+|a\s+|an\s+|any\s+)?$")
 
 
 def _named(text: str) -> set[str]:
@@ -268,15 +285,19 @@ def _named(text: str) -> set[str]:
 
     Aliases match as whole Latin-script words, also right beside another script's letters ("在Instagram和email上").
     An alias that only occurs inside a longer matched alias of another entry does not count: "Instagram stories"
-    means the story channel, not also the feed.
+    means the story channel, not also the feed. Nor does one right after a refusal ("No Facebook this time").
+    An alias several entries share ("banner") names them all only when the text names none of them by an alias of
+    its own: "a 300x250 banner" is the 300x250, "banners" are both sizes.
     """
     lowered = " ".join(text.lower().split())
-    spans = [(match.start(), match.end(), key)
-             for key, pattern in _alias_patterns() for match in pattern.finditer(lowered)]
-    return {
-        key for start, end, key in spans
-        if not any(s <= start and end <= e and (e - s) > (end - start) and k != key for s, e, k in spans)
-    }
+    spans = [(match.start(), match.end(), key, alias)
+             for key, alias, pattern in _alias_patterns() for match in pattern.finditer(lowered)
+             if not _DECLINED.search(lowered, max(0, match.start() - 40), match.start())]
+    spans = [(start, end, key, alias) for start, end, key, alias in spans
+             if not any(s <= start and end <= e and (e - s) > (end - start) and k != key for s, e, k, _ in spans)]
+    sharing = _shared_aliases()
+    own = {key for _, _, key, alias in spans if alias not in sharing}
+    return {key for _, _, key, alias in spans if alias not in sharing or not own & sharing[alias]}
 
 
 def detect_channels(text: str) -> list[str]:

@@ -82,6 +82,20 @@ def test_unknown_channel_names_allowed_ones() -> None:
         ("newsletter to subscribers", ["email"]),
         ("a brand story for our customers", []),
         ("box size 2 x 3", ["x_post"]),
+        # a name several channels share ("banner") means the one the brief names by size, both when it names none
+        ("search ads + a 300x250 banner for Hablo", ["google_rsa", "display_300x250"]),
+        ("Leaderboard banner (728x90) for the Riverside Jazz Festival", ["display_728x90"]),
+        ("a 300x250 banner and a leaderboard", ["display_300x250", "display_728x90"]),
+        # a channel the brief turns down is not one it asks for
+        ("No Facebook this time, just Instagram.", ["instagram_feed"]),
+        ("Email only, not on X and skip the newsletter... wait, and LinkedIn", ["linkedin_post", "email"]),
+        ("No. 1 cold brew on Instagram", ["instagram_feed"]),
+        # German compounds and the Spanish, French and Italian names of the eval set's briefs
+        ("Bitte einen Newsletter und Google-Suchanzeigen auf Deutsch", ["google_rsa", "email"]),
+        ("Instagram-Post und LinkedIn-Beitrag", ["instagram_feed", "linkedin_post"]),
+        ("un anuncio de Facebook y stories de Instagram en español", ["instagram_story", "facebook_feed"]),
+        ("une story Instagram et une annonce Facebook", ["instagram_story", "facebook_feed"]),
+        ("storie di Instagram e annunci Google", ["instagram_story", "google_rsa"]),
     ],
 )
 def test_detect_channels(text: str, expected: list[str]) -> None:
@@ -100,6 +114,7 @@ def test_detect_channels(text: str, expected: list[str]) -> None:
         ("season 2 of The Long Table podcast, by email", ["email"], []),
         ("screen print tees and cotton threads, push-up bras, enamel pins and art posters on X", ["x_post"], []),
         ("print-on-demand mugs for our Etsy shop", ["etsy_listing"], []),
+        ("Instagram post, no TikTok and not on YouTube", ["instagram_feed"], []),
     ],
 )
 def test_platforms_the_catalog_lacks_are_named_apart(text: str, channels: list[str], others: list[str]) -> None:
