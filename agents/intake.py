@@ -305,11 +305,10 @@ def read_product(draft: str, request: str) -> str:
     phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for" (unless that names
     people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my" (or "unseren",
     "nuestra", "la nostra", "notre"); a phrase that names a promotion reads on to what it promotes ("Spring sale for
-    our handmade leather wallets"). The model's answer
-    (``draft``) only narrows that reading when it lies inside it ("linen tote bags" in "handmade linen tote bags"):
-    the bundled model's product agreed with the labelled one on 15 of 47 eval briefs, the wording on 37. Without a
-    reading from the wording, the model's answer counts when the request says it verbatim and it is not a channel;
-    then "the ..."; else '' (and intake asks)."""
+    our handmade leather wallets"). The model's answer (``draft``) only narrows that reading when it lies inside it
+    ("linen tote bags" in "handmade linen tote bags"): the bundled model's product agreed with the labelled one on 15
+    of 47 eval briefs, the wording on 37. Without a reading from the wording, the model's answer counts when the
+    request says it verbatim and it is not a channel; then "the ..."; else '' (and intake asks)."""
     if labelled := _PRODUCT_LINE.findall(request):
         return str(labelled[-1])
     said = bool(draft) and draft.lower() in request.lower() and not detect_channels(draft)

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from briefcraft.channels import channel_ids
 from briefcraft.errors import BriefError, DecisionError
+from briefcraft.languages import DEFAULT_LOCALE
 
 __all__ = [
     "ASK_USER",
@@ -133,7 +134,7 @@ class CreativeBrief(_Model):
         description="Web addresses, email addresses and phone numbers the copy may carry ('northbound.coffee'); "
         "copy with any other is flagged, since models make them up.",
     )
-    locale: str = Field(default="en", max_length=35, description="BCP 47 language tag of the copy.")
+    locale: str = Field(default=DEFAULT_LOCALE, max_length=35, description="BCP 47 language tag of the copy.")
     brand: BrandName = Field(default="default", description="Brand memory scope.")
     budget: str | None = Field(default=None, max_length=200, description="Media budget as the marketer said it.")
     limits: Budget = Field(default_factory=Budget, description="What generating this brief may spend.")
