@@ -29,6 +29,7 @@ from briefcraft.tools.checks import (
     EMOJI,
     HASHTAG,
     contacts_given,
+    element_pattern,
     ends_cut,
     forbidden_terms,
     mandatory_elements,
@@ -178,15 +179,15 @@ def enforce_limits(channel: Channel, values: dict[str, list[str]], mandatory: li
               for spec in channel.fields}
     body: CopyField = channel.body_field
     read = {name: vs for name, vs in fitted.items() if name not in channel.search_only_fields}  # not Etsy tags
-    if all(term_pattern(element).search("\n".join(v for vs in read.values() for v in vs)) for element in mandatory):
+    if all(element_pattern(element).search("\n".join(v for vs in read.values() for v in vs)) for element in mandatory):
         return fitted
     # Every element not carried by another field goes at the end of the body, all together, so that
     # trimming the body to make room can never cut one that was already there.
     others = "\n".join(v for name, vs in read.items() if name != body.name for v in vs)
-    needed = [e for e in mandatory if not term_pattern(e).search(others)]
+    needed = [e for e in mandatory if not element_pattern(e).search(others)]
     current = fitted[body.name][0] if fitted[body.name] else ""
-    for element in needed:
-        current = term_pattern(element).sub("", current)
+    for element in needed:  # written in another case, it goes too (with its full stop): it is added as given
+        current = re.sub(rf"\s*(?:{term_pattern(element).pattern})[.!?]?", "", current, flags=re.IGNORECASE).strip()
     # each its own sentence, and the body's text ends one before them ("... on our website now. Free returns
     # within 30 days."): an element run on from the text reads as part of its sentence
     suffix = " ".join(_closed(element) for element in needed)

@@ -53,9 +53,9 @@ SNIPPETS_FILE = HERE / "snippets.jsonl"
 
 #: The deterministic rule families the labels cover, in the order the table prints them.
 FAMILIES = (
-    "channel-limit", "forbidden-term", "missing-disclosure", "unsubstantiated-claim", "health-claim",
-    "financial-claim", "environmental-claim", "endorsement-disclosure", "inclusive-language", "terminology", "style",
-    "unfinished-copy", "contact-detail",
+    "channel-limit", "forbidden-term", "missing-disclosure", "disclosure-wording", "unsubstantiated-claim",
+    "health-claim", "financial-claim", "environmental-claim", "endorsement-disclosure", "inclusive-language",
+    "terminology", "style", "unfinished-copy", "contact-detail",
 )
 
 

@@ -69,7 +69,7 @@ from briefcraft.memory.store import ChromaBrandMemory, DefaultBrandMemory
 from briefcraft.pricing import CostSummary, load_pricing, summarize
 from briefcraft.schemas import PUBLISH_COPY, AuditEvent, CopyVariant, CreativeBrief, LedgerEntry, validation_message
 from briefcraft.settings import Settings
-from briefcraft.tools.checks import HASHTAG, CopyChecker, contacts_given, mandatory_elements, term_pattern
+from briefcraft.tools.checks import HASHTAG, CopyChecker, contacts_given, element_pattern, mandatory_elements
 
 __all__ = [
     "ALLOWED_BEFORE_REVIEW",
@@ -383,11 +383,12 @@ def limit_violations(copy: CopyVariant) -> tuple[int, list[dict[str, Any]]]:
 
 
 def missing_elements(copy: CopyVariant, elements: Sequence[str]) -> list[str]:
-    """The ``elements`` no field of ``copy`` that people read contains (matched as the checks match them: case and a
-    trailing period do not matter; search keywords such as Etsy tags carry none)."""
+    """The ``elements`` no field of ``copy`` that people read contains as given (``element_pattern``: a trailing
+    period does not matter, nor a sentence's case; another case does, which the checks warn about; search keywords
+    such as Etsy tags carry none)."""
     unread = get_channel(copy.channel).search_only_fields
     text = "\n".join(value for name, values in copy.fields.items() if name not in unread for value in values)
-    return [element for element in elements if not term_pattern(element).search(text)]
+    return [element for element in elements if not element_pattern(element).search(text)]
 
 
 def flagged_text(copy: CopyVariant, checker: CopyChecker, family: str) -> list[dict[str, Any]]:

@@ -81,6 +81,12 @@ def test_mandatory_element_already_present_is_not_repeated() -> None:
     assert fields["text"] == ["Now with contains oats inside"]
 
 
+def test_a_mandatory_element_written_in_another_case_is_written_as_given() -> None:
+    fields = enforce_limits(get_channel("x_post"), {"text": ["Jetzt bestellen. Nur für neukunden."]},
+                            ["Nur für Neukunden"])
+    assert fields["text"] == ["Jetzt bestellen. Nur für Neukunden."]
+
+
 def test_a_mandatory_element_in_etsy_tags_alone_is_added_to_the_description() -> None:
     # Tags are search keywords: buyers do not read a disclaimer there
     fields = enforce_limits(get_channel("etsy_listing"), {
@@ -104,6 +110,8 @@ def test_an_added_mandatory_element_is_a_sentence_of_its_own() -> None:
     assert body("Made for small-business owners and") == "Made for small-business owners. Free returns within 30 days. " \
         "T&Cs apply."  # the dangling "and" goes before the stop
     assert body("Ready when you are!") == "Ready when you are! Free returns within 30 days. T&Cs apply."
+    assert body("Free returns within 30 days. Handmade wallets") == (  # moved to the end with the missing one
+        "Handmade wallets. Free returns within 30 days. T&Cs apply.")
     assert body("Carry it daily #leather") == "Carry it daily #leather Free returns within 30 days. T&Cs apply."
     long = body("Stitched by hand in our studio " * 200)
     assert len(long) <= linkedin.body_field.max_chars and long.endswith(". Free returns within 30 days. T&Cs apply.")

@@ -87,6 +87,16 @@ def test_missing_disclosure_labels_match_the_text(snippets: list[Any]) -> None:
         assert missing == ("missing-disclosure" in s.expected), s.id
 
 
+def test_disclosure_wording_labels_match_the_text(snippets: list[Any]) -> None:
+    """Present in another case than given, and not as a sentence writes it (first letter either way, all capitals)."""
+    for s in snippets:
+        required = [r.rstrip(".") for r in [*s.require, *(["Contains oats"] if s.brand else [])]]
+        miswritten = any(r.casefold() in s.text.casefold()
+                         and not any(form in s.text for form in (r, r[0].swapcase() + r[1:], r.upper()))
+                         for r in required)
+        assert miswritten == ("disclosure-wording" in s.expected), s.id
+
+
 def test_brand_only_families_need_the_brand(snippets: list[Any]) -> None:
     assert [s.id for s in snippets if not s.brand and s.expected & {"terminology", "style"}] == []
     assert [s.id for s in snippets if s.brand and s.text.count("!") > 1 and "style" not in s.expected] == []

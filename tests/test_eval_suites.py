@@ -176,10 +176,13 @@ def test_limit_violations_count_refused_characters_and_repeated_values() -> None
     assert limit_violations(fine) == (4 + 3 + 1, [])
 
 
-def test_mandatory_elements_match_as_the_checks_do() -> None:
-    copy = CopyVariant(id="c", channel="x_post", fields={"text": ["Smooth mornings. contains oats."],
+def test_mandatory_elements_count_when_written_as_given() -> None:
+    """As a sentence writes them (first letter either way, or all capitals), not in another case: the copywriter
+    writes them as given, and the checks warn about one that is not (``disclosure-wording``)."""
+    copy = CopyVariant(id="c", channel="x_post", fields={"text": ["Smooth mornings. contains oats. TERMS APPLY"],
                                                          "headline": ["Serve Chilled"]})
-    assert missing_elements(copy, ["Contains oats", "serve chilled", "Terms apply"]) == ["Terms apply"]
+    assert missing_elements(copy, ["Contains oats", "serve chilled", "Terms apply", "Ends Friday"]) == [
+        "serve chilled", "Ends Friday"]
 
 
 def _runs(over_limit: bool) -> list[CopyRun]:

@@ -164,7 +164,7 @@ def test_a_web_address_the_brief_does_not_give_goes_back_then_blocks(settings: S
     # the fixing round ran, and its rewrite was no better: the draft goes to review
     assert (copy["args"]["id"], copy["args"]["revision"]) == ("copy-instagram_feed-1", 0)
     lines = copy["description"].splitlines()
-    assert lines[0] == "Compliance: blocked, brand score 97% (38 guidelines tested)"
+    assert lines[0] == "Compliance: blocked, brand score 97% (39 guidelines tested)"
     assert lines[1] == (
         "ERROR contact-detail.link: 'oat-deals.example' is a web address the brief does not give Fix: remove "
         "'oat-deals.example', or add the real web address to the brief. (source: brief: contact details "

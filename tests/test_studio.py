@@ -108,7 +108,7 @@ def test_a_brief_streams_one_message_per_step_and_stops_at_review(settings: Sett
     tid = record.thread_id
     assert chat[-2]["content"].splitlines() == [
         f"**{COPY_ID}** (revision 0)", f"headline: {COPY['headline']}", f"caption: {COPY['caption']}",
-        "Compliance: approved, brand score 100% (38 guidelines tested)",
+        "Compliance: approved, brand score 100% (39 guidelines tested)",
     ]
     # the fake model reports no tokens, so its two calls are unpriced; the layout render is free
     assert chat[-1]["content"] == (f"Thread {tid} waits for approval of 2 item(s): open the Review tab. Cost so far: "

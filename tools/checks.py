@@ -1,8 +1,8 @@
 """Deterministic compliance checks on copy: rules compiled once per brief and brand, applied to many snippets.
 
-Rule families (rule id ``family.specific``): ``channel-limit`` (the channel catalog), ``forbidden-term`` and
-``missing-disclosure`` (the brief's and the brand kit's terms), ``unsubstantiated-claim``, ``health-claim``,
-``financial-claim``, ``environmental-claim``, ``endorsement-disclosure``, ``inclusive-language`` and
+Rule families (rule id ``family.specific``): ``channel-limit`` (the channel catalog), ``forbidden-term``,
+``missing-disclosure`` and ``disclosure-wording`` (the brief's and the brand kit's terms), ``unsubstantiated-claim``,
+``health-claim``, ``financial-claim``, ``environmental-claim``, ``endorsement-disclosure``, ``inclusive-language`` and
 ``unfinished-copy`` (lexicons in ``briefcraft/data/compliance_rules.yaml``, each citing the regulation or guideline
 it follows), ``terminology`` (the brand's product names), ``style`` (the brand kit's style rules, where their
 wording is understood) and ``contact-detail`` (web addresses, email addresses and phone numbers, as
@@ -32,6 +32,7 @@ from briefcraft.schemas import (
     ItemCheck,
     Severity,
 )
+from briefcraft.spelling import slips
 
 __all__ = [
     "EMOJI",
@@ -39,6 +40,7 @@ __all__ = [
     "CopyChecker",
     "check_copy",
     "contacts_given",
+    "element_pattern",
     "ends_cut",
     "forbidden_terms",
     "mandatory_elements",
@@ -88,6 +90,9 @@ _SENTENCE_END = re.compile(r"[.!?]")
 # trying every alternative inside words and at spaces (no pattern starts with whitespace). With _trie it took the
 # benchmark batch (evals/bench_checks.py) from 0.87 s to 0.36 s.
 _CANDIDATE = r"(?:(?<!\w)(?=\w)|(?=[^\w\s]))"
+#: The shortest word of a product name checked for slips ("Northbund"): shorter ones have real neighbours one letter
+#: away ("Oat", "Oak"; "Brew", "Brews").
+_SLIP_LETTERS = 5
 _LIMIT_IDS = (
     "channel-limit.max_chars", "channel-limit.missing_field", "channel-limit.too_many_values",
     "channel-limit.unknown_field",
@@ -163,10 +168,39 @@ def _name_regex(name: str) -> str:
     return r"[\s\-]*".join(r"[\s\-]?".join(_escape(char) for char in word) for word in words)
 
 
+def _slip_regex(name: str) -> str:
+    """``name`` with one slip in one of its words of ``_SLIP_LETTERS`` or more letters, the others as written (any
+    case); a pattern that never matches when no word is that long."""
+    words = name.split()
+    return "|".join(
+        r"[\s\-]+".join(slips(word) if i == slipped else _escape(word) for i, word in enumerate(words))
+        for slipped, long in enumerate(words) if len(long) >= _SLIP_LETTERS and long.isalpha()
+    ) or "(?!)"
+
+
 def term_pattern(term: str) -> re.Pattern[str]:
     """A case-insensitive whole-word pattern for ``term`` (spaces match any run of whitespace, curly and straight
     quotes match each other; quotes around ``term`` and its trailing punctuation are ignored)."""
     return re.compile(_bounded(r"\s+".join(_escape(word) for word in _core(term).split())), re.IGNORECASE)
+
+
+def _element_regex(element: str) -> str:
+    """``element`` as written, in case too except where a sentence changes it: its first letter in either case, or
+    the whole element in capitals (case-sensitive even inside a case-insensitive pattern)."""
+    words = _core(element).split()
+    head, tail = words[0][0], words[0][1:]
+    first = "[" + "".join(dict.fromkeys(re.escape(c) for c in (head, head.swapcase()) if len(c) == 1)) + "]"
+    written = first + _escape(tail) + "".join(r"\s+" + _escape(word) for word in words[1:])
+    capitals = r"\s+".join(_escape(word.upper()) for word in words)
+    return f"(?-i:{written}|{capitals})"
+
+
+def element_pattern(element: str) -> re.Pattern[str]:
+    """A whole-word pattern for a mandatory element, matched as ``term_pattern`` matches a term but in the case the
+    element is written, except that its first letter may change case (it can start a sentence or continue one) and
+    the whole element may be in capitals: "Contains oats" is in "... contains oats." and "CONTAINS OATS", and
+    "Nur für Neukunden" is not in "Nur für neukunden" (a legal line is copied as given)."""
+    return re.compile(_bounded(_element_regex(element)))
 
 
 # --- the brief's and the brand's terms ---------------------------------------------------------------------------
@@ -188,6 +222,12 @@ def _mandatory_rows(mandatory: Sequence[str], brand: BrandContext | None) -> lis
     if brand is not None:
         rows += [(c.value, "missing-disclosure.brand", c.source) for c in brand.required_disclaimers]
     return _first_per_term([row for row in rows if row[0].strip()])
+
+
+def _wording_rule(rule_id: str) -> str:
+    """The warning for a mandatory element written in another case than given ("t&cs apply" for "T&Cs apply"):
+    ``missing-disclosure.brief`` -> ``disclosure-wording.brief``."""
+    return "disclosure-wording." + rule_id.partition(".")[2]
 
 
 def forbidden_terms(brief: CreativeBrief, brand: BrandContext | None) -> list[tuple[str, str, Severity, str]]:
@@ -580,12 +620,16 @@ class CopyChecker:
         ])
         self._mandatory_rows = _mandatory_rows(mandatory, brand)
         self._mandatory = _alternation([term_pattern(element).pattern for element, _, _ in self._mandatory_rows])
+        self._as_written = [element_pattern(element) for element, _, _ in self._mandatory_rows]
         # Product names: canonical spelling (whitespace runs collapsed) and citation. Hashtags (#NorthboundColdBrew)
         # are not spellings of the name.
         products = brand.product_names if brand else []
         self._names = [(" ".join(c.value.translate(PLAIN).split()), c.source) for c in products]
         self._name_pattern = re.compile(
             "|".join(f"(?<![#@\\w])({_name_regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE
+        ) if self._names else None
+        self._slip_pattern = re.compile(
+            "|".join(f"(?<![#@\\w])({_slip_regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE
         ) if self._names else None
         self._style, self._not_understood = _style_limits(brand.style_rules if brand else [])
         names = [brand.brand, *(c.value for c in [*brand.product_names, *brand.competitors])] if brand else []
@@ -594,6 +638,7 @@ class CopyChecker:
         self._content_ids = [
             *dict.fromkeys(rule_id for _, rule_id, _, _ in self._forbidden_rows),
             *dict.fromkeys(rule_id for _, rule_id, _ in self._mandatory_rows),
+            *dict.fromkeys(_wording_rule(rule_id) for _, rule_id, _ in self._mandatory_rows),
             *_lexicon_ids(),
             *(["terminology.product-name"] if self._names else []),
             *(f"style.{kind}" for kind in self._style),
@@ -679,31 +724,46 @@ class CopyChecker:
                     term, rule_id, severity, source = self._forbidden_rows[_branch(match)]
                     findings.append(_forbidden_finding(item_id, name, index, match, term, rule_id, severity, source))
         if self._mandatory is not None:
-            found = {_branch(match) for name, _, text in values if name not in unread
-                     for match in self._mandatory.finditer(text)}
-            findings += [
-                Finding(
-                    rule_id=rule_id, severity="error", item_id=item_id, field=body,
-                    message=f"the mandatory element {element!r} is missing",
-                    suggestion=f"add {element!r} to {body}", source=source,
-                )
-                for branch, (element, rule_id, source) in enumerate(self._mandatory_rows) if branch not in found
-            ]
+            read = [value for value in values if value[0] not in unread]
+            found: dict[int, tuple[str, int, re.Match[str]]] = {}
+            for name, index, text in read:
+                for match in self._mandatory.finditer(text):
+                    found.setdefault(_branch(match), (name, index, match))
+            for branch, (element, rule_id, source) in enumerate(self._mandatory_rows):
+                if branch not in found:
+                    findings.append(Finding(
+                        rule_id=rule_id, severity="error", item_id=item_id, field=body, source=source,
+                        message=f"the mandatory element {element!r} is missing",
+                        suggestion=f"add {element!r} to {body}",
+                    ))
+                elif not any(self._as_written[branch].search(text) for _, _, text in read):
+                    name, index, match = found[branch]
+                    findings.append(Finding(
+                        rule_id=_wording_rule(rule_id), severity="warning",
+                        item_id=item_id, field=name, index=index, span=match.span(), source=source,
+                        message=f"the mandatory element {element!r} is written {match.group()!r}",
+                        suggestion=f"write it as given: {element!r}",
+                    ))
         return findings
 
     def _name_findings(self, item_id: str, values: list[_Value]) -> list[Finding]:
-        if self._name_pattern is None:
+        """Product names in another case or spacing ("Northbound coldbrew"), or with one slip in a long word
+        ("Northbund Cold Brew")."""
+        if self._name_pattern is None or self._slip_pattern is None:
             return []
+        name_pattern = self._name_pattern
         findings: list[Finding] = []
         for field, index, text in values:
-            for match in self._name_pattern.finditer(text):
+            spelt = [match for match in name_pattern.finditer(text) if " ".join(match.group(0).split())
+                     != self._names[_branch(match)][0]]
+            slipped = [match for match in self._slip_pattern.finditer(text) if not name_pattern.fullmatch(match[0])]
+            for match in sorted([*spelt, *slipped], key=lambda match: match.start()):
                 name, source = self._names[_branch(match)]
-                if " ".join(match.group(0).split()) != name:
-                    findings.append(Finding(
-                        rule_id="terminology.product-name", severity="warning", item_id=item_id, field=field,
-                        index=index, span=match.span(), message=f"{match.group(0)!r} misspells the product name "
-                        f"{name!r}", suggestion=f"write {name!r}", source=source,
-                    ))
+                findings.append(Finding(
+                    rule_id="terminology.product-name", severity="warning", item_id=item_id, field=field,
+                    index=index, span=match.span(), message=f"{match.group(0)!r} misspells the product name "
+                    f"{name!r}", suggestion=f"write {name!r}", source=source,
+                ))
         return findings
 
     def _style_findings(self, item_id: str, values: list[_Value]) -> list[Finding]:
