@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from briefcraft.spelling import slips
+
 __all__ = [
     "PLAIN", "REPEATED_PUNCTUATION", "Channel", "Characters", "CopyField", "Platform", "channel_ids", "detect_channels",
     "detect_other_platforms", "get_channel", "load_catalog", "not_covered", "other_platforms",
@@ -185,6 +187,9 @@ class Channel(BaseModel):
 #: Characters of a word written in Latin script (a hyphen joins two such words). Aliases are Latin words, and
 #: other scripts set them right beside their own letters: "在Instagram和email上" (no spaces), "ב-Instagram".
 _LATIN = r"0-9A-Za-z\u00C0-\u024F\u1E00-\u1EFF_"
+#: The shortest one-word channel name read with a slip ("facebok", "instagarm", "newslettter"): words of 8 letters
+#: or more have no everyday word one slip away ("twitter" has "twister", "email" has "gmail").
+_SLIP_LETTERS = 8
 
 
 def _data(name: str) -> dict[str, Any]:
@@ -253,6 +258,11 @@ def _names(entry: Channel | Platform) -> tuple[str, ...]:
     return entry.id.replace("_", " "), entry.id, *entry.aliases
 
 
+def _alias_regex(alias: str) -> str:
+    """A name as written, or, for one word of ``_SLIP_LETTERS`` letters or more, with one slip ("facebok")."""
+    return slips(alias) if len(alias) >= _SLIP_LETTERS and alias.isalpha() else re.escape(alias)
+
+
 @cache
 def _alias_patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     """(channel or platform id, name, whole-word pattern) for every name of every catalog channel and other
@@ -260,7 +270,7 @@ def _alias_patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
     entries: list[Channel | Platform] = [*load_catalog().values(), *other_platforms().values()]
     return tuple(
         (entry.id, alias,
-         re.compile(rf"(?<![{_LATIN}])(?<![{_LATIN}]-){re.escape(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"))
+         re.compile(rf"(?<![{_LATIN}])(?<![{_LATIN}]-){_alias_regex(alias)}(?![{_LATIN}])(?!-[{_LATIN}])"))
         for entry in entries for alias in dict.fromkeys(_names(entry))
     )
 
@@ -280,8 +290,9 @@ _DECLINED = re.compile(r"(?:^|[^\w-])(?:no|not|without|skip|skipping|except|excl
                        r"(?:the\s+|a\s+|an\s+|any\s+)?$")
 
 
-def _named(text: str) -> set[str]:
-    """The ids of the catalog channels and other platforms whose id or an alias occurs in ``text`` as whole words.
+def _named(text: str) -> dict[str, int]:
+    """The ids of the catalog channels and other platforms whose id or an alias occurs in ``text`` as whole words,
+    each with where it is first named.
 
     Aliases match as whole Latin-script words, also right beside another script's letters ("在Instagram和email上").
     An alias that only occurs inside a longer matched alias of another entry does not count: "Instagram stories"
@@ -297,19 +308,29 @@ def _named(text: str) -> set[str]:
              if not any(s <= start and end <= e and (e - s) > (end - start) and k != key for s, e, k, _ in spans)]
     sharing = _shared_aliases()
     own = {key for _, _, key, alias in spans if alias not in sharing}
-    return {key for _, _, key, alias in spans if alias not in sharing or not own & sharing[alias]}
+    named: dict[str, int] = {}
+    for start, _, key, alias in sorted(spans):
+        if alias not in sharing or not own & sharing[alias]:
+            named.setdefault(key, start)
+    return named
+
+
+def _in_text_order(found: dict[str, int], ids: list[str]) -> list[str]:
+    """The ``ids`` in ``found``, in the order the text names them (ids named at one place in ``ids``' order)."""
+    return sorted((key for key in ids if key in found), key=lambda key: found[key])
 
 
 def detect_channels(text: str) -> list[str]:
-    """Catalog channel ids that ``text`` names (by id or alias, as whole words), in catalog order."""
-    found = _named(text)
-    return [channel_id for channel_id in load_catalog() if channel_id in found]
+    """Catalog channel ids that ``text`` names (by id or alias, as whole words), in the order it names them:
+    "email first, then Instagram" is ``["email", "instagram_feed"]``."""
+    return _in_text_order(_named(text), list(load_catalog()))
 
 
 def detect_other_platforms(text: str) -> list[str]:
-    """The names of the platforms ``text`` names that the catalog has no channel for ("TikTok"), in file order."""
-    found = _named(text)
-    return [platform.name for platform in other_platforms().values() if platform.id in found]
+    """The names of the platforms ``text`` names that the catalog has no channel for ("TikTok"), in the order it
+    names them."""
+    platforms = other_platforms()
+    return [platforms[key].name for key in _in_text_order(_named(text), list(platforms))]
 
 
 def not_covered(platforms: list[str]) -> str:

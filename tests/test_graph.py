@@ -166,8 +166,8 @@ def test_clarifying_question_then_answer(graph: Any, settings: Settings) -> None
     assert current.request["review_configs"] == [{"action_name": "ask_user", "allowed_decisions": ["respond"]}]
     answered = runner.resume(graph, "t1", {"decisions": [{"type": "respond", "message": "X and LinkedIn"}]})
     assert answered.stage == "waiting_for_approval"
-    assert [a["args"]["id"] for a in answered.items if a["name"] == "publish_copy"] == [
-        "copy-linkedin_post-1", "copy-x_post-1"
+    assert [a["args"]["id"] for a in answered.items if a["name"] == "publish_copy"] == [  # in the answer's order
+        "copy-x_post-1", "copy-linkedin_post-1"
     ]
 
 

@@ -37,7 +37,7 @@ def _read(draft: dict[str, Any], text: str) -> CreativeBrief:
     ("text", "channels", "mandatory", "forbidden"),
     [
         ("Promote our handmade linen tote bags on Etsy and Instagram. Don't use 'cheap' or 'plastic'.",
-         ["instagram_feed", "etsy_listing"], [], ["cheap", "plastic"]),
+         ["etsy_listing", "instagram_feed"], [], ["cheap", "plastic"]),
         ("We need a LinkedIn post and Google Ads for the new Acme Payroll app; must include 'T&Cs apply', \"#ad\"",
          ["linkedin_post", "google_rsa"], ["T&Cs apply", "#ad"], []),
         ("Launch our oat-milk cold brew on X. Always say “Contains oats”. Never mention 'sugar' nor 'dairy'.",
