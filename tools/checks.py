@@ -625,11 +625,10 @@ class CopyChecker:
         # are not spellings of the name.
         products = brand.product_names if brand else []
         self._names = [(" ".join(c.value.translate(PLAIN).split()), c.source) for c in products]
-        self._name_pattern = re.compile(
-            "|".join(f"(?<![#@\\w])({_name_regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE
-        ) if self._names else None
-        self._slip_pattern = re.compile(
-            "|".join(f"(?<![#@\\w])({_slip_regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE
+        # (any case or spacing, one slip), each with a group per name
+        self._name_patterns = tuple(
+            re.compile("|".join(f"(?<![#@\\w])({regex(name)})(?!\\w)" for name, _ in self._names), re.IGNORECASE)
+            for regex in (_name_regex, _slip_regex)
         ) if self._names else None
         self._style, self._not_understood = _style_limits(brand.style_rules if brand else [])
         names = [brand.brand, *(c.value for c in [*brand.product_names, *brand.competitors])] if brand else []
@@ -749,14 +748,14 @@ class CopyChecker:
     def _name_findings(self, item_id: str, values: list[_Value]) -> list[Finding]:
         """Product names in another case or spacing ("Northbound coldbrew"), or with one slip in a long word
         ("Northbund Cold Brew")."""
-        if self._name_pattern is None or self._slip_pattern is None:
+        if self._name_patterns is None:
             return []
-        name_pattern = self._name_pattern
+        written, slips_of = self._name_patterns
         findings: list[Finding] = []
         for field, index, text in values:
-            spelt = [match for match in name_pattern.finditer(text) if " ".join(match.group(0).split())
+            spelt = [match for match in written.finditer(text) if " ".join(match.group(0).split())
                      != self._names[_branch(match)][0]]
-            slipped = [match for match in self._slip_pattern.finditer(text) if not name_pattern.fullmatch(match[0])]
+            slipped = [match for match in slips_of.finditer(text) if not written.fullmatch(match[0])]
             for match in sorted([*spelt, *slipped], key=lambda match: match.start()):
                 name, source = self._names[_branch(match)]
                 findings.append(Finding(
