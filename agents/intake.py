@@ -79,7 +79,7 @@ _DELIVERABLE = (
 )
 _DELIVERABLE_WORD = re.compile(rf"\b{_DELIVERABLE}\b", re.IGNORECASE)
 _VERB_FORMS = tuple(
-    form for verb in ("launch", "promote", "announce", "advertise", "introduce", "sell")
+    form for verb in ("launch", "promote", "announce", "advertise", "introduce", "sell", "hire")
     for form in (verb, f"{verb.removesuffix('e')}ing")
 )
 #: What a request opens with when it does not open with its product: greetings, pronouns, requests, verbs.
@@ -110,6 +110,8 @@ _PROMOTIONS = frozenset({"sale", "sales", "offer", "offers", "deal", "deals", "d
                          "giveaway"})
 # What a promotion is "for", "on" or "of", right after it (not a number: "a sale for 48 hours")
 _PROMOTED = re.compile(rf"\s+(?:for|on|of)\s+{_DETERMINER}(?!\d){_PHRASE}{_END}", re.IGNORECASE)
+# A name of up to 4 words, capitalised or numbers, the first a capitalised word: "Quillstore 2.0", "Rise & Co"
+_NAME = r"([A-Z][\w'&-]*(?:\s+(?:[A-Z0-9][\w'&-]*(?:\.\d+)*|&)){0,3})"
 # Then, in the order they are trusted (the first that finds a phrase wins):
 _READINGS = (
     # "launch our oat-milk cold brew to ...", "we're launching a lavender & oat soap bar next week" (not "launching
@@ -121,6 +123,8 @@ _READINGS = (
                re.IGNORECASE),
     # "etsy listing: hand knit baby blanket, ..."
     re.compile(rf"\b(?:listing|post|ad|email|newsletter)\s*:\s*(?:-\s*)?{_DETERMINER}{_PHRASE}{_END}", re.IGNORECASE),
+    # "we're adding a new membership called Flex 10"
+    re.compile(r"\b(?:called|named)\s+" + _NAME + _END),
     # "for our new speckled stoneware mugs (350 ml, ...)"
     re.compile(rf"\b(?:our|my)\s+(?:new\s+|own\s+)?{_PHRASE}{_END}", re.IGNORECASE),
     # the same in the other languages intake reads labels in: "für unseren neuen Unverpackt-Laden in Köln", "para
@@ -133,6 +137,10 @@ _READINGS = (
         re.IGNORECASE,
     ),
 )
+# A product beside what it is, after a comma: "ShieldPort, our cloud security monitoring tool" (a name, then "our ...")
+# and "our database release, Quillstore 2.0" (a description, then a name that is not a channel)
+_DESCRIBED = re.compile(rf",\s+(?:our|my)\s+(?:new\s+|own\s+)?{_PHRASE}{_END}", re.IGNORECASE)
+_NAMED = re.compile(r",\s+" + _NAME + _END)
 # "the Riverside Jazz Festival": the weakest reading, after the model's own
 _THE = re.compile(rf"\bthe\s+(?:new\s+)?{_PHRASE}{_END}", re.IGNORECASE)
 # "Product: Northbound Oat Cold Brew" on a line of its own, as a clarification answer is recorded.
@@ -302,21 +310,38 @@ def read_product(draft: str, request: str) -> str:
     """The product a request names, verbatim from it.
 
     A 'Product: ...' line (the marketer's answer to the product question) wins. Then the request's wording: the
-    phrase it opens with, the object of launch/promote/announce/..., what a deliverable is "for" (unless that names
-    people: "a post for gift shoppers"), a "listing: ..." label, or the phrase after "our"/"my" (or "unseren",
-    "nuestra", "la nostra", "notre"); a phrase that names a promotion reads on to what it promotes ("Spring sale for
-    our handmade leather wallets"). The model's answer (``draft``) only narrows that reading when it lies inside it
-    ("linen tote bags" in "handmade linen tote bags"): the bundled model's product agreed with the labelled one on 15
-    of 47 eval briefs, the wording on 37. Without a reading from the wording, the model's answer counts when the
-    request says it verbatim and it is not a channel; then "the ..."; else '' (and intake asks)."""
+    phrase it opens with, the object of launch/promote/announce/hire/..., what a deliverable is "for" (unless that
+    names people: "a post for gift shoppers"), a "listing: ..." label, the name after "called"/"named", or the phrase
+    after "our"/"my" (or "unseren", "nuestra", "la nostra", "notre"); a phrase that names a promotion reads on to
+    what it promotes ("Spring sale for our handmade leather wallets"). The model's answer (``draft``) only narrows
+    that reading when it lies inside it ("linen tote bags" in "handmade linen tote bags"): the bundled model's product
+    agreed with the labelled one on 15 of 47 eval briefs, the wording on 37. Without a reading from the wording, the
+    model's answer counts when the request says it verbatim and it is not a channel; either reads on to a name or
+    description beside it (``_with_apposition``). Then "the ..."; else '' (and intake asks)."""
     if labelled := _PRODUCT_LINE.findall(request):
         return str(labelled[-1])
     said = bool(draft) and draft.lower() in request.lower() and not detect_channels(draft)
     if reading := _phrase_reading(request):
-        return draft if said and draft.lower() in reading.lower() else reading
+        return _with_apposition(request, draft if said and draft.lower() in reading.lower() else reading)
     if said:
-        return draft
+        return _with_apposition(request, draft)
     return next((m.group(1) for m in _THE.finditer(request) if _a_product(m.group(1))), "")
+
+
+def _with_apposition(request: str, product: str) -> str:
+    """``product`` read on, as the request words it, to what stands beside it after a comma: a name to what it is
+    ("ShieldPort, our cloud security monitoring tool"), a description to its name ("our database release, Quillstore
+    2.0"). The first place the request says ``product`` is the one read on from."""
+    said = re.search(re.escape(product), request, re.IGNORECASE)
+    if said is None:
+        return product
+    if product[0].isupper():
+        beside = _DESCRIBED.match(request, said.end())
+        if beside is None or not _a_product(beside.group(1)):
+            return product
+    elif (beside := _NAMED.match(request, said.end())) is None or detect_channels(beside.group(1)):
+        return product
+    return request[said.start():beside.end(1)]
 
 
 def _distinct(values: list[str]) -> list[str]:

@@ -181,6 +181,19 @@ def test_bad_requests(text: str, message: str) -> None:
         ("", "RSA for Keyline Locksmiths in Manchester, fixed prices.", "Keyline Locksmiths"),
         ("", "omg finally launching my macrame wall hangings 🌿✨ need an etsy listing", "macrame wall hangings"),
         ("", "I run a dog grooming van in Galway and need a Facebook ad for it.", ""),  # "it" is not a product
+        # a name and what it is, side by side after a comma, are read together; a list or a channel is not
+        ("Ledgerly", "Email for Ledgerly, our invoicing app for plumbers: spring offer.",
+         "Ledgerly, our invoicing app"),
+        ("", "An X post about our new sourdough starter kit, Rise & Co 2.1 (ships in May).",
+         "sourdough starter kit, Rise & Co 2.1"),
+        ("", "Etsy listing for my beeswax candles, Honey Glow. Warm tone.", "beeswax candles, Honey Glow"),
+        ("", "Instagram post for our ceramic mugs, bowls and plates.", "ceramic mugs"),
+        ("", "Promote our oat cold brew, Instagram. Playful.", "oat cold brew"),
+        ("Harbour", "Facebook ad for Harbour, a ferry café in Cork.", "Harbour"),
+        # what something new is called
+        ("", "From May we're adding a new class pass called Studio 8 to our yoga studio. Instagram, calm.", "Studio 8"),
+        # a job is what a hiring post promotes
+        ("Fernhill", "LinkedIn post: Fernhill Labs is hiring a data engineer (Python, remote).", "data engineer"),
         # a request that opens with what to make (a gift guide, a lookbook) names the product after "for"
         ("", "Holiday gift guide for our ceramic mugs on Instagram stories and Facebook, cozy tone.", "ceramic mugs"),
         ("", "Spring lookbook for the Meadow linen dress collection, Instagram.", "Meadow linen dress collection"),
