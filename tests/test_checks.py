@@ -613,6 +613,48 @@ def test_not_financial_claims(text: str) -> None:
     assert _found(text) == []
 
 
+# --- claims in German, French, Spanish and Italian copy ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Die Nummer eins in Berlin, klinisch bewiesen", [("unsubstantiated-claim.superlative", "Nummer eins"),
+                                                      ("unsubstantiated-claim.absolute", "klinisch bewiesen")]),
+    # the verb at the end of a German clause
+    ("Ein Tee, der deine Abwehrkräfte stärkt und die Verdauung fördert", [
+        ("health-claim.immunity", "Abwehrkräfte stärkt"), ("health-claim.function", "Verdauung fördert")]),
+    ("Unsere klimaneutralen Sneaker, umweltfreundlich verpackt", [
+        ("environmental-claim.offset", "klimaneutralen"), ("environmental-claim.generic", "umweltfreundlich")]),
+    ("Mit 9 von 10 Kundinnen zufrieden: mehr als 50.000 verkaufte Flaschen", [
+        ("unsubstantiated-claim.statistic", "9 von 10"),
+        ("unsubstantiated-claim.statistic", "mehr als 50.000 verkaufte")]),
+    ("Plaisir garanti, 100 % naturel, sans produits chimiques", [
+        ("unsubstantiated-claim.absolute", "garanti"), ("unsubstantiated-claim.absolute", "100 % naturel"),
+        ("unsubstantiated-claim.absolute", "sans produits chimiques")]),
+    ("Un thé détox qui soulage les maux de tête", [("health-claim.disease", "soulage les maux de tête"),
+                                                  ("health-claim.detox", "détox")]),
+    ("Rentabilidad garantizada y sin riesgo: hazte rico", [
+        ("financial-claim.guaranteed-return", "Rentabilidad garantizada"),
+        ("unsubstantiated-claim.absolute", "garantizada"), ("financial-claim.risk-free", "sin riesgo"),
+        ("financial-claim.get-rich", "hazte rico")]),
+    ("Il caffè più venduto d'Italia, a impatto zero", [("unsubstantiated-claim.superlative", "più venduto"),
+                                                       ("environmental-claim.offset", "a impatto zero")]),
+])
+def test_claims_in_other_languages(text: str, expected: list[tuple[str, str]]) -> None:
+    assert sorted(_found(text)) == sorted(expected)
+
+
+@pytest.mark.parametrize("text", [
+    "Der beste Kaffee Berlins. 20 % Rabatt, 100 % Hafermilch, Geld-zurück-Garantie",  # puffery, offers, composition
+    "Teste die Creme 30 Tage lang risikofrei. Digital-Detox am Wochenende, unser Kater Moritz",
+    "Flasche aus 50 % recyceltem Glas, aus kontrolliert ökologischem Anbau. Unser Nachhaltigkeitsbericht ist da",
+    "Le meilleur café de Lyon, ouvert 7 jours sur 7, garantie 2 ans, -20 % de réduction",
+    "El mejor café de Madrid, un 30 % de descuento, 100 % algodón, de cultivo ecológico",
+    "Il miglior gelato di Bologna, verde salvia, sconto del 20 %, prova gratuita",
+])
+def test_not_claims_in_other_languages(text: str) -> None:
+    assert _found(text) == []
+
+
 # --- endorsements ------------------------------------------------------------------------------------------------
 
 
