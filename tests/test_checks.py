@@ -687,6 +687,31 @@ def test_disclosed_or_not_endorsements(text: str) -> None:
     assert _found(text, channel="instagram_feed") == []
 
 
+@pytest.mark.parametrize(("text", "indicator"), [
+    ("Seit Wochen nutze ich die App jeden Morgen", "nutze ich"),
+    ("Mein neuer Lieblingsrucksack, mein Code: lisa15", "Mein neuer Lieblingsrucksack"),
+    ("J'adore cette crème, je l'utilise chaque soir", "J'adore"),
+    ("Desde que lo probé, no puedo vivir sin él", "Desde que lo probé"),
+    ("Da quando l'ho provato non posso più farne a meno", "Da quando l'ho provato"),
+    ("«Un café parfait» – Julie, Lyon", "«Un café parfait» – Julie"),
+])
+def test_undisclosed_endorsements_in_other_languages(text: str, indicator: str) -> None:
+    [finding] = PLAIN.check_text(text, channel="instagram_feed").findings
+    assert (finding.rule_id, _cut(text, finding)) == ("endorsement-disclosure.undisclosed", indicator)
+    assert "Directive 2005/29/EC" in finding.source
+
+
+@pytest.mark.parametrize("text", [
+    "Werbung | Seit Wochen nutze ich die App", "Anzeige: mein neuer Lieblingsrucksack", "#Werbung ich liebe es",
+    "Publicité. J'adore cette crème #pub", "Partenariat rémunéré : je l'utilise chaque soir",
+    "Publicidad | Me encanta", "Colaboración pagada: desde que lo probé", "#adv Lo adoro", "Pubblicità: mi piace",
+    "Wir lieben Berlin", "Nous adorons le café", "Tu nuevo favorito", "Il tuo nuovo preferito",
+    "Ich bin ein Berliner Kiosk am Kanal",  # "ich" without praise or use
+])
+def test_disclosed_or_not_endorsements_in_other_languages(text: str) -> None:
+    assert _found(text, channel="instagram_feed") == []
+
+
 def test_one_finding_per_piece_and_a_disclosure_in_any_field_counts() -> None:
     feed = CopyVariant(id="f", channel="instagram_feed", fields={
         "headline": ["My favourite"], "caption": ["I've been drinking it daily and I love it"]})
